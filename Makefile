@@ -1,0 +1,40 @@
+# Set-up and everyday targets; every one works on a fresh Debian machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
+
+.PHONY: demo test lint fmt testdata clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project's dependencies change, so a second run is fast.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+testdata/out/.stamp: testdata/make_bundles.py | $(STAMP)
+	$(PY) testdata/make_bundles.py testdata/out
+	touch $@
+
+testdata: testdata/out/.stamp
+
+demo: $(STAMP) testdata/out/.stamp
+	@bash scripts/demo.sh "$(DEMO_DIR)"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint testdata/out/.stamp
+	$(PY) -m pytest
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) testdata/out .pytest_cache .hypothesis

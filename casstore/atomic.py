@@ -1,0 +1,146 @@
+"""Durable writes: temp file, fsync, rename, fsync the directory; and lock files."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from casstore.errors import RefLocked
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (new names, renames) durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on directories
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def fsync_dirs(directories: Iterable[Path]) -> None:
+    """fsync each distinct directory once (the batched half of many renames)."""
+    for directory in sorted(set(directories)):
+        fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO, Path]]:
+    """Open a new temp file in ``directory``; it is removed unless the caller renamed it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            yield stream, path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:
+    """Atomically replace ``target`` with ``content``: temp file, fsync, rename, dir fsync."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with temp_file(target.parent, prefix=f".{target.name}.") as (stream, tmp):
+        stream.write(content)
+        stream.flush()
+        os.fsync(stream.fileno())
+        os.replace(tmp, target)
+    if sync_dir:
+        fsync_dir(target.parent)
+
+
+def append_durable(target: Path, line: bytes) -> None:
+    """Append one line to ``target`` and fsync it (reflogs are append-only)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    created = not target.exists()
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(target.parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LockFile:
+    """An exclusive lock: ``<path>.lock`` created with O_EXCL, holding ``pid host``.
+
+    A lock left by a process that died on this host is broken, so a killed
+    command never wedges the store; a live holder makes the caller fail fast.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.path = target.with_name(target.name + ".lock")
+        self._held = False
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`RefLocked`."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        for _attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self._break_if_stale():
+                    continue
+                raise RefLocked(
+                    f"{self.path} is held by another casstore process; "
+                    "retry when it finishes (or remove the file if no casstore runs)"
+                ) from None
+            try:
+                os.write(fd, owner)
+            finally:
+                os.close(fd)
+            self._held = True
+            return
+        raise RefLocked(f"could not take the lock {self.path}")
+
+    def _break_if_stale(self) -> bool:
+        try:
+            pid_text, host = self.path.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            # A lock caught between O_EXCL and its write is still being written.
+            return False
+        if host != socket.gethostname() or _pid_alive(pid):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        return True
+
+    def release(self) -> None:
+        """Drop the lock if held."""
+        if self._held:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self._held = False
+
+    def __enter__(self) -> LockFile:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,88 @@
+"""Validate a bundle against its manifest: every listed file present, with its SHA-256."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from casstore.bundle_source import BundleSource, SourceFile
+from casstore.errors import BundleError
+from casstore.ids import hash_stream
+from casstore.manifest import MANIFEST_NAME, ProjectManifest, parse_manifest
+from casstore.objects import Tree, TreeEntry
+from casstore.parallel import worker_count
+from casstore.paths import check_path, check_unique
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class ScannedBundle:
+    """A bundle that passed every rule: its manifest, its tree and where each file comes from."""
+
+    source: BundleSource
+    manifest: ProjectManifest
+    manifest_sha256: str
+    tree: Tree
+    warnings: list[str] = field(default_factory=list)
+
+    def files(self) -> list[tuple[TreeEntry, SourceFile]]:
+        """Return each tree entry with the file it comes from."""
+        return [(entry, self.source.files[entry.path]) for entry in self.tree.entries]
+
+
+def _hash_file(item: SourceFile) -> tuple[str, int]:
+    with item.open() as stream:
+        return hash_stream(stream)
+
+
+def scan_bundle(
+    source: BundleSource, project_id: str | None = None, progress: ProgressFn | None = None
+) -> ScannedBundle:
+    """Check ``source`` against its manifest and build its tree; raise BundleError on any rule."""
+    name = source.name
+    manifest_file = source.files.get(MANIFEST_NAME)
+    if manifest_file is None:
+        raise BundleError(f"{name}: no {MANIFEST_NAME} at the top of the bundle")
+    with manifest_file.open() as stream:
+        manifest_raw = stream.read()
+    manifest = parse_manifest(manifest_raw, f"{name}/{MANIFEST_NAME}")
+    listed = manifest.listed_files()
+    where = {path: f"{name}/{MANIFEST_NAME}: {label}" for label, path, _sha, _role in listed}
+    for label, path, _sha, _role in listed:
+        check_path(path, f"{name}/{MANIFEST_NAME}: {label}")
+    check_unique([(MANIFEST_NAME, f"{name}/{MANIFEST_NAME}")] + [(path, where[path]) for _l, path, _s, _r in listed])
+    for label, path, _sha, _role in listed:
+        if path not in source.files:
+            raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
+
+    ordered = sorted(source.files.values(), key=lambda f: f.path)
+    total = sum(f.size for f in ordered)
+    done = 0
+    digests: dict[str, tuple[str, int]] = {}
+    with ThreadPoolExecutor(worker_count()) as pool:
+        for item, result in zip(ordered, pool.map(_hash_file, ordered), strict=True):
+            digests[item.path] = result
+            done += item.size
+            if progress:
+                progress(done, total)
+
+    roles = {MANIFEST_NAME: "manifest"}
+    for label, path, expected, role in listed:
+        actual = digests[path][0]
+        if actual != expected:
+            raise BundleError(
+                f"{name}/{MANIFEST_NAME}: {label}: SHA-256 mismatch for {path!r}: "
+                f"manifest says {expected}, file has {actual}"
+            )
+        roles[path] = role
+    warnings = list(source.warnings)
+    unlisted = [path for path in digests if path not in roles]
+    if unlisted:
+        warnings.append(f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}")
+    entries = tuple(
+        TreeEntry(path, digests[path][0], digests[path][1], roles.get(path, "file")) for path in sorted(digests)
+    )
+    tree = Tree(project_id or manifest.project.id, digests[MANIFEST_NAME][0], entries)
+    return ScannedBundle(source, manifest, digests[MANIFEST_NAME][0], tree, warnings)

@@ -1,0 +1,200 @@
+"""Integrity check: re-hash objects, parse trees and commits, resolve refs. Reports, never repairs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from casstore.errors import CorruptObject, ObjectMissing
+from casstore.objects import Commit, Tree
+from casstore.parallel import worker_count
+from casstore.store import Store
+
+ProgressFn = Callable[[int, int], None]
+ERROR_KINDS = ("corrupt", "missing", "invalid", "bad-ref")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem or notice: its kind, the object or ref it concerns, and what reaches it."""
+
+    kind: str
+    subject: str
+    detail: str
+    reached_from: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """Tell whether this finding makes fsck fail."""
+        return self.kind in ERROR_KINDS
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the finding as a JSON object."""
+        return {"kind": self.kind, "subject": self.subject, "detail": self.detail, "reached_from": self.reached_from}
+
+
+@dataclass
+class FsckReport:
+    """What fsck checked and what it found."""
+
+    quick: bool
+    objects: int = 0
+    bytes: int = 0
+    refs: int = 0
+    commits: int = 0
+    trees: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether nothing is wrong (notices such as dangling objects do not count)."""
+        return not any(f.is_error for f in self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the report as a JSON object."""
+        return {
+            "ok": self.ok,
+            "quick": self.quick,
+            "checked": {
+                "objects": self.objects,
+                "bytes": self.bytes,
+                "refs": self.refs,
+                "commits": self.commits,
+                "trees": self.trees,
+            },
+            "errors": [f.as_json() for f in self.findings if f.is_error],
+            "notices": [f.as_json() for f in self.findings if not f.is_error],
+        }
+
+
+def _rehash(store: Store, oid: str) -> tuple[str, int, str | None]:
+    try:
+        with store.objects.reader(oid) as reader:
+            while reader.read():
+                pass
+            return oid, reader.size, None
+    except CorruptObject as exc:
+        return oid, 0, str(exc).split(": ", 1)[-1]
+    except OSError as exc:
+        return oid, 0, f"unreadable: {exc.strerror}"
+
+
+class _Walker:
+    """Follows refs to commits, trees and blobs, remembering the first path that reaches each."""
+
+    def __init__(self, store: Store, report: FsckReport, corrupt: dict[str, str], sizes: dict[str, int]) -> None:
+        self.store = store
+        self.report = report
+        self.corrupt = corrupt
+        self.sizes = sizes
+        self.reached: dict[str, str] = {}
+        self.present = set(store.objects.iter_ids())
+
+    def add(self, kind: str, subject: str, detail: str, via: str | None) -> None:
+        self.report.findings.append(Finding(kind, subject, detail, via))
+
+    def _load(self, oid: str, via: str, what: str) -> bytes | None:
+        if oid in self.reached:
+            return None
+        self.reached[oid] = via
+        if oid not in self.present:
+            self.add("missing", oid, f"{what} is missing", via)
+            return None
+        if oid in self.corrupt:
+            return None
+        try:
+            return self.store.objects.read_bytes(oid)
+        except (CorruptObject, ObjectMissing) as exc:
+            self.corrupt.setdefault(oid, str(exc))
+            return None
+
+    def commit(self, oid: str, via: str) -> None:
+        pending = [(oid, via)]
+        while pending:
+            oid, via = pending.pop()
+            raw = self._load(oid, via, "commit")
+            if raw is None:
+                continue
+            try:
+                commit = Commit.decode(oid, raw)
+            except CorruptObject as exc:
+                self.add("invalid", oid, str(exc).split(": ", 1)[-1], via)
+                continue
+            self.report.commits += 1
+            here = f"{via} → commit {oid[:12]}"
+            self.tree(commit.tree, here)
+            for parent in commit.parents:
+                pending.append((parent, f"{via} → parent of {oid[:12]}"))
+
+    def tree(self, oid: str, via: str) -> None:
+        raw = self._load(oid, via, "tree")
+        if raw is None:
+            return
+        try:
+            tree = Tree.decode(oid, raw)
+        except CorruptObject as exc:
+            self.add("invalid", oid, str(exc).split(": ", 1)[-1], via)
+            return
+        self.report.trees += 1
+        for entry in tree.entries:
+            where = f"{via} → {tree.project_id}:{entry.path}"
+            if entry.sha256 in self.reached:
+                continue
+            self.reached[entry.sha256] = where
+            if entry.sha256 not in self.present:
+                self.add("missing", entry.sha256, f"blob for {entry.path} is missing", where)
+            elif entry.sha256 in self.sizes and self.sizes[entry.sha256] != entry.size:
+                self.add(
+                    "invalid",
+                    oid,
+                    f"{entry.path}: tree says {entry.size} bytes, object holds {self.sizes[entry.sha256]}",
+                    where,
+                )
+
+
+def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) -> FsckReport:
+    """Check the whole store; ``quick`` skips re-hashing blobs (trees and commits are always read)."""
+    report = FsckReport(quick=quick)
+    ids = list(store.objects.iter_ids())
+    report.objects = len(ids)
+    corrupt: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    if not quick:
+        with ThreadPoolExecutor(worker_count()) as pool:
+            for done, (oid, size, problem) in enumerate(pool.map(lambda o: _rehash(store, o), ids), 1):
+                if problem:
+                    corrupt[oid] = problem
+                else:
+                    sizes[oid] = size
+                    report.bytes += size
+                if progress:
+                    progress(done, len(ids))
+    walker = _Walker(store, report, corrupt, sizes)
+    for name in store.refs.damaged():
+        report.findings.append(Finding("bad-ref", name, "ref file does not hold an object id"))
+    refs = store.refs.list()
+    report.refs = len(refs)
+    for name, oid in refs.items():
+        walker.commit(oid, f"ref {name}")
+    for entry in store.refs.reflog():
+        for oid in (entry.new, entry.old):
+            if oid and oid not in walker.reached:
+                walker.commit(oid, f"reflog of {entry.ref}")
+    for oid, problem in sorted(corrupt.items()):
+        via = walker.reached.get(oid)
+        report.findings.append(Finding("corrupt", oid, problem, via or "not reachable from any ref"))
+    for oid in ids:
+        if oid not in walker.reached and oid not in corrupt:
+            report.findings.append(Finding("dangling", oid, "not reachable from any ref or reflog (gc may drop it)"))
+    for lock in store.refs.stale_locks():
+        report.findings.append(Finding("lock", str(lock.relative_to(store.root)), "lock file left by a writer"))
+    if store.tmp.is_dir():
+        leftovers = sorted(p.name for p in store.tmp.iterdir())
+        if leftovers:
+            report.findings.append(
+                Finding("staging", "tmp/", f"{len(leftovers)} unfinished write(s) from interrupted commands")
+            )
+    return report
+

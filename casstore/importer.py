@@ -1,0 +1,132 @@
+"""Import a bundle: validate everything first, then store blobs, tree and commit, then move the ref."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casstore.bundle import ProgressFn, ScannedBundle, scan_bundle
+from casstore.bundle_source import opened
+from casstore.clock import utc_now_iso
+from casstore.history import new_commit, read_commit
+from casstore.object_store import PutResult
+from casstore.parallel import worker_count
+from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
+from casstore.store import Store
+
+
+@dataclass
+class ImportResult:
+    """What an import did, in the words of the contract's JSON summary."""
+
+    project: str
+    branch: str
+    commit: str
+    tree: str
+    manifest_sha256: str
+    sampler_assets: list[str]
+    counts: dict[str, int]
+    bytes_total: int
+    bytes_new: int
+    objects_total: int
+    objects_new: int
+    created_commit: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the contract's import summary."""
+        return {
+            "project": self.project,
+            "branch": self.branch,
+            "commit": self.commit,
+            "tree": self.tree,
+            "manifest_sha256": self.manifest_sha256,
+            "sampler_assets": self.sampler_assets,
+            "counts": self.counts,
+            "bytes": {"total": self.bytes_total, "new": self.bytes_new},
+            "objects": {"total": self.objects_total, "new": self.objects_new},
+            "created_commit": self.created_commit,
+            "warnings": self.warnings,
+        }
+
+
+def store_bundle_objects(store: Store, scanned: ScannedBundle, progress: ProgressFn | None = None) -> list[PutResult]:
+    """Store every file of a scanned bundle (skipping what the store has) and its tree."""
+    pairs = scanned.files()
+    total = sum(entry.size for entry, _ in pairs)
+    done = 0
+
+    def put(pair: tuple[Any, Any]) -> PutResult:
+        entry, source_file = pair
+        return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256)
+
+    results: list[PutResult] = []
+    with ThreadPoolExecutor(worker_count()) as pool:
+        for (entry, _), result in zip(pairs, pool.map(put, pairs), strict=True):
+            results.append(result)
+            done += entry.size
+            if progress:
+                progress(done, total)
+    results.append(store.objects.put_bytes(scanned.tree.encode()))
+    return results
+
+
+def import_bundle(
+    store: Store,
+    location: Path,
+    project: str | None = None,
+    branch: str = DEFAULT_BRANCH,
+    message: str | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportResult:
+    """Validate the bundle at ``location`` and commit it on ``project``'s ``branch``.
+
+    Nothing is written until the whole bundle has passed validation, and the
+    ref moves only after every object it reaches is durable.
+    """
+    with opened(location) as source:
+        scanned = scan_bundle(source, project, progress)
+        project_id = check_component(scanned.tree.project_id, "project id")
+        ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
+        old = store.refs.read(ref)
+        results = store_bundle_objects(store, scanned, progress)
+    tree_id = scanned.tree.id
+    created = True
+    if old is not None and read_commit(store, old).tree == tree_id:
+        commit_id, created = old, False
+    else:
+        commit = new_commit(
+            tree_id,
+            [old] if old else [],
+            project_id,
+            "import",
+            message or f"import {location.name}",
+        )
+        results.append(store.objects.put_bytes(commit.encode()))
+        commit_id = commit.id
+    store.objects.sync()
+    if created:
+        store.refs.compare_and_swap(ref, old, commit_id, f"import: {location.name}", utc_now_iso())
+    manifest = scanned.manifest
+    return ImportResult(
+        project=project_id,
+        branch=branch,
+        commit=commit_id,
+        tree=tree_id,
+        manifest_sha256=scanned.manifest_sha256,
+        sampler_assets=[asset.asset_name for asset in manifest.sampler_assets],
+        counts={
+            "patterns": len(manifest.patterns),
+            "mixer_snapshots": len(manifest.mixer_snapshots),
+            "sampler_assets": len(manifest.sampler_assets),
+            "files": len(scanned.tree.by_role("file")),
+        },
+        bytes_total=scanned.tree.total_size,
+        bytes_new=sum(r.size for r in results if r.new),
+        objects_total=len(results),
+        objects_new=sum(1 for r in results if r.new),
+        created_commit=created,
+        warnings=scanned.warnings,
+    )

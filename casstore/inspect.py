@@ -1,0 +1,68 @@
+"""Read-side views of history for ``log`` and ``show``: typed records, no formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from casstore import canonical
+from casstore.history import LogEntry, read_commit, read_tree, walk_first_parent
+from casstore.objects import Commit, Tree
+from casstore.refs import DEFAULT_BRANCH
+from casstore.store import Store
+
+
+def commit_json(oid: str, commit: Commit, refs: list[str] | None = None) -> dict[str, Any]:
+    """Return a commit as the JSON record ``log`` and ``show`` print."""
+    return {
+        "commit": oid,
+        "project": commit.project_id,
+        "kind": commit.kind,
+        "tree": commit.tree,
+        "parents": list(commit.parents),
+        "message": commit.message,
+        "author": commit.author,
+        "created_at": commit.created_at,
+        "mutation_id": commit.mutation_id,
+        "refs": refs or [],
+    }
+
+
+def refs_by_commit(store: Store) -> dict[str, list[str]]:
+    """Return ``{commit id: [ref names]}`` for decorating log output."""
+    found: dict[str, list[str]] = {}
+    for name, oid in store.refs.list().items():
+        found.setdefault(oid, []).append(name)
+    return found
+
+
+def log_entries(store: Store, start: str | None, limit: int | None) -> list[LogEntry]:
+    """Return history newest first: of ``start``, or of every project's main head merged by time."""
+    if start is not None:
+        return list(walk_first_parent(store, start, limit))
+    entries: dict[str, LogEntry] = {}
+    for project in store.refs.projects():
+        head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
+        if head:
+            for entry in walk_first_parent(store, head, limit):
+                entries[entry.oid] = entry
+    ordered = sorted(entries.values(), key=lambda e: e.commit.created_at, reverse=True)
+    return ordered[:limit] if limit is not None else ordered
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One revision: its commit, tree and the manifest as the tracker app wrote it."""
+
+    oid: str
+    commit: Commit
+    tree: Tree
+    manifest: dict[str, Any]
+
+
+def show_revision(store: Store, oid: str) -> RevisionView:
+    """Load a revision's commit, tree and manifest."""
+    commit = read_commit(store, oid)
+    tree = read_tree(store, commit.tree)
+    manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
+    return RevisionView(oid, commit, tree, manifest)

@@ -1,0 +1,1 @@
+"""The ``casstore`` command line: parses arguments, calls the casstore library, prints results."""

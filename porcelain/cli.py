@@ -1,0 +1,79 @@
+"""The root ``casstore`` command and the one place that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from porcelain.commands import export_cmd, fsck_cmd, import_cmd, init_cmd, log_cmd
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class CasstoreGroup(click.Group):
+    """A click group whose errors become one ``casstore: error: …`` line and the contract's exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's entry point
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx else "casstore"
+            _fail(f"{exc.format_message()} (try '{path} --help')", EXIT_USAGE)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), EXIT_USAGE)
+        except click.Abort:
+            _fail("interrupted", 130)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.exit(EXIT_OK)
+        except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+            _fail_from_exception(exc)
+        sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"casstore: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _fail_from_exception(exc: Exception) -> None:
+    from casstore.errors import CasstoreError
+
+    if isinstance(exc, CasstoreError):
+        _fail(str(exc), exc.exit_code)
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", EXIT_USAGE)
+    _fail(f"internal error ({type(exc).__name__}: {exc}); please report this", EXIT_INTERNAL)
+
+
+@click.group(cls=CasstoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH",
+    envvar="CASSTORE_DIR",
+    help="Store to use (default: ./.casstore found upward from here; env CASSTORE_DIR).",
+)
+@click.version_option(package_name="casstore", prog_name="casstore")
+@click.pass_context
+def cli(ctx: click.Context, store_path: str | None) -> None:
+    """casstore: a content-addressed history for tracker/mixer project bundles."""
+    ctx.obj = {"store_path": store_path}
+
+
+for module in (init_cmd, import_cmd, export_cmd, log_cmd, fsck_cmd):
+    module.register(cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="casstore")

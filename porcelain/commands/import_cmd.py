@@ -1,0 +1,71 @@
+"""``casstore import``: validate a bundle and commit it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from porcelain.commands.common import command, open_store
+from porcelain.output import Progress, emit_json, human_bytes
+
+
+def register(group: click.Group) -> None:
+    """Add ``import`` to ``group``."""
+
+    @command(group, "import")
+    @click.argument("bundle", type=click.Path(path_type=Path))
+    @click.option("--project", help="Project id (default: the manifest's project.id).")
+    @click.option("--branch", default="main", show_default=True, help="Branch to commit on.")
+    @click.option("-m", "--message", help="Commit message.")
+    @click.option("--into", type=click.Path(path_type=Path), help="Also lay the bundle out in this new directory.")
+    @click.pass_context
+    def import_(
+        ctx: click.Context,
+        bundle: Path,
+        project: str | None,
+        branch: str,
+        message: str | None,
+        into: Path | None,
+        as_json: bool,
+    ) -> None:
+        """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
+        from casstore.exporter import check_destination, export_revision
+        from casstore.importer import import_bundle
+
+        store = open_store(ctx)
+        if into is not None:
+            check_destination(into)
+        progress = Progress("importing", not as_json)
+        try:
+            result = import_bundle(store, bundle, project, branch, message, progress)
+            if into is not None:
+                export_revision(store, result.commit, into, progress=progress)
+        finally:
+            progress.finish()
+        summary = result.as_json()
+        if into is not None:
+            summary["into"] = str(into.absolute())
+        if as_json:
+            emit_json(summary)
+            return
+        if result.created_commit:
+            click.echo(f"Imported {result.project} ({result.branch}) as commit {result.commit[:12]}")
+        else:
+            click.echo(f"{result.project} ({result.branch}) already holds this bundle at {result.commit[:12]}")
+        counts = result.counts
+        click.echo(f"  tree             {result.tree}")
+        click.echo(f"  manifest sha256  {result.manifest_sha256}")
+        click.echo(
+            f"  contents         {counts['patterns']} patterns, {counts['mixer_snapshots']} mixer snapshots, "
+            f"{counts['sampler_assets']} sampler assets, {counts['files']} other files"
+        )
+        click.echo(f"  sampler assets   {', '.join(result.sampler_assets) or '(none)'}")
+        click.echo(
+            f"  bytes            {human_bytes(result.bytes_total)} in bundle, "
+            f"{human_bytes(result.bytes_new)} newly stored ({result.objects_new} new objects)"
+        )
+        if into is not None:
+            click.echo(f"  working copy     {into}")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)

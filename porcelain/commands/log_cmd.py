@@ -1,0 +1,94 @@
+"""``casstore log`` and ``casstore show``: history and one revision."""
+
+from __future__ import annotations
+
+import click
+
+from porcelain.commands.common import command, open_store
+from porcelain.output import emit_json, human_bytes
+
+
+def register(group: click.Group) -> None:
+    """Add ``log`` and ``show`` to ``group``."""
+
+    @command(group, "log")
+    @click.argument("rev", required=False)
+    @click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), help="Show at most N commits.")
+    @click.pass_context
+    def log(ctx: click.Context, rev: str | None, limit: int | None, as_json: bool) -> None:
+        """Show history of REV (default: every project's main branch), newest first."""
+        from casstore.inspect import commit_json, log_entries, refs_by_commit
+        from casstore.revisions import resolve
+
+        store = open_store(ctx)
+        start = resolve(store, rev) if rev else None
+        entries = log_entries(store, start, limit)
+        decorations = refs_by_commit(store)
+        if as_json:
+            emit_json([commit_json(e.oid, e.commit, decorations.get(e.oid)) for e in entries])
+            return
+        for index, entry in enumerate(entries):
+            commit = entry.commit
+            refs = decorations.get(entry.oid)
+            if index:
+                click.echo()
+            click.echo(f"commit {entry.oid}" + (f" ({', '.join(refs)})" if refs else ""))
+            click.echo(f"Project: {commit.project_id}")
+            click.echo(f"Kind:    {commit.kind}" + (f" (mutation {commit.mutation_id})" if commit.mutation_id else ""))
+            click.echo(f"Author:  {commit.author}")
+            click.echo(f"Date:    {commit.created_at}")
+            click.echo()
+            for line in commit.message.splitlines() or [""]:
+                click.echo(f"    {line}")
+
+    @command(group, "show")
+    @click.argument("rev")
+    @click.pass_context
+    def show(ctx: click.Context, rev: str, as_json: bool) -> None:
+        """Show one revision: its commit and its manifest."""
+        from casstore.inspect import commit_json, show_revision
+        from casstore.revisions import resolve
+
+        store = open_store(ctx)
+        view = show_revision(store, resolve(store, rev))
+        if as_json:
+            emit_json(
+                {
+                    **commit_json(view.oid, view.commit),
+                    "manifest_sha256": view.tree.manifest,
+                    "entries": [entry.as_json() for entry in view.tree.entries],
+                    "manifest": view.manifest,
+                }
+            )
+            return
+        manifest = view.manifest
+        project = manifest.get("project", {})
+        click.echo(f"commit {view.oid}")
+        click.echo(f"Kind:    {view.commit.kind}    Date: {view.commit.created_at}    Author: {view.commit.author}")
+        click.echo(f"Message: {view.commit.message}")
+        click.echo()
+        click.echo(f"Project {project.get('id')} — {project.get('name')}")
+        click.echo(f"  manifest {manifest.get('manifest_version')}  sha256 {view.tree.manifest}")
+        click.echo(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")
+        click.echo(f"Patterns ({len(manifest.get('patterns', []))})")
+        for pattern in manifest.get("patterns", []):
+            click.echo(
+                f"  {pattern.get('pattern_id'):<20} {pattern.get('length_steps')} steps, "
+                f"{pattern.get('step_count')} filled  {pattern.get('path')}"
+            )
+        click.echo(f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})")
+        for snapshot in manifest.get("mixer_snapshots", []):
+            click.echo(f"  {snapshot.get('name'):<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}")
+        sizes = {entry.path: entry.size for entry in view.tree.entries}
+        click.echo(f"Sampler assets ({len(manifest.get('sampler_assets', []))})")
+        for asset in manifest.get("sampler_assets", []):
+            lufs = asset.get("lufs_lu")
+            click.echo(
+                f"  {asset.get('asset_name'):<28} {human_bytes(sizes.get(asset.get('relative_path'), 0)):>10}  "
+                f"LUFS {lufs if lufs is not None else '-'}  {str(asset.get('sha256'))[:16]}"
+            )
+        others = view.tree.by_role("file")
+        if others:
+            click.echo(f"Other files ({len(others)})")
+            for entry in others:
+                click.echo(f"  {entry.path}  {human_bytes(entry.size)}")

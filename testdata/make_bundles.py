@@ -1,0 +1,267 @@
+"""Generate the demo tracker bundles deterministically (fixed seed, no network).
+
+Writes, under the output directory (default ``testdata/out``):
+
+- ``demo_bundle/``: revision 1 as the tracker app saves it: ``project_manifest.json``
+  (schema 1.0.0, in the app's own key order, not casstore's canonical form),
+  ``project.json``, ``patterns/<pattern_id>.json``, ``mixer/*.json`` and ``assets/*.wav``
+  (the three choir layers plus a kick that revision 2 removes);
+- ``demo_bundle_rev2/``: revision 2 with known changes: verse steps 12 and 20 edited,
+  the verse snapshot's choir gain -3.0 -> -4.5 dB, ``gospel_stab_short.wav`` trimmed
+  from 2.10 s to 1.89 s, ``strings_vs_choir_blend.wav`` renamed to
+  ``strings_choir_blend.wav`` (same bytes), ``snare_room.wav`` added and
+  ``kick_room.wav`` removed;
+- ``second_project/``: another project sharing ``choir_pad_soft.wav`` with the demo;
+- ``sampler_s3_manifest.json``: the canonical sampler manifest of the choir layers;
+- ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import shutil
+import struct
+import sys
+import zipfile
+from pathlib import Path
+
+SEED = 20251125
+RATE = 44100
+NOTES = ["C-4", "D-4", "D#4", "F-4", "G-4", "G#4", "A#4", "C-5"]
+# Loudness figures as the app team's canonical sampler manifest carries them (from
+# seed-step8.md); casstore measures its own later, these are the manifest's word.
+NOMINAL_LUFS = {
+    "choir_pad_soft.wav": -20.6,
+    "strings_vs_choir_blend.wav": -16.4,
+    "strings_choir_blend.wav": -16.4,  # the same render, renamed in revision 2
+    "gospel_stab_short.wav": -15.4,
+}
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def synth(rng: random.Random, seconds: float, channels: int, freq: float, amplitude: float) -> list[list[float]]:
+    """A decaying chord with a little noise: real audio, not silence, and poorly compressible."""
+    frames = int(seconds * RATE)
+    out = []
+    for ch in range(channels):
+        detune = 1.0 + 0.002 * ch
+        samples = []
+        for i in range(frames):
+            t = i / RATE
+            env = math.exp(-1.2 * t / max(seconds, 0.1)) * min(1.0, t * 50)
+            tone = math.sin(2 * math.pi * freq * detune * t) + 0.5 * math.sin(2 * math.pi * freq * 1.5 * t)
+            samples.append(amplitude * env * (0.66 * tone) + rng.uniform(-0.02, 0.02))
+        out.append(samples)
+    return out
+
+
+def write_wav(path: Path, channels_data: list[list[float]], bits: int) -> dict:
+    """Write PCM WAV (16- or 24-bit) and return duration, rate, channels and sample peak."""
+    channels = len(channels_data)
+    frames = len(channels_data[0])
+    full_scale = (1 << (bits - 1)) - 1
+    body = bytearray()
+    peak = 0
+    for i in range(frames):
+        for ch in range(channels):
+            value = max(-full_scale, min(full_scale, round(channels_data[ch][i] * full_scale)))
+            peak = max(peak, abs(value))
+            body += value.to_bytes(bits // 8, "little", signed=True)
+    block = channels * bits // 8
+    header = b"RIFF" + struct.pack("<I", 36 + len(body)) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, RATE, RATE * block, block, bits)
+    header += b"data" + struct.pack("<I", len(body))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + bytes(body))
+    peak_dbfs = round(20 * math.log10(peak / full_scale), 1) if peak else None
+    return {"duration_s": round(frames / RATE, 3), "sample_rate": RATE, "channels": channels, "peak_dbfs": peak_dbfs}
+
+
+def pattern(rng: random.Random, pattern_id: str, length: int, filled: int, instruments: list[str]) -> dict:
+    steps = sorted(rng.sample(range(length), filled))
+    return {
+        "pattern_id": pattern_id,
+        "length_steps": length,
+        "tracks": instruments,
+        "steps": [
+            {
+                "step": step,
+                "track": rng.randrange(len(instruments)),
+                "instrument": instruments[rng.randrange(len(instruments))],
+                "note": rng.choice(NOTES),
+                "velocity": rng.choice([64, 80, 90, 100, 110, 127]),
+                "effect": rng.choice([None, "arp", "slide", "retrig"]),
+            }
+            for step in steps
+        ],
+    }
+
+
+def mixer(name: str, channels: list[str], gains: list[float]) -> dict:
+    return {
+        "name": name,
+        "channels": [
+            {"name": ch, "gain_db": gain, "pan": round(-0.4 + 0.4 * i, 2), "mute": False, "sends": {"reverb": -18.0}}
+            for i, (ch, gain) in enumerate(zip(channels, gains, strict=True))
+        ],
+        "master": {"gain_db": 0.0, "limiter": {"enabled": True, "ceiling_db": -0.3}},
+    }
+
+
+def dump_app_json(path: Path, value: object) -> None:
+    """Write JSON the way the tracker app does (pydantic's indent=2, model field order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def write_bundle(root: Path, spec: dict) -> None:
+    """Write a bundle directory and its manifest from ``spec``."""
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    patterns = []
+    for pat in spec["patterns"]:
+        rel = f"patterns/{pat['pattern_id']}.json"
+        dump_app_json(root / rel, pat)
+        patterns.append(
+            {
+                "pattern_id": pat["pattern_id"],
+                "path": rel,
+                "sha256": sha256_of(root / rel),
+                "length_steps": pat["length_steps"],
+                "step_count": len(pat["steps"]),
+            }
+        )
+    snapshots = []
+    for snap, rel, kind in spec["mixer"]:
+        dump_app_json(root / rel, snap)
+        snapshots.append({"name": snap["name"], "path": rel, "sha256": sha256_of(root / rel), "snapshot_type": kind})
+    assets = []
+    for name, (data, bits) in spec["assets"].items():
+        rel = f"assets/{name}"
+        write_wav(root / rel, data, bits)
+        assets.append(
+            {
+                "asset_name": name,
+                "relative_path": rel,
+                "sha256": sha256_of(root / rel),
+                "lufs_lu": NOMINAL_LUFS.get(name),
+                "source_uri": f"s3://nagakang-audio-assets/choir/{name}",
+            }
+        )
+    manifest = {
+        "manifest_version": "1.0.0",
+        "project": spec["project"],
+        "patterns": patterns,
+        "mixer_snapshots": snapshots,
+        "sampler_assets": assets,
+    }
+    dump_app_json(root / "project_manifest.json", manifest)
+    project = dict(spec["project"])
+    project["pattern_order"] = [p["pattern_id"] for p in spec["patterns"]]
+    dump_app_json(root / "project.json", project)
+
+
+def main(out: Path) -> None:
+    rng = random.Random(SEED)
+    out.mkdir(parents=True, exist_ok=True)
+    choir = (synth(rng, 3.0, 2, 220.0, 0.35), 16)
+    strings = (synth(rng, 2.5, 2, 261.6, 0.6), 24)
+    gospel = synth(rng, 2.1, 1, 329.6, 0.7)
+    kick = (synth(rng, 0.5, 1, 55.0, 0.9), 16)
+    snare = (synth(rng, 0.4, 1, 180.0, 0.8), 16)
+    instruments = ["choir_pad_soft.wav", "strings_vs_choir_blend.wav", "gospel_stab_short.wav"]
+    verse = pattern(rng, "verse", 64, 40, instruments)
+    chorus = pattern(rng, "chorus", 32, 24, instruments)
+    intro = pattern(rng, "intro", 16, 6, instruments[:1])
+    project = {
+        "id": "demo-project",
+        "name": "Demo Project",
+        "bpm": 120.0,
+        "swing": 0.1,
+        "created_at": "2025-11-25T00:00:00+00:00",
+        "updated_at": "2025-11-25T00:00:00+00:00",
+    }
+    verse_mix = mixer("Verse Snapshot", instruments, [-3.0, -6.0, -2.5])
+    chorus_mix = mixer("Chorus Snapshot", instruments, [-1.5, -4.0, -1.0])
+    rev1 = {
+        "project": project,
+        "patterns": [verse, chorus, intro],
+        "mixer": [(verse_mix, "mixer/verse_snapshot.json", "master"), (chorus_mix, "mixer/chorus_snapshot.json", "bus")],
+        "assets": {
+            "choir_pad_soft.wav": choir,
+            "strings_vs_choir_blend.wav": strings,
+            "gospel_stab_short.wav": (gospel, 16),
+            "kick_room.wav": kick,
+        },
+    }
+    write_bundle(out / "demo_bundle", rev1)
+
+    verse2 = json.loads(json.dumps(verse))
+    verse2["steps"][12].update(note="D#4", velocity=90)
+    verse2["steps"][20].update(velocity=64)
+    verse_mix2 = json.loads(json.dumps(verse_mix))
+    verse_mix2["channels"][0]["gain_db"] = -4.5
+    trimmed = [ch[: int(1.89 * RATE)] for ch in gospel]
+    rev2 = {
+        "project": {**project, "updated_at": "2025-11-27T15:30:00+00:00"},
+        "patterns": [verse2, chorus, intro],
+        "mixer": [(verse_mix2, "mixer/verse_snapshot.json", "master"), (chorus_mix, "mixer/chorus_snapshot.json", "bus")],
+        "assets": {
+            "choir_pad_soft.wav": choir,
+            "strings_choir_blend.wav": strings,
+            "gospel_stab_short.wav": (trimmed, 16),
+            "snare_room.wav": snare,
+        },
+    }
+    write_bundle(out / "demo_bundle_rev2", rev2)
+
+    second = {
+        "project": {**project, "id": "second-project", "name": "Second Project", "bpm": 96.0},
+        "patterns": [pattern(rng, "loop", 16, 8, instruments[:1])],
+        "mixer": [],
+        "assets": {"choir_pad_soft.wav": choir},
+    }
+    write_bundle(out / "second_project", second)
+
+    entries = []
+    for name in instruments:
+        path = out / "demo_bundle" / "assets" / name
+        data, bits = rev1["assets"][name]
+        facts = write_wav(out / "tmp.wav", data, bits)
+        entries.append(
+            {
+                "asset_name": name,
+                "sha256": sha256_of(path),
+                "lufs_lu": NOMINAL_LUFS[name],
+                "peak_dbfs": facts["peak_dbfs"],
+                "source_uri": f"s3://nagakang-audio-assets/choir/{name}",
+                "duration_s": facts["duration_s"],
+                "sample_rate": facts["sample_rate"],
+                "channels": facts["channels"],
+                "bit_depth": bits,
+            }
+        )
+    (out / "tmp.wav").unlink()
+    dump_app_json(
+        out / "sampler_s3_manifest.json",
+        {"manifest_version": "1.0.0", "collection": "choir layers", "sampler_assets": entries},
+    )
+
+    archive = out / "demo_bundle.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted((out / "demo_bundle").rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo("demo_bundle/" + path.relative_to(out / "demo_bundle").as_posix(), (2025, 11, 25, 0, 0, 0))
+                zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    print(f"wrote demo bundles to {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "out"))
