@@ -30,7 +30,7 @@ def fsync_dir(directory: Path) -> None:
 
 
 def fsync_dirs(directories: Iterable[Path]) -> None:
-    """fsync each distinct directory once (the batched half of many renames)."""
+    """Fsync each distinct directory once (the batched half of many renames)."""
     for directory in sorted(set(directories)):
         fsync_dir(directory)
 

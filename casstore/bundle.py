@@ -80,7 +80,9 @@ def scan_bundle(
     warnings = list(source.warnings)
     unlisted = [path for path in digests if path not in roles]
     if unlisted:
-        warnings.append(f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}")
+        warnings.append(
+            f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}"
+        )
     entries = tuple(
         TreeEntry(path, digests[path][0], digests[path][1], roles.get(path, "file")) for path in sorted(digests)
     )

@@ -87,7 +87,7 @@ def _directory_source(root: Path) -> BundleSource:
             info = full.stat()
             if not stat.S_ISREG(info.st_mode):
                 raise PathRuleError(f"{where}: not a regular file")
-            files[rel] = SourceFile(rel, info.st_size, lambda full=full: open(full, "rb"))
+            files[rel] = SourceFile(rel, info.st_size, lambda full=full: open(full, "rb"))  # noqa: SIM115
     check_unique((path, f"{root.name}: {path}") for path in files)
     return BundleSource(root.name, files, warnings)
 

@@ -98,7 +98,7 @@ class ObjectReader:
             return b""
         try:
             chunk = self._source.read(n)
-        except Exception as exc:  # zstd raises its own error type for damaged frames
+        except _zstd().ZstdError as exc:
             raise CorruptObject(self.oid, f"cannot decode: {exc}") from None
         if chunk:
             self._digest.update(chunk)

@@ -197,4 +197,3 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
                 Finding("staging", "tmp/", f"{len(leftovers)} unfinished write(s) from interrupted commands")
             )
     return report
-

@@ -51,7 +51,7 @@ class LooseObjectStore:
     def open_stored(self, oid: str) -> BinaryIO:
         """Open the stored (encoded) bytes of ``oid``."""
         try:
-            return open(self.path_for(oid), "rb")  # noqa: SIM115 - returned to the caller
+            return open(self.path_for(oid), "rb")
         except FileNotFoundError:
             raise ObjectMissing(oid) from None
 
@@ -130,7 +130,11 @@ class LooseObjectStore:
         if not fan_dir.is_dir():
             return []
         rest = prefix[2:]
-        return sorted(prefix[:2] + name for name in os.listdir(fan_dir) if name.startswith(rest) and is_object_id(prefix[:2] + name))
+        return sorted(
+            prefix[:2] + name
+            for name in os.listdir(fan_dir)
+            if name.startswith(rest) and is_object_id(prefix[:2] + name)
+        )
 
     def delete(self, oid: str) -> None:
         """Remove ``oid`` (only gc calls this)."""

@@ -1,5 +1,9 @@
-"""Revision grammar: full id, unique prefix, PROJECT, PROJECT/heads/B, PROJECT/tags/T,
-PROJECT/autosave/latest, PROJECT/NAMESPACE/NAME, each optionally followed by ``~N``."""
+"""Revision grammar and resolution: ids, prefixes, project refs and ``~N`` ancestry.
+
+Forms: a full id, a unique prefix of at least 6 hex digits, ``PROJECT`` (its
+``main`` head), ``PROJECT/heads/B``, ``PROJECT/tags/T``, ``PROJECT/autosave/latest``,
+``PROJECT/NAMESPACE/NAME``; each may end in ``~N`` (N-th first parent).
+"""
 
 from __future__ import annotations
 

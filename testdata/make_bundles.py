@@ -193,7 +193,10 @@ def main(out: Path) -> None:
     rev1 = {
         "project": project,
         "patterns": [verse, chorus, intro],
-        "mixer": [(verse_mix, "mixer/verse_snapshot.json", "master"), (chorus_mix, "mixer/chorus_snapshot.json", "bus")],
+        "mixer": [
+            (verse_mix, "mixer/verse_snapshot.json", "master"),
+            (chorus_mix, "mixer/chorus_snapshot.json", "bus"),
+        ],
         "assets": {
             "choir_pad_soft.wav": choir,
             "strings_vs_choir_blend.wav": strings,
@@ -212,7 +215,10 @@ def main(out: Path) -> None:
     rev2 = {
         "project": {**project, "updated_at": "2025-11-27T15:30:00+00:00"},
         "patterns": [verse2, chorus, intro],
-        "mixer": [(verse_mix2, "mixer/verse_snapshot.json", "master"), (chorus_mix, "mixer/chorus_snapshot.json", "bus")],
+        "mixer": [
+            (verse_mix2, "mixer/verse_snapshot.json", "master"),
+            (chorus_mix, "mixer/chorus_snapshot.json", "bus"),
+        ],
         "assets": {
             "choir_pad_soft.wav": choir,
             "strings_choir_blend.wav": strings,
@@ -258,7 +264,9 @@ def main(out: Path) -> None:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted((out / "demo_bundle").rglob("*")):
             if path.is_file():
-                info = zipfile.ZipInfo("demo_bundle/" + path.relative_to(out / "demo_bundle").as_posix(), (2025, 11, 25, 0, 0, 0))
+                info = zipfile.ZipInfo(
+                    "demo_bundle/" + path.relative_to(out / "demo_bundle").as_posix(), (2025, 11, 25, 0, 0, 0)
+                )
                 zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
     print(f"wrote demo bundles to {out}")
 

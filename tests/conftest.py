@@ -90,9 +90,7 @@ def sha256_file(path: Path) -> str:
 
 def snapshot_tree(root: Path) -> dict[str, str]:
     """Map every file under ``root`` to its SHA-256 (to prove a command changed nothing)."""
-    return {
-        p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def dirs_equal(a: Path, b: Path) -> bool:
