@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utc_now() -> datetime:
@@ -30,3 +30,28 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90s``, ``30m``, ``12h``, ``3d``, ``2w`` (or ``0``/``now``) into a timedelta."""
+    from casstore.errors import UsageError
+
+    cleaned = text.strip().lower()
+    if cleaned in ("0", "now"):
+        return timedelta(0)
+    total = 0
+    number = ""
+    for char in cleaned:
+        if char.isdigit():
+            number += char
+        elif char in _UNITS and number:
+            total += int(number) * _UNITS[char]
+            number = ""
+        else:
+            raise UsageError(f"invalid duration {text!r}: use e.g. 90s, 30m, 12h, 3d, 2w (or 0)")
+    if number:
+        raise UsageError(f"invalid duration {text!r}: the number {number} has no unit (s, m, h, d or w)")
+    return timedelta(seconds=total)

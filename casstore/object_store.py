@@ -1,7 +1,8 @@
 """The object store: loose objects under ``objects/ab/cdef…``, written atomically, verified on read.
 
 The narrow backend surface (has, get, put-if-absent, list, delete) mirrors
-restic's so another backend can run the same contract tests later.
+restic's so another backend can run the same contract tests later. Packs (written
+by gc) are read through the same surface.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import BinaryIO
 
 from casstore.atomic import fsync_dirs, temp_file
 from casstore.codec import ObjectReader, encode_stream
-from casstore.errors import BundleError, ObjectMissing
+from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.ids import id_of_bytes, is_object_id
+from casstore.packs import Pack, list_packs
 
 
 @dataclass(frozen=True)
@@ -140,3 +142,94 @@ class LooseObjectStore:
         """Remove ``oid`` (only gc calls this)."""
         with contextlib.suppress(FileNotFoundError):
             self.path_for(oid).unlink()
+
+
+class ObjectStore:
+    """Loose objects plus packs behind one surface: reads look in both, writes go loose."""
+
+    def __init__(self, objects_dir: Path, packs_dir: Path, tmp_dir: Path) -> None:
+        self.loose = LooseObjectStore(objects_dir, tmp_dir)
+        self.packs_dir = packs_dir
+        self.tmp = tmp_dir
+        self._packs: list[Pack] | None = None
+        self.unreadable_packs: list[tuple[str, str]] = []
+
+    @property
+    def packs(self) -> list[Pack]:
+        """Return the readable packs, loading their indexes on first use."""
+        if self._packs is None:
+            packs, unreadable = [], []
+            for index in list_packs(self.packs_dir):
+                try:
+                    packs.append(Pack.load(index))
+                except (CorruptObject, OSError) as exc:
+                    unreadable.append((index.name, str(exc)))
+            self._packs, self.unreadable_packs = packs, unreadable
+        return self._packs
+
+    def reload_packs(self) -> None:
+        """Forget loaded indexes (after gc rewrote the packs)."""
+        self._packs = None
+
+    def path_for(self, oid: str) -> Path:
+        """Return where ``oid`` lives (or would live) as a loose object."""
+        return self.loose.path_for(oid)
+
+    def has(self, oid: str) -> bool:
+        """Tell whether the store holds ``oid``, loose or packed."""
+        return self.loose.has(oid) or any(pack.has(oid) for pack in self.packs)
+
+    def open_stored(self, oid: str) -> BinaryIO:
+        """Open the stored bytes of ``oid`` from a loose file or a pack."""
+        try:
+            return self.loose.open_stored(oid)
+        except ObjectMissing:
+            pass
+        for attempt in range(2):
+            for pack in self.packs:
+                stream = pack.open_stored(oid)
+                if stream is not None:
+                    return stream
+            if attempt == 0:
+                self.reload_packs()  # a concurrent gc may have replaced the packs
+        raise ObjectMissing(oid)
+
+    def reader(self, oid: str) -> ObjectReader:
+        """Stream the content of ``oid``; reading to the end verifies it."""
+        return ObjectReader(oid, self.open_stored(oid))
+
+    def read_bytes(self, oid: str) -> bytes:
+        """Return the verified content of a small object."""
+        with self.reader(oid) as reader:
+            return reader.read_all()
+
+    def put_stream(
+        self, open_source: Callable[[], BinaryIO], size_hint: int | None = None, expected: str | None = None
+    ) -> PutResult:
+        """Store content unless present (loose or packed); see :meth:`LooseObjectStore.put_stream`."""
+        if expected is not None and any(pack.has(expected) for pack in self.packs):
+            self.loose._freshen(expected)
+            return PutResult(expected, size_hint or 0, False, 0)
+        return self.loose.put_stream(open_source, size_hint, expected)
+
+    def put_bytes(self, content: bytes) -> PutResult:
+        """Store a small object given in memory."""
+        return self.put_stream(lambda: io.BytesIO(content), len(content), id_of_bytes(content))
+
+    def sync(self) -> None:
+        """Make every object stored since the last call durable."""
+        self.loose.sync()
+
+    def iter_ids(self) -> Iterator[str]:
+        """Yield every object id once, loose and packed, in sorted order."""
+        ids = set(self.loose.iter_ids())
+        for pack in self.packs:
+            ids.update(pack.ids)
+        yield from sorted(ids)
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        """Return the ids that start with ``prefix``."""
+        found = set(self.loose.ids_with_prefix(prefix))
+        for pack in self.packs:
+            found.update(pack.with_prefix(prefix))
+        return sorted(found)

@@ -9,7 +9,7 @@ from casstore import canonical
 from casstore.atomic import fsync_dir, write_durable
 from casstore.clock import utc_now_iso
 from casstore.errors import StoreFormatError, StoreNotFound, UsageError
-from casstore.object_store import LooseObjectStore
+from casstore.object_store import ObjectStore
 from casstore.refs import RefStore
 
 FORMAT_NAME = "casstore"
@@ -23,7 +23,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.objects = LooseObjectStore(root / "objects", root / "tmp")
+        self.objects = ObjectStore(root / "objects", root / "packs", root / "tmp")
         self.refs = RefStore(root / "refs", root / "logs")
         self.tmp = root / "tmp"
 

@@ -1,0 +1,89 @@
+"""``casstore refs``, ``casstore branch`` and ``casstore tag``: named revisions."""
+
+from __future__ import annotations
+
+import click
+
+from porcelain.commands.common import command, open_store
+from porcelain.output import emit_json
+
+
+def _record_json(record: object) -> dict[str, str]:
+    return {
+        "ref": record.name,  # type: ignore[attr-defined]
+        "project": record.project,  # type: ignore[attr-defined]
+        "namespace": record.namespace,  # type: ignore[attr-defined]
+        "name": record.short_name,  # type: ignore[attr-defined]
+        "commit": record.commit,  # type: ignore[attr-defined]
+    }
+
+
+def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str) -> None:
+    @command(group, name)
+    @click.argument("ref_name", metavar="NAME", required=False)
+    @click.argument("rev", required=False)
+    @click.option("-d", "--delete", is_flag=True, help=f"Delete the {noun}.")
+    @click.option("-f", "--force", is_flag=True, help=f"Move an existing {noun}.")
+    @click.option("--project", help=f"List only this project's {noun}s.")
+    @click.pass_context
+    def named(
+        ctx: click.Context,
+        ref_name: str | None,
+        rev: str | None,
+        delete: bool,
+        force: bool,
+        project: str | None,
+        as_json: bool,
+    ) -> None:
+        from casstore.branches import create_ref, delete_ref, list_refs
+
+        store = open_store(ctx)
+        if ref_name is None:
+            records = list_refs(store, project, namespace)
+            if as_json:
+                emit_json([_record_json(r) for r in records])
+            for record in [] if as_json else records:
+                click.echo(f"{record.commit[:12]}  {record.project}/{record.short_name}")
+            return
+        if delete:
+            if rev is not None:
+                raise click.UsageError(f"-d takes a {noun} name only")
+            record = delete_ref(store, namespace, ref_name)
+            verb = "Deleted"
+        else:
+            record = create_ref(store, namespace, ref_name, rev, force)
+            verb = "Set"
+        if as_json:
+            emit_json({**_record_json(record), "deleted": delete})
+        else:
+            click.echo(
+                f"{verb} {noun} {record.name} (was at {record.commit[:12]})"
+                if delete
+                else f"{verb} {noun} {record.name} at {record.commit[:12]}"
+            )
+
+    named.help = (
+        f"List {noun}s, create {noun} NAME at REV, or delete it with -d.\n\n"
+        f"NAME is NAME or PROJECT/NAME; the project is taken from REV's commit."
+    )
+
+
+def register(group: click.Group) -> None:
+    """Add ``refs``, ``branch`` and ``tag`` to ``group``."""
+
+    @command(group, "refs")
+    @click.option("--project", help="Only this project's refs.")
+    @click.pass_context
+    def refs(ctx: click.Context, project: str | None, as_json: bool) -> None:
+        """List every ref: branches, tags, autosaves and checkpoints, with their commits."""
+        from casstore.branches import list_refs
+
+        records = list_refs(open_store(ctx), project)
+        if as_json:
+            emit_json([_record_json(r) for r in records])
+            return
+        for record in records:
+            click.echo(f"{record.commit}  {record.name}")
+
+    _named_ref_command(group, "branch", "heads", "branch")
+    _named_ref_command(group, "tag", "tags", "tag")
