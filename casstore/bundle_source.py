@@ -58,11 +58,20 @@ def open_source(location: Path) -> BundleSource:
     raise BundleError(f"{location}: no such bundle directory or zip")
 
 
-def _directory_source(root: Path) -> BundleSource:
+@dataclass(frozen=True)
+class DirectoryFile:
+    """A regular file found under a directory: bundle path, real path and its stat."""
+
+    path: str
+    full: Path
+    stat: os.stat_result
+
+
+def walk_directory(root: Path, warnings: list[str] | None = None) -> list[DirectoryFile]:
+    """List a bundle or working directory's files, enforcing the path and symlink rules."""
     root = root.absolute()
     real_root = root.resolve()
-    files: dict[str, SourceFile] = {}
-    warnings: list[str] = []
+    found: list[DirectoryFile] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         rel_dir = here.relative_to(root)
@@ -83,13 +92,23 @@ def _directory_source(root: Path) -> BundleSource:
             check_path(rel, where)
             if full.is_symlink():
                 _check_link(full, real_root, root.name, rel)
-                warnings.append(f"{rel} is a symlink inside the bundle; its target's content is stored")
+                if warnings is not None:
+                    warnings.append(f"{rel} is a symlink inside the bundle; its target's content is stored")
             info = full.stat()
             if not stat.S_ISREG(info.st_mode):
                 raise PathRuleError(f"{where}: not a regular file")
-            files[rel] = SourceFile(rel, info.st_size, lambda full=full: open(full, "rb"))  # noqa: SIM115
-    check_unique((path, f"{root.name}: {path}") for path in files)
-    return BundleSource(root.name, files, warnings)
+            found.append(DirectoryFile(rel, full, info))
+    check_unique((item.path, f"{root.name}: {item.path}") for item in found)
+    return found
+
+
+def _directory_source(root: Path) -> BundleSource:
+    warnings: list[str] = []
+    files = {
+        item.path: SourceFile(item.path, item.stat.st_size, lambda full=item.full: open(full, "rb"))  # noqa: SIM115
+        for item in walk_directory(root, warnings)
+    }
+    return BundleSource(root.absolute().name, files, warnings)
 
 
 def _check_link(link: Path, real_root: Path, bundle: str, rel: str) -> None:

@@ -34,7 +34,7 @@ class Tree:
     """A bundle's listing: every file, the manifest included, sorted by path."""
 
     project_id: str
-    manifest: str
+    manifest: str | None  # None only for a checkpoint or autosave of a directory without a manifest
     entries: tuple[TreeEntry, ...]
 
     def encode(self) -> bytes:
@@ -72,7 +72,8 @@ class Tree:
             entries = tuple(
                 TreeEntry(str(e["path"]), str(e["sha256"]), int(e["size"]), str(e["role"])) for e in item["entries"]
             )
-            tree = cls(str(item["project_id"]), str(item["manifest"]), entries)
+            manifest = item["manifest"]
+            tree = cls(str(item["project_id"]), None if manifest is None else str(manifest), entries)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptObject(oid, f"not a valid tree: {exc}") from None
         for entry in entries:
@@ -80,7 +81,7 @@ class Tree:
                 raise CorruptObject(oid, f"not a valid tree: bad entry {entry.path!r}")
         if [e.path for e in entries] != sorted(e.path for e in entries):
             raise CorruptObject(oid, "not a valid tree: entries are not sorted by path")
-        if tree.manifest not in {e.sha256 for e in entries if e.role == "manifest"}:
+        if tree.manifest is not None and tree.manifest not in {e.sha256 for e in entries if e.role == "manifest"}:
             raise CorruptObject(oid, "not a valid tree: its manifest is not among its entries")
         return tree
 

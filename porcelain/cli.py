@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from porcelain.commands import export_cmd, fsck_cmd, gc_cmd, import_cmd, init_cmd, log_cmd, refs_cmd
+from porcelain.commands import (
+    diff_cmd,
+    export_cmd,
+    fsck_cmd,
+    gc_cmd,
+    import_cmd,
+    init_cmd,
+    log_cmd,
+    refs_cmd,
+    worktree_cmd,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -70,7 +80,7 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
-for module in (init_cmd, import_cmd, export_cmd, log_cmd, refs_cmd, fsck_cmd, gc_cmd):
+for module in (init_cmd, import_cmd, export_cmd, worktree_cmd, log_cmd, diff_cmd, refs_cmd, fsck_cmd, gc_cmd):
     module.register(cli)
 
 

@@ -168,6 +168,50 @@ def write_bundle(root: Path, spec: dict) -> None:
     dump_app_json(root / "project.json", project)
 
 
+def _write_change_record(out: Path, step_changes: list[dict]) -> None:
+    """Record what revision 2 changed, in diff's record terms, so a test can hold diff to it."""
+    rev1, rev2 = out / "demo_bundle", out / "demo_bundle_rev2"
+    updated = {"field": "updated_at", "old": "2025-11-25T00:00:00+00:00", "new": "2025-11-27T15:30:00+00:00"}
+    gospel = "assets/gospel_stab_short.wav"
+    records = [
+        {"section": "project", "change": "modified", "subject": "project", "changes": [updated]},
+        {"section": "pattern", "change": "modified", "subject": "verse", "changes": step_changes},
+        {
+            "section": "mixer",
+            "change": "modified",
+            "subject": "Verse Snapshot",
+            "changes": [{"field": "channels[choir_pad_soft.wav].gain_db", "old": -3.0, "new": -4.5}],
+        },
+        {
+            "section": "sample",
+            "change": "modified",
+            "subject": "gospel_stab_short.wav",
+            "changes": [
+                {"field": "size", "old": (rev1 / gospel).stat().st_size, "new": (rev2 / gospel).stat().st_size},
+                {"field": "sha256", "old": sha256_of(rev1 / gospel), "new": sha256_of(rev2 / gospel)},
+                {"field": "duration_s", "old": 2.1, "new": 1.89},
+            ],
+        },
+        {
+            "section": "sample",
+            "change": "renamed",
+            "subject": "strings_choir_blend.wav",
+            "old_path": "assets/strings_vs_choir_blend.wav",
+            "changes": [
+                {
+                    "field": "source_uri",
+                    "old": "s3://nagakang-audio-assets/choir/strings_vs_choir_blend.wav",
+                    "new": "s3://nagakang-audio-assets/choir/strings_choir_blend.wav",
+                }
+            ],
+        },
+        {"section": "sample", "change": "added", "subject": "snare_room.wav"},
+        {"section": "sample", "change": "removed", "subject": "kick_room.wav"},
+        {"section": "file", "change": "modified", "subject": "project.json", "changes": [updated]},
+    ]
+    dump_app_json(out / "rev2_changes.json", records)
+
+
 def main(out: Path) -> None:
     rng = random.Random(SEED)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,8 +251,16 @@ def main(out: Path) -> None:
     write_bundle(out / "demo_bundle", rev1)
 
     verse2 = json.loads(json.dumps(verse))
-    verse2["steps"][12].update(note="D#4", velocity=90)
-    verse2["steps"][20].update(velocity=64)
+    first, second_step = verse2["steps"][12], verse2["steps"][20]
+    edits = [
+        (first, "note", "D#4" if first["note"] != "D#4" else "C-5"),
+        (first, "velocity", 90 if first["velocity"] != 90 else 100),
+        (second_step, "velocity", 64 if second_step["velocity"] != 64 else 127),
+    ]
+    step_changes = []
+    for step, key, value in edits:
+        step_changes.append({"field": f"steps[{step['step']}].{key}", "old": step[key], "new": value})
+        step[key] = value
     verse_mix2 = json.loads(json.dumps(verse_mix))
     verse_mix2["channels"][0]["gain_db"] = -4.5
     trimmed = [ch[: int(1.89 * RATE)] for ch in gospel]
@@ -227,6 +279,7 @@ def main(out: Path) -> None:
         },
     }
     write_bundle(out / "demo_bundle_rev2", rev2)
+    _write_change_record(out, step_changes)
 
     second = {
         "project": {**project, "id": "second-project", "name": "Second Project", "bpm": 96.0},

@@ -95,6 +95,9 @@ def test_import_into_lays_out_a_working_directory(cli: Cli, demo_data: Path, tmp
     work = tmp_path / "work"
     summary = json.loads(cli.ok("import", demo_data / "demo_bundle", "--into", work, "--json").out)
     assert summary["into"] == str(work)
+    marker = work / ".casstore-checkout.json"
+    assert json.loads(marker.read_text())["commit"] == summary["commit"]
+    marker.unlink()
     assert dirs_equal(demo_data / "demo_bundle", work)
 
 

@@ -30,8 +30,9 @@ def register(group: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
-        from casstore.exporter import check_destination, export_revision
+        from casstore.exporter import check_destination
         from casstore.importer import import_bundle
+        from casstore.worktree import checkout
 
         store = open_store(ctx)
         if into is not None:
@@ -40,7 +41,7 @@ def register(group: click.Group) -> None:
         try:
             result = import_bundle(store, bundle, project, branch, message, progress)
             if into is not None:
-                export_revision(store, result.commit, into, progress=progress)
+                checkout(store, result.commit, into)
         finally:
             progress.finish()
         summary = result.as_json()

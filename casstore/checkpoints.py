@@ -1,0 +1,71 @@
+"""Checkpoints: a commit of what a working directory held, recorded before casstore replaces it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from casstore.clock import utc_now
+from casstore.errors import RefConflict
+from casstore.history import new_commit
+from casstore.refs import ref_name
+from casstore.snapshot import DirectorySnapshot, snapshot_directory
+from casstore.store import Store
+
+DEFAULT_KEEP_CHECKPOINTS = 20
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A recorded checkpoint: its ref, commit and the snapshot it holds."""
+
+    ref: str
+    commit: str
+    snapshot: DirectorySnapshot
+
+
+def _stamp() -> str:
+    return utc_now().strftime("%Y%m%d-%H%M%S")
+
+
+def record_checkpoint(
+    store: Store,
+    root: Path,
+    project_id: str,
+    operation: str,
+    parent: str | None,
+    keep: int = DEFAULT_KEEP_CHECKPOINTS,
+) -> Checkpoint:
+    """Snapshot ``root`` as a checkpoint commit under ``refs/<project>/checkpoints/<stamp>-<operation>``."""
+    snap = snapshot_directory(store, root, project_id)
+    commit = new_commit(
+        snap.tree.id,
+        [parent] if parent else [],
+        project_id,
+        "checkpoint",
+        f"checkpoint before {operation} of {root}",
+    )
+    store.objects.put_bytes(commit.encode())
+    store.objects.sync()
+    base = f"{_stamp()}-{operation}"
+    for attempt in range(1, 100):
+        name = base if attempt == 1 else f"{base}-{attempt}"
+        full = ref_name(project_id, "checkpoints", name)
+        if store.refs.read(full) is not None:
+            continue
+        try:
+            store.refs.compare_and_swap(full, None, commit.id, f"checkpoint: before {operation}", commit.created_at)
+        except RefConflict:
+            continue
+        prune_checkpoints(store, project_id, keep)
+        return Checkpoint(full, commit.id, snap)
+    raise RefConflict(f"could not name a checkpoint for {project_id} ({base}); too many in one second")
+
+
+def prune_checkpoints(store: Store, project_id: str, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` checkpoint refs of a project (they stay in the reflog until gc)."""
+    refs = store.refs.list(project_id, "checkpoints")
+    doomed = sorted(refs)[:-keep] if keep > 0 else sorted(refs)
+    for name in doomed:
+        store.refs.compare_and_swap(name, refs[name], None, "checkpoint: pruned", utc_now().isoformat())
+    return doomed

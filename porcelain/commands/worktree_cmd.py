@@ -1,0 +1,59 @@
+"""``casstore checkout`` and ``casstore status``: working directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from porcelain.commands.common import command, open_store
+from porcelain.output import emit_json
+
+
+def register(group: click.Group) -> None:
+    """Add ``checkout`` and ``status`` to ``group``."""
+
+    @command(group, "checkout")
+    @click.argument("rev")
+    @click.argument("directory", type=click.Path(path_type=Path))
+    @click.option("--force", is_flag=True, help="Replace unsaved changes, after recording a checkpoint of them.")
+    @click.pass_context
+    def checkout(ctx: click.Context, rev: str, directory: Path, force: bool, as_json: bool) -> None:
+        """Make DIRECTORY hold exactly revision REV (creating, updating and deleting bundle files)."""
+        from casstore.revisions import resolve
+        from casstore.worktree import checkout as run_checkout
+
+        store = open_store(ctx)
+        result = run_checkout(store, resolve(store, rev), directory, force)
+        if as_json:
+            emit_json(result.as_json())
+            return
+        if result.checkpoint:
+            click.echo(f"Saved what {directory} held as checkpoint {result.checkpoint}")
+        click.echo(
+            f"{directory} now holds {result.project} at {result.commit[:12]}: "
+            f"{len(result.written)} written, {len(result.deleted)} deleted, {result.unchanged} unchanged"
+        )
+
+    @command(group, "status")
+    @click.argument("directory", type=click.Path(path_type=Path), default=".")
+    @click.option("--verify", is_flag=True, help="Re-hash every file instead of trusting the stat cache.")
+    @click.pass_context
+    def status(ctx: click.Context, directory: Path, verify: bool, as_json: bool) -> None:
+        """Show what in DIRECTORY differs from the revision it was checked out from."""
+        from casstore.worktree import status as run_status
+
+        report = run_status(open_store(ctx), directory, verify)
+        if as_json:
+            emit_json(report.as_json())
+            return
+        click.echo(f"{directory}: {report.project} at {report.commit[:12]}")
+        for label, paths in (("modified", report.modified), ("added", report.added), ("deleted", report.deleted)):
+            for path in paths:
+                click.echo(f"  {label + ':':<10} {path}")
+        for mismatch in report.manifest_mismatches:
+            click.echo(f"  manifest:  {mismatch['entry']} {mismatch['path']}: {mismatch['problem']}")
+        if report.manifest_error:
+            click.echo(f"  manifest:  {report.manifest_error}")
+        if report.clean:
+            click.echo("  clean: the directory holds exactly this revision")
