@@ -36,17 +36,35 @@ def refs_by_commit(store: Store) -> dict[str, list[str]]:
     return found
 
 
-def log_entries(store: Store, start: str | None, limit: int | None) -> list[LogEntry]:
-    """Return history newest first: of ``start``, or of every project's main head merged by time."""
+def log_entries(
+    store: Store, start: str | None, limit: int | None, every_ref: bool = False, project: str | None = None
+) -> list[LogEntry]:
+    """Return history newest first.
+
+    With ``start``: its first-parent history. Otherwise the ``main`` history of
+    every project (or of ``project``), merged by time; ``every_ref`` follows
+    every branch, tag, autosave and checkpoint too.
+    """
     if start is not None:
         return list(walk_first_parent(store, start, limit))
+    heads = []
+    for name, oid in store.refs.list(project).items():
+        if every_ref or name.endswith(f"/heads/{DEFAULT_BRANCH}"):
+            heads.append(oid)
     entries: dict[str, LogEntry] = {}
-    for project in store.refs.projects():
-        head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
-        if head:
-            for entry in walk_first_parent(store, head, limit):
-                entries[entry.oid] = entry
-    ordered = sorted(entries.values(), key=lambda e: e.commit.created_at, reverse=True)
+    generation: dict[str, int] = {}  # distance from the root: breaks ties between commits of one second
+    for head in heads:
+        chain: list[LogEntry] = []
+        base = 0
+        for entry in walk_first_parent(store, head, limit):
+            if entry.oid in entries:
+                base = generation[entry.oid]
+                break
+            chain.append(entry)
+        for depth, entry in enumerate(reversed(chain), 1):
+            entries[entry.oid] = entry
+            generation[entry.oid] = base + depth
+    ordered = sorted(entries.values(), key=lambda e: (e.commit.created_at, generation[e.oid]), reverse=True)
     return ordered[:limit] if limit is not None else ordered
 
 

@@ -181,3 +181,19 @@ def test_import_of_export_gives_the_same_ids(
     assert second.tree == first.tree
     # Same blobs and tree; only the commit differs (it records a new time and message).
     assert set(other.objects.iter_ids()) - {second.commit} == set(store.objects.iter_ids()) - {first.commit}
+
+
+def test_log_orders_commits_of_the_same_second_child_first(cli: Cli, demo_data: Path) -> None:
+    pinned = {"CASSTORE_NOW": "2026-01-01T00:00:00Z"}
+    assert cli("import", demo_data / "demo_bundle", "-m", "one", env=pinned).code == 0
+    assert cli("import", demo_data / "demo_bundle_rev2", "-m", "two", env=pinned).code == 0
+    assert cli("import", demo_data / "second_project", "-m", "other", env=pinned).code == 0
+    cli.ok("branch", "exp", "demo-project~1")
+    messages = [entry["message"] for entry in json.loads(cli.ok("log", "--json").out)]
+    assert messages.index("two") < messages.index("one") and len(messages) == 3
+    oneline = cli.ok("log", "--oneline", "demo-project").out.splitlines()
+    assert len(oneline) == 2 and oneline[0].split()[2] == "import" and "two" in oneline[0]
+    assert "demo-project/heads/main" in oneline[0]
+    every = json.loads(cli.ok("log", "--all", "demo-project", "--json").out)
+    assert {e["project"] for e in every} == {"demo-project"} and len(every) == 2
+    assert "demo-project/heads/exp" in every[1]["refs"]

@@ -14,18 +14,36 @@ def register(group: click.Group) -> None:
     @command(group, "log")
     @click.argument("rev", required=False)
     @click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), help="Show at most N commits.")
+    @click.option("--oneline", is_flag=True, help="One line per commit: id, date, kind, project, message.")
+    @click.option("--all", "every_ref", is_flag=True, help="Follow every ref (branches, tags, autosaves, checkpoints).")
     @click.pass_context
-    def log(ctx: click.Context, rev: str | None, limit: int | None, as_json: bool) -> None:
-        """Show history of REV (default: every project's main branch), newest first."""
+    def log(
+        ctx: click.Context, rev: str | None, limit: int | None, oneline: bool, every_ref: bool, as_json: bool
+    ) -> None:
+        """Show history newest first: of REV, of a PROJECT, or of every project's main branch."""
         from casstore.inspect import commit_json, log_entries, refs_by_commit
         from casstore.revisions import resolve
 
         store = open_store(ctx)
+        project = None
+        if rev and every_ref:
+            project, rev = rev, None  # `log --all PROJECT`: every ref of one project
         start = resolve(store, rev) if rev else None
-        entries = log_entries(store, start, limit)
+        entries = log_entries(store, start, limit, every_ref, project)
         decorations = refs_by_commit(store)
         if as_json:
             emit_json([commit_json(e.oid, e.commit, decorations.get(e.oid)) for e in entries])
+            return
+        if oneline:
+            for entry in entries:
+                commit = entry.commit
+                refs = decorations.get(entry.oid)
+                shown = f" ({', '.join(refs)})" if refs else ""
+                mutation = f" [{commit.mutation_id}]" if commit.mutation_id else ""
+                click.echo(
+                    f"{entry.oid[:12]} {commit.created_at} {commit.kind:<10} {commit.project_id}"
+                    f"{mutation} {commit.message.splitlines()[0] if commit.message else ''}{shown}"
+                )
             return
         for index, entry in enumerate(entries):
             commit = entry.commit
