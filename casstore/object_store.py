@@ -57,15 +57,6 @@ class LooseObjectStore:
         except FileNotFoundError:
             raise ObjectMissing(oid) from None
 
-    def reader(self, oid: str) -> ObjectReader:
-        """Stream the content of ``oid``; reading to the end verifies it."""
-        return ObjectReader(oid, self.open_stored(oid))
-
-    def read_bytes(self, oid: str) -> bytes:
-        """Return the verified content of a small object."""
-        with self.reader(oid) as reader:
-            return reader.read_all()
-
     def put_stream(
         self, open_source: Callable[[], BinaryIO], size_hint: int | None = None, expected: str | None = None
     ) -> PutResult:
