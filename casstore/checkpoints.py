@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from casstore.clock import utc_now
+from casstore.clock import format_iso, utc_now
 from casstore.errors import RefConflict
-from casstore.history import new_commit
+from casstore.history import new_commit, read_commit
 from casstore.refs import ref_name
 from casstore.snapshot import DirectorySnapshot, snapshot_directory
 from casstore.store import Store
@@ -47,18 +47,34 @@ def record_checkpoint(
     )
     store.objects.put_bytes(commit.encode())
     store.objects.sync()
+    full = _name_and_point(store, project_id, operation, commit.id, commit.created_at, keep)
+    return Checkpoint(full, commit.id, snap)
+
+
+def checkpoint_commit(
+    store: Store, project_id: str, commit_id: str, operation: str, keep: int = DEFAULT_KEEP_CHECKPOINTS
+) -> str:
+    """Record a checkpoint of a revision about to be replaced (e.g. the head an import moves); return its ref."""
+    replaced = read_commit(store, commit_id)
+    commit = new_commit(replaced.tree, [commit_id], project_id, "checkpoint", f"checkpoint before {operation}")
+    store.objects.put_bytes(commit.encode())
+    store.objects.sync()
+    return _name_and_point(store, project_id, operation, commit.id, commit.created_at, keep)
+
+
+def _name_and_point(store: Store, project_id: str, operation: str, commit_id: str, when: str, keep: int) -> str:
     base = f"{_stamp()}-{operation}"
     for attempt in range(1, 100):
-        name = base if attempt == 1 else f"{base}-{attempt}"
+        name = base if attempt == 1 else f"{base}.{attempt}"
         full = ref_name(project_id, "checkpoints", name)
         if store.refs.read(full) is not None:
             continue
         try:
-            store.refs.compare_and_swap(full, None, commit.id, f"checkpoint: before {operation}", commit.created_at)
+            store.refs.compare_and_swap(full, None, commit_id, f"checkpoint: before {operation}", when)
         except RefConflict:
             continue
         prune_checkpoints(store, project_id, keep)
-        return Checkpoint(full, commit.id, snap)
+        return full
     raise RefConflict(f"could not name a checkpoint for {project_id} ({base}); too many in one second")
 
 
@@ -66,6 +82,11 @@ def prune_checkpoints(store: Store, project_id: str, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` checkpoint refs of a project (they stay in the reflog until gc)."""
     refs = store.refs.list(project_id, "checkpoints")
     doomed = sorted(refs)[:-keep] if keep > 0 else sorted(refs)
+    pruned = []
     for name in doomed:
-        store.refs.compare_and_swap(name, refs[name], None, "checkpoint: pruned", utc_now().isoformat())
-    return doomed
+        try:
+            store.refs.compare_and_swap(name, refs[name], None, "checkpoint: pruned", format_iso(utc_now()))
+        except RefConflict:
+            continue  # a concurrent command pruned it first
+        pruned.append(name)
+    return pruned

@@ -55,8 +55,9 @@ def new_commit(
     message: str,
     mutation_id: str | None = None,
     author: str | None = None,
+    created_at: str | None = None,
 ) -> Commit:
-    """Build (but do not store) a commit stamped now."""
+    """Build (but do not store) a commit stamped now (or at ``created_at``)."""
     return Commit(
         tree=tree,
         parents=tuple(parents),
@@ -64,7 +65,7 @@ def new_commit(
         kind=kind,
         message=message,
         author=author or default_author(),
-        created_at=utc_now_iso(),
+        created_at=created_at or utc_now_iso(),
         mutation_id=mutation_id,
     )
 

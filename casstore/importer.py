@@ -9,6 +9,7 @@ from typing import Any
 
 from casstore.bundle import ProgressFn, ScannedBundle, scan_bundle
 from casstore.bundle_source import opened
+from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
 from casstore.history import new_commit, read_commit
 from casstore.object_store import PutResult
@@ -33,6 +34,7 @@ class ImportResult:
     objects_total: int
     objects_new: int
     created_commit: bool
+    checkpoint: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class ImportResult:
             "bytes": {"total": self.bytes_total, "new": self.bytes_new},
             "objects": {"total": self.objects_total, "new": self.objects_new},
             "created_commit": self.created_commit,
+            "checkpoint": self.checkpoint,
             "warnings": self.warnings,
         }
 
@@ -80,6 +83,7 @@ def import_bundle(
     branch: str = DEFAULT_BRANCH,
     message: str | None = None,
     progress: ProgressFn | None = None,
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
 ) -> ImportResult:
     """Validate the bundle at ``location`` and commit it on ``project``'s ``branch``.
 
@@ -107,6 +111,10 @@ def import_bundle(
         results.append(store.objects.put_bytes(commit.encode()))
         commit_id = commit.id
     store.objects.sync()
+    checkpoint = None
+    if created and old is not None:
+        # The head an import moves stays reachable, and recover lists it, for 'keep_checkpoints' imports.
+        checkpoint = checkpoint_commit(store, project_id, old, "import", keep_checkpoints)
     if created:
         store.refs.compare_and_swap(ref, old, commit_id, f"import: {location.name}", utc_now_iso())
     manifest = scanned.manifest
@@ -128,5 +136,6 @@ def import_bundle(
         objects_total=len(results),
         objects_new=sum(1 for r in results if r.new),
         created_commit=created,
+        checkpoint=checkpoint,
         warnings=scanned.warnings,
     )

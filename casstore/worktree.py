@@ -17,7 +17,7 @@ from typing import Any
 
 from casstore import canonical
 from casstore.atomic import fsync_dirs, write_durable
-from casstore.checkpoints import record_checkpoint
+from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
 from casstore.history import read_commit, read_tree
@@ -166,7 +166,14 @@ class UnsavedChanges(DestinationError):
     """A checkout would overwrite or delete content that no revision in the store holds."""
 
 
-def checkout(store: Store, commit_id: str, root: Path, force: bool = False) -> CheckoutResult:
+def checkout(
+    store: Store,
+    commit_id: str,
+    root: Path,
+    force: bool = False,
+    operation: str = "checkout",
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
+) -> CheckoutResult:
     """Make ``root`` hold exactly revision ``commit_id``; refuse to lose unsaved work unless forced."""
     root = root.absolute()
     if root.exists() and not root.is_dir():
@@ -196,7 +203,12 @@ def checkout(store: Store, commit_id: str, root: Path, force: bool = False) -> C
         )
     if unsaved:
         checkpoint = record_checkpoint(
-            store, root, marker.project if marker else commit.project_id, "checkout", marker.commit if marker else None
+            store,
+            root,
+            marker.project if marker else commit.project_id,
+            operation,
+            marker.commit if marker else None,
+            keep_checkpoints,
         )
         checkpoint_ref = checkpoint.ref
     root.mkdir(parents=True, exist_ok=True)

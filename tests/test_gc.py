@@ -30,11 +30,13 @@ def test_gc_after_deleting_a_branch(cli: Cli, demo_data: Path, tmp_path: Path) -
     main = json.loads(cli.ok("import", demo_data / "demo_bundle", "--json").out)
     cli.ok("branch", "exp", "demo-project")
     exp = json.loads(cli.ok("import", demo_data / "demo_bundle_rev2", "--branch", "exp", "--json").out)
+    assert exp["checkpoint"].startswith("demo-project/checkpoints/")  # exp's old head, kept by a checkpoint
+    cli.ok("branch", "-d", "exp")
     store = Store.open(cli.store)
-    keep = reachable(store, {main["commit"]})
+    keep = reachable(store, set(store.refs.list().values()))
+    assert main["commit"] in keep
     only_exp = set(store.objects.iter_ids()) - keep
     assert exp["commit"] in only_exp and len(only_exp) == exp["objects"]["new"]
-    cli.ok("branch", "-d", "exp")
 
     # Within the grace, the deleted branch's reflog still protects its objects.
     first = json.loads(cli.ok("gc", "--json").out)

@@ -195,5 +195,8 @@ def test_log_orders_commits_of_the_same_second_child_first(cli: Cli, demo_data: 
     assert len(oneline) == 2 and oneline[0].split()[2] == "import" and "two" in oneline[0]
     assert "demo-project/heads/main" in oneline[0]
     every = json.loads(cli.ok("log", "--all", "demo-project", "--json").out)
-    assert {e["project"] for e in every} == {"demo-project"} and len(every) == 2
-    assert "demo-project/heads/exp" in every[1]["refs"]
+    # rev1, rev2 and the checkpoint that importing rev2 left of rev1
+    assert {e["project"] for e in every} == {"demo-project"} and len(every) == 3
+    assert sorted(e["kind"] for e in every) == ["checkpoint", "import", "import"]
+    rev1 = next(e for e in every if e["message"] == "one")
+    assert "demo-project/heads/exp" in rev1["refs"]

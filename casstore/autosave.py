@@ -1,0 +1,198 @@
+"""Autosaves: lightweight refs to snapshots of a working directory, pruned to the newest few.
+
+Ref names are ``refs/<project>/autosave/<YYYYMMDD>-<HHMMSS>-<mutation_id>`` (UTC),
+with ``.N`` appended to the mutation id when that name is taken within the same second.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from casstore import canonical
+from casstore.clock import format_iso, utc_now
+from casstore.errors import RefConflict, UsageError
+from casstore.history import new_commit, read_commit
+from casstore.manifest import MANIFEST_NAME
+from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
+from casstore.snapshot import snapshot_directory
+from casstore.statcache import load_dir_cache, save_dir_cache
+from casstore.store import Store
+from casstore.worktree import read_marker
+
+DEFAULT_KEEP = 5
+_NAME = re.compile(r"(?P<stamp>\d{8}-\d{6})-(?P<mutation>[A-Za-z0-9][A-Za-z0-9._-]*?)(?:\.(?P<seq>\d+))?")
+
+
+def autosave_sort_key(name: str) -> tuple[str, int, str]:
+    """Order autosave names by time, then by collision number, then by name (ties within a second)."""
+    match = _NAME.fullmatch(name)
+    if not match:
+        return ("", 0, name)  # names casstore did not write sort oldest
+    return (match.group("stamp"), int(match.group("seq") or 1), match.group("mutation"))
+
+
+def select_pruned(names: list[str], keep: int) -> list[str]:
+    """Return the autosave names to delete so that only the newest ``keep`` remain (pure rule)."""
+    ordered = sorted(names, key=autosave_sort_key)
+    return ordered[: max(0, len(ordered) - max(keep, 0))]
+
+
+def newest_autosave(store: Store, project: str) -> tuple[str, str] | None:
+    """Return ``(ref, commit)`` of the project's newest autosave, if any."""
+    refs = store.refs.list(project, "autosave")
+    if not refs:
+        return None
+    newest = max(refs, key=lambda full: autosave_sort_key(full.rsplit("/", 1)[1]))
+    return newest, refs[newest]
+
+
+def prune_autosaves(store: Store, project: str, keep: int, when: str) -> list[str]:
+    """Delete all but the newest ``keep`` autosave refs; a ref another writer already moved is left alone."""
+    refs = store.refs.list(project, "autosave")
+    by_name = {full.rsplit("/", 1)[1]: full for full in refs}
+    pruned = []
+    for name in select_pruned(list(by_name), keep):
+        full = by_name[name]
+        try:
+            store.refs.compare_and_swap(full, refs[full], None, "autosave: pruned", when)
+        except RefConflict:
+            continue  # a concurrent autosave pruned it first
+        pruned.append(full)
+    return pruned
+
+
+@dataclass
+class AutosaveResult:
+    """What one autosave did."""
+
+    project: str
+    ref: str | None
+    commit: str
+    tree: str
+    unchanged: bool
+    manifest_sha256: str | None
+    sampler_assets: list[str]
+    mismatches: list[dict[str, str]]
+    manifest_error: str | None
+    pruned: list[str] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+    new_objects: int = 0
+    new_bytes: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as a JSON object."""
+        return {
+            "project": self.project,
+            "ref": self.ref,
+            "commit": self.commit,
+            "tree": self.tree,
+            "unchanged": self.unchanged,
+            "manifest_sha256": self.manifest_sha256,
+            "sampler_assets": self.sampler_assets,
+            "manifest_mismatches": self.mismatches,
+            "manifest_error": self.manifest_error,
+            "pruned": self.pruned,
+            "retained": self.retained,
+            "objects": {"new": self.new_objects},
+            "bytes": {"new": self.new_bytes},
+        }
+
+
+def project_of_directory(root: Path, explicit: str | None) -> str:
+    """Return the project a working directory belongs to: explicit, its checkout, or its manifest."""
+    if explicit:
+        return check_component(explicit, "project id")
+    marker = read_marker(root)
+    if marker is not None:
+        return marker.project
+    try:
+        project = canonical.loads((root / MANIFEST_NAME).read_bytes())["project"]["id"]
+        return check_component(str(project), "project id")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{root}: cannot tell which project this is; pass --project") from None
+
+
+def default_mutation_id(tree_id: str) -> str:
+    """Return the mutation id used when the caller gives none: the snapshot's short tree id."""
+    return f"auto-{tree_id[:8]}"
+
+
+def autosave(
+    store: Store,
+    root: Path,
+    project: str | None = None,
+    mutation_id: str | None = None,
+    keep: int = DEFAULT_KEEP,
+    now: datetime | None = None,
+) -> AutosaveResult:
+    """Snapshot ``root`` as it is, commit it as an autosave, and prune to the newest ``keep``.
+
+    Never refuses a directory whose manifest disagrees with its files: the
+    mismatches are recorded in the result instead, because a refused autosave
+    loses work.
+    """
+    root = root.absolute()
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory to autosave")
+    project_id = project_of_directory(root, project)
+    if keep < 1:
+        raise UsageError("--keep must be at least 1")
+    cache, cached_at = load_dir_cache(store, root)
+    snap = snapshot_directory(store, root, project_id, cache, cached_at)
+    save_dir_cache(store, root, snap.files, snap.taken_at_ns)
+    assets = [a.asset_name for a in snap.check.manifest.sampler_assets] if snap.check.manifest else []
+    newest = newest_autosave(store, project_id)
+    result = AutosaveResult(
+        project_id,
+        None,
+        "",
+        snap.tree.id,
+        False,
+        snap.tree.manifest,
+        assets,
+        snap.check.mismatches,
+        snap.check.error,
+        new_objects=snap.new_objects,
+        new_bytes=snap.new_bytes,
+    )
+    if newest is not None and read_commit(store, newest[1]).tree == snap.tree.id:
+        result.unchanged, result.ref, result.commit = True, newest[0], newest[1]
+        result.retained = _retained(store, project_id)
+        return result
+    moment = now or utc_now()
+    when = format_iso(moment)
+    mutation = check_component(mutation_id or default_mutation_id(snap.tree.id), "mutation id")
+    parent = newest[1] if newest else store.refs.read(f"{project_id}/heads/{DEFAULT_BRANCH}")
+    parents = [parent] if parent else []
+    commit = new_commit(snap.tree.id, parents, project_id, "autosave", f"autosave {mutation}", mutation, created_at=when)
+    put = store.objects.put_bytes(commit.encode())
+    store.objects.sync()
+    result.new_objects += int(put.new)
+    result.new_bytes += put.size if put.new else 0
+    # Prune to keep-1 before adding, so a single writer never leaves more than `keep` refs.
+    result.pruned = prune_autosaves(store, project_id, keep - 1, when)
+    base = f"{moment.strftime('%Y%m%d-%H%M%S')}-{mutation}"
+    for attempt in range(1, 1000):
+        name = base if attempt == 1 else f"{base}.{attempt}"
+        full = ref_name(project_id, "autosave", name)
+        if store.refs.read(full) is not None:
+            continue
+        try:
+            store.refs.compare_and_swap(full, None, commit.id, f"autosave: {mutation}", when)
+        except RefConflict:
+            continue  # another writer took this name in the same second
+        result.ref, result.commit = full, commit.id
+        break
+    else:
+        raise RefConflict(f"could not name an autosave for {project_id} at {base}")
+    result.pruned += prune_autosaves(store, project_id, keep, when)
+    result.retained = _retained(store, project_id)
+    return result
+
+
+def _retained(store: Store, project: str) -> list[str]:
+    return sorted(store.refs.list(project, "autosave"), key=lambda full: autosave_sort_key(full.rsplit("/", 1)[1]))

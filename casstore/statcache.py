@@ -1,0 +1,37 @@
+"""Per-directory stat caches kept in the store, so repeated autosaves of one directory stay cheap."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+
+from casstore import canonical
+from casstore.atomic import write_durable
+from casstore.snapshot import CachedFile
+from casstore.store import Store
+
+
+def _cache_path(store: Store, root: Path) -> Path:
+    key = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:32]
+    return store.root / "cache" / "dirs" / f"{key}.json"
+
+
+def load_dir_cache(store: Store, root: Path) -> tuple[dict[str, CachedFile], int]:
+    """Return the cached ``(files, written_at_ns)`` for ``root``, or empty when none is usable."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, IndexError):
+        item = canonical.loads(_cache_path(store, root).read_bytes())
+        if item.get("directory") == str(root.absolute()):
+            files = {path: CachedFile.from_json(value) for path, value in item["files"].items()}
+            return files, int(item["written_at_ns"])
+    return {}, 0
+
+
+def save_dir_cache(store: Store, root: Path, files: dict[str, CachedFile], written_at_ns: int) -> None:
+    """Remember ``files`` for ``root`` (a cache: losing it only costs re-hashing)."""
+    item = {
+        "directory": str(root.absolute()),
+        "written_at_ns": written_at_ns,
+        "files": {path: cached.as_json() for path, cached in files.items()},
+    }
+    write_durable(_cache_path(store, root), canonical.dumps_line(item), sync_dir=False)
