@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -92,31 +93,38 @@ class LockFile:
     command never wedges the store; a live holder makes the caller fail fast.
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, timeout: float = 5.0) -> None:
         self.path = target.with_name(target.name + ".lock")
+        self.timeout = timeout
         self._held = False
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`RefLocked`."""
+        """Take the lock, waiting up to ``timeout`` seconds for a live holder, or raise :class:`RefLocked`."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
-        for _attempt in range(3):
+        deadline = time.monotonic() + self.timeout
+        delay = 0.002
+        while True:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 if self._break_if_stale():
                     continue
-                raise RefLocked(
-                    f"{self.path} is held by another casstore process; "
-                    "retry when it finishes (or remove the file if no casstore runs)"
-                ) from None
+                if time.monotonic() >= deadline:
+                    raise RefLocked(
+                        f"{self.path} is held by another casstore process; "
+                        "retry when it finishes (or remove the file if no casstore runs)"
+                    ) from None
+                # Ref updates hold their lock for milliseconds: a short wait beats failing.
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+                continue
             try:
                 os.write(fd, owner)
             finally:
                 os.close(fd)
             self._held = True
             return
-        raise RefLocked(f"could not take the lock {self.path}")
 
     def _break_if_stale(self) -> bool:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from casstore import canonical
 from casstore.clock import format_iso, utc_now
-from casstore.errors import RefConflict, UsageError
+from casstore.errors import CasstoreError, RefConflict, RefLocked, UsageError
 from casstore.history import new_commit, read_commit
 from casstore.manifest import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
@@ -27,40 +27,71 @@ DEFAULT_KEEP = 5
 _NAME = re.compile(r"(?P<stamp>\d{8}-\d{6})-(?P<mutation>[A-Za-z0-9][A-Za-z0-9._-]*?)(?:\.(?P<seq>\d+))?")
 
 
-def autosave_sort_key(name: str) -> tuple[str, int, str]:
-    """Order autosave names by time, then by collision number, then by name (ties within a second)."""
-    match = _NAME.fullmatch(name)
+@dataclass(frozen=True)
+class AutosaveItem:
+    """An autosave as the keep rule sees it: its ref name and its commit's time (to the millisecond)."""
+
+    name: str
+    created_at: str = ""
+
+
+def autosave_sort_key(item: AutosaveItem | str) -> tuple[str, str, int, str]:
+    """Order autosaves oldest first: by the name's second, the commit's exact time, collision number, name."""
+    if isinstance(item, str):
+        item = AutosaveItem(item)
+    match = _NAME.fullmatch(item.name)
     if not match:
-        return ("", 0, name)  # names casstore did not write sort oldest
-    return (match.group("stamp"), int(match.group("seq") or 1), match.group("mutation"))
+        return ("", item.created_at, 0, item.name)  # names casstore did not write sort oldest
+    return (match.group("stamp"), item.created_at, int(match.group("seq") or 1), match.group("mutation"))
 
 
-def select_pruned(names: list[str], keep: int) -> list[str]:
-    """Return the autosave names to delete so that only the newest ``keep`` remain (pure rule)."""
-    ordered = sorted(names, key=autosave_sort_key)
+def select_pruned(items: list[AutosaveItem], keep: int) -> list[AutosaveItem]:
+    """Return the autosaves to delete so that only the newest ``keep`` remain (the pure keep rule)."""
+    ordered = sorted(items, key=autosave_sort_key)
     return ordered[: max(0, len(ordered) - max(keep, 0))]
+
+
+_commit_times: dict[str, str] = {}  # commits never change, so their times can be remembered
+
+
+def ordered_autosaves(store: Store, project: str) -> list[tuple[str, str]]:
+    """Return ``(ref, commit)`` of the project's autosaves, oldest first."""
+    refs = store.refs.list(project, "autosave")
+    keyed = []
+    for full, oid in refs.items():
+        created = _commit_times.get(oid)
+        if created is None:
+            try:
+                created = _commit_times[oid] = read_commit(store, oid).created_at
+            except CasstoreError:
+                created = ""  # a damaged autosave sorts by its name alone; fsck reports it
+        keyed.append((autosave_sort_key(AutosaveItem(full.rsplit("/", 1)[1], normal_time(created))), full, oid))
+    return [(full, oid) for _key, full, oid in sorted(keyed)]
+
+
+def normal_time(created_at: str) -> str:
+    """Make second-precision and millisecond-precision times compare in time order."""
+    return created_at.replace("Z", ".000Z") if "." not in created_at else created_at
 
 
 def newest_autosave(store: Store, project: str) -> tuple[str, str] | None:
     """Return ``(ref, commit)`` of the project's newest autosave, if any."""
-    refs = store.refs.list(project, "autosave")
-    if not refs:
-        return None
-    newest = max(refs, key=lambda full: autosave_sort_key(full.rsplit("/", 1)[1]))
-    return newest, refs[newest]
+    ordered = ordered_autosaves(store, project)
+    return ordered[-1] if ordered else None
 
 
-def prune_autosaves(store: Store, project: str, keep: int, when: str) -> list[str]:
+def prune_autosaves(
+    store: Store, project: str, keep: int, when: str, ordered: list[tuple[str, str]] | None = None
+) -> list[str]:
     """Delete all but the newest ``keep`` autosave refs; a ref another writer already moved is left alone."""
-    refs = store.refs.list(project, "autosave")
-    by_name = {full.rsplit("/", 1)[1]: full for full in refs}
+    if ordered is None:
+        ordered = ordered_autosaves(store, project)
     pruned = []
-    for name in select_pruned(list(by_name), keep):
-        full = by_name[name]
+    for full, oid in ordered[: max(0, len(ordered) - keep)]:
         try:
-            store.refs.compare_and_swap(full, refs[full], None, "autosave: pruned", when)
-        except RefConflict:
-            continue  # a concurrent autosave pruned it first
+            store.refs.compare_and_swap(full, oid, None, "autosave: pruned", when)
+        except (RefConflict, RefLocked):
+            continue  # a concurrent autosave is pruning it
         pruned.append(full)
     return pruned
 
@@ -145,7 +176,8 @@ def autosave(
     snap = snapshot_directory(store, root, project_id, cache, cached_at)
     save_dir_cache(store, root, snap.files, snap.taken_at_ns)
     assets = [a.asset_name for a in snap.check.manifest.sampler_assets] if snap.check.manifest else []
-    newest = newest_autosave(store, project_id)
+    before = ordered_autosaves(store, project_id)
+    newest = before[-1] if before else None
     result = AutosaveResult(
         project_id,
         None,
@@ -161,20 +193,22 @@ def autosave(
     )
     if newest is not None and read_commit(store, newest[1]).tree == snap.tree.id:
         result.unchanged, result.ref, result.commit = True, newest[0], newest[1]
-        result.retained = _retained(store, project_id)
+        result.retained = [full for full, _oid in before]
         return result
-    moment = now or utc_now()
-    when = format_iso(moment)
+    moment = now or utc_now(precise=True)
+    when = format_iso(moment, precise=True)
     mutation = check_component(mutation_id or default_mutation_id(snap.tree.id), "mutation id")
     parent = newest[1] if newest else store.refs.read(f"{project_id}/heads/{DEFAULT_BRANCH}")
     parents = [parent] if parent else []
-    commit = new_commit(snap.tree.id, parents, project_id, "autosave", f"autosave {mutation}", mutation, created_at=when)
+    commit = new_commit(
+        snap.tree.id, parents, project_id, "autosave", f"autosave {mutation}", mutation, created_at=when
+    )
     put = store.objects.put_bytes(commit.encode())
     store.objects.sync()
     result.new_objects += int(put.new)
     result.new_bytes += put.size if put.new else 0
     # Prune to keep-1 before adding, so a single writer never leaves more than `keep` refs.
-    result.pruned = prune_autosaves(store, project_id, keep - 1, when)
+    result.pruned = prune_autosaves(store, project_id, keep - 1, when, before)
     base = f"{moment.strftime('%Y%m%d-%H%M%S')}-{mutation}"
     for attempt in range(1, 1000):
         name = base if attempt == 1 else f"{base}.{attempt}"
@@ -183,16 +217,14 @@ def autosave(
             continue
         try:
             store.refs.compare_and_swap(full, None, commit.id, f"autosave: {mutation}", when)
-        except RefConflict:
+        except (RefConflict, RefLocked):
             continue  # another writer took this name in the same second
         result.ref, result.commit = full, commit.id
         break
     else:
         raise RefConflict(f"could not name an autosave for {project_id} at {base}")
-    result.pruned += prune_autosaves(store, project_id, keep, when)
-    result.retained = _retained(store, project_id)
+    after = ordered_autosaves(store, project_id)
+    pruned_now = prune_autosaves(store, project_id, keep, when, after)
+    result.pruned += pruned_now
+    result.retained = [full for full, _oid in after if full not in pruned_now]
     return result
-
-
-def _retained(store: Store, project: str) -> list[str]:
-    return sorted(store.refs.list(project, "autosave"), key=lambda full: autosave_sort_key(full.rsplit("/", 1)[1]))

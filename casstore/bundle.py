@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from casstore.bundle_source import BundleSource, SourceFile
@@ -11,7 +10,7 @@ from casstore.errors import BundleError
 from casstore.ids import hash_stream
 from casstore.manifest import MANIFEST_NAME, ProjectManifest, parse_manifest
 from casstore.objects import Tree, TreeEntry
-from casstore.parallel import worker_count
+from casstore.parallel import parallel_map
 from casstore.paths import check_path, check_unique
 
 ProgressFn = Callable[[int, int], None]
@@ -61,12 +60,11 @@ def scan_bundle(
     total = sum(f.size for f in ordered)
     done = 0
     digests: dict[str, tuple[str, int]] = {}
-    with ThreadPoolExecutor(worker_count()) as pool:
-        for item, result in zip(ordered, pool.map(_hash_file, ordered), strict=True):
-            digests[item.path] = result
-            done += item.size
-            if progress:
-                progress(done, total)
+    for item, result in zip(ordered, parallel_map(_hash_file, ordered), strict=True):
+        digests[item.path] = result
+        done += item.size
+        if progress:
+            progress(done, total)
 
     roles = {MANIFEST_NAME: "manifest"}
     for label, path, expected, role in listed:

@@ -6,12 +6,13 @@ import os
 from datetime import UTC, datetime, timedelta
 
 
-def utc_now() -> datetime:
-    """Return now in UTC; ``CASSTORE_NOW`` (ISO-8601) pins it for reproducible runs."""
+def utc_now(precise: bool = False) -> datetime:
+    """Return now in UTC (to the second unless ``precise``); ``CASSTORE_NOW`` pins it."""
     pinned = os.environ.get("CASSTORE_NOW")
     if pinned:
         return parse_iso(pinned)
-    return datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)
+    return now if precise else now.replace(microsecond=0)
 
 
 def utc_now_iso() -> str:
@@ -19,9 +20,12 @@ def utc_now_iso() -> str:
     return format_iso(utc_now())
 
 
-def format_iso(moment: datetime) -> str:
-    """Format a datetime as ISO-8601 UTC with a ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def format_iso(moment: datetime, precise: bool = False) -> str:
+    """Format a datetime as ISO-8601 UTC with a ``Z`` (``precise``: with milliseconds)."""
+    moment = moment.astimezone(UTC)
+    if precise:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:

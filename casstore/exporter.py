@@ -8,7 +8,6 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from casstore.errors import DestinationError
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE
 from casstore.objects import Tree, TreeEntry
-from casstore.parallel import worker_count
+from casstore.parallel import parallel_map
 from casstore.paths import check_path
 from casstore.store import Store
 
@@ -97,13 +96,12 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
             os.fsync(out.fileno())
         return target.parent
 
-    with ThreadPoolExecutor(worker_count()) as pool:
-        parents = []
-        for entry, parent in zip(tree.entries, pool.map(write_one, tree.entries), strict=True):
-            parents.append(parent)
-            done += entry.size
-            if progress:
-                progress(done, total)
+    parents = []
+    for entry, parent in zip(tree.entries, parallel_map(write_one, tree.entries), strict=True):
+        parents.append(parent)
+        done += entry.size
+        if progress:
+            progress(done, total)
     fsync_dirs(parents)
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.objects import Commit, Tree
-from casstore.parallel import worker_count
+from casstore.parallel import parallel_map
 from casstore.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -166,15 +165,14 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     corrupt: dict[str, str] = {}
     sizes: dict[str, int] = {}
     if not quick:
-        with ThreadPoolExecutor(worker_count()) as pool:
-            for done, (oid, size, problem) in enumerate(pool.map(lambda o: _rehash(store, o), ids), 1):
-                if problem:
-                    corrupt[oid] = problem
-                else:
-                    sizes[oid] = size
-                    report.bytes += size
-                if progress:
-                    progress(done, len(ids))
+        for done, (oid, size, problem) in enumerate(parallel_map(lambda o: _rehash(store, o), ids), 1):
+            if problem:
+                corrupt[oid] = problem
+            else:
+                sizes[oid] = size
+                report.bytes += size
+            if progress:
+                progress(done, len(ids))
     for pack in store.objects.packs:
         for problem in pack.verify_digests():
             report.findings.append(Finding("corrupt", pack.pack_path.name, problem))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
 from casstore.history import new_commit, read_commit
 from casstore.object_store import PutResult
-from casstore.parallel import worker_count
+from casstore.parallel import parallel_map
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.store import Store
 
@@ -66,12 +65,11 @@ def store_bundle_objects(store: Store, scanned: ScannedBundle, progress: Progres
         return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256)
 
     results: list[PutResult] = []
-    with ThreadPoolExecutor(worker_count()) as pool:
-        for (entry, _), result in zip(pairs, pool.map(put, pairs), strict=True):
-            results.append(result)
-            done += entry.size
-            if progress:
-                progress(done, total)
+    for (entry, _), result in zip(pairs, parallel_map(put, pairs), strict=True):
+        results.append(result)
+        done += entry.size
+        if progress:
+            progress(done, total)
     results.append(store.objects.put_bytes(scanned.tree.encode()))
     return results
 

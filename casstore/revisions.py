@@ -73,10 +73,12 @@ def _resolve_base(store: Store, base: str, text: str) -> str:
     if len(parts) == 3:
         project, namespace, name = parts
         if namespace == "autosave" and name == "latest":
-            autosaves = store.refs.list(project, "autosave")
-            if not autosaves:
+            from casstore.autosave import newest_autosave
+
+            newest = newest_autosave(store, project)
+            if newest is None:
                 raise RevisionError(f"unknown revision {text!r}: project {project!r} has no autosaves")
-            return autosaves[max(autosaves)]
+            return newest[1]
         oid = store.refs.read(base)
         if oid is None:
             raise RevisionError(f"unknown revision {text!r}: no ref {base}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from casstore.errors import BundleError
 from casstore.ids import hash_stream
 from casstore.manifest import MANIFEST_NAME, ProjectManifest, parse_manifest
 from casstore.objects import Tree, TreeEntry
-from casstore.parallel import worker_count
+from casstore.parallel import parallel_map
 from casstore.store import Store
 
 # mtime granularity allowance: a file changed this close to when its stat was cached
@@ -77,9 +76,8 @@ def hash_directory(
             sha, size = hash_stream(stream)
         return CachedFile(size, item.stat.st_mtime_ns, item.stat.st_ino, sha)
 
-    with ThreadPoolExecutor(worker_count()) as pool:
-        for item, cached in zip(to_hash, pool.map(digest, to_hash), strict=True):
-            result[item.path] = cached
+    for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
+        result[item.path] = cached
     return DirectoryHashes(dict(sorted(result.items())), len(to_hash), {item.path: item for item in listing})
 
 
@@ -150,8 +148,7 @@ def snapshot_directory(
         result = store.objects.put_stream(lambda: open(full, "rb"), cached.size, expected=cached.sha256)  # noqa: SIM115
         return result.new, result.size
 
-    with ThreadPoolExecutor(worker_count()) as pool:
-        results = list(pool.map(put, hashes.files))
+    results = list(parallel_map(put, hashes.files))
     tree = Tree(project_id, manifest_id, entries)
     tree_put = store.objects.put_bytes(tree.encode())
     new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from porcelain.commands import (
+    autosave_cmd,
     diff_cmd,
     export_cmd,
     fsck_cmd,
@@ -80,7 +81,18 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
-for module in (init_cmd, import_cmd, export_cmd, worktree_cmd, log_cmd, diff_cmd, refs_cmd, fsck_cmd, gc_cmd):
+for module in (
+    init_cmd,
+    import_cmd,
+    export_cmd,
+    worktree_cmd,
+    log_cmd,
+    diff_cmd,
+    autosave_cmd,
+    refs_cmd,
+    fsck_cmd,
+    gc_cmd,
+):
     module.register(cli)
 
 

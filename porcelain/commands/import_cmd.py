@@ -19,6 +19,9 @@ def register(group: click.Group) -> None:
     @click.option("--branch", default="main", show_default=True, help="Branch to commit on.")
     @click.option("-m", "--message", help="Commit message.")
     @click.option("--into", type=click.Path(path_type=Path), help="Also lay the bundle out in this new directory.")
+    @click.option(
+        "--keep-checkpoints", type=click.IntRange(min=1), default=20, show_default=True, help="Checkpoints to keep."
+    )
     @click.pass_context
     def import_(
         ctx: click.Context,
@@ -27,6 +30,7 @@ def register(group: click.Group) -> None:
         branch: str,
         message: str | None,
         into: Path | None,
+        keep_checkpoints: int,
         as_json: bool,
     ) -> None:
         """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
@@ -35,11 +39,23 @@ def register(group: click.Group) -> None:
         from casstore.worktree import checkout
 
         store = open_store(ctx)
+        from casstore.crashreport import import_crash_report, is_crash_report
+
+        if is_crash_report(bundle):
+            report = import_crash_report(store, bundle)
+            if as_json:
+                emit_json(report.as_json())
+            else:
+                click.echo(
+                    f"Imported crash report of {report.project}: {len(report.refs)} refs added, "
+                    f"{report.new_objects} of {report.objects} objects new; see 'casstore recover {report.project}'"
+                )
+            return
         if into is not None:
             check_destination(into)
         progress = Progress("importing", not as_json)
         try:
-            result = import_bundle(store, bundle, project, branch, message, progress)
+            result = import_bundle(store, bundle, project, branch, message, progress, keep_checkpoints)
             if into is not None:
                 checkout(store, result.commit, into)
         finally:
@@ -68,5 +84,7 @@ def register(group: click.Group) -> None:
         )
         if into is not None:
             click.echo(f"  working copy     {into}")
+        if result.checkpoint:
+            click.echo(f"  checkpoint       {result.checkpoint} (the previous head)")
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)

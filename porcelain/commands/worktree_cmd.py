@@ -17,14 +17,19 @@ def register(group: click.Group) -> None:
     @click.argument("rev")
     @click.argument("directory", type=click.Path(path_type=Path))
     @click.option("--force", is_flag=True, help="Replace unsaved changes, after recording a checkpoint of them.")
+    @click.option(
+        "--keep-checkpoints", type=click.IntRange(min=1), default=20, show_default=True, help="Checkpoints to keep."
+    )
     @click.pass_context
-    def checkout(ctx: click.Context, rev: str, directory: Path, force: bool, as_json: bool) -> None:
+    def checkout(
+        ctx: click.Context, rev: str, directory: Path, force: bool, keep_checkpoints: int, as_json: bool
+    ) -> None:
         """Make DIRECTORY hold exactly revision REV (creating, updating and deleting bundle files)."""
         from casstore.revisions import resolve
         from casstore.worktree import checkout as run_checkout
 
         store = open_store(ctx)
-        result = run_checkout(store, resolve(store, rev), directory, force)
+        result = run_checkout(store, resolve(store, rev), directory, force, keep_checkpoints=keep_checkpoints)
         if as_json:
             emit_json(result.as_json())
             return

@@ -1,0 +1,200 @@
+"""Crash reports: one zip with a project's autosaves and checkpoints and every object they need.
+
+Layout: ``casstore-crash-report.json`` (what refs it carries), ``objects/<id>``
+(each object's plain content, so the receiver verifies it by hashing),
+``project_manifest.json`` (the newest autosave's manifest, for people) and
+``README.md``. ``casstore import FILE.zip`` recognises it and adds the refs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from casstore import canonical
+from casstore.atomic import fsync_dir
+from casstore.autosave import newest_autosave
+from casstore.clock import utc_now_iso
+from casstore.errors import BundleError, UsageError
+from casstore.exporter import check_destination
+from casstore.history import read_commit, read_tree
+from casstore.ids import CHUNK_SIZE, is_object_id
+from casstore.reachability import reachable
+from casstore.refs import split_ref
+from casstore.store import Store
+
+REPORT_NAME = "casstore-crash-report.json"
+FORMAT = "casstore-crash-report"
+
+
+@dataclass(frozen=True)
+class CrashReportResult:
+    """What a crash report holds, or what importing one added."""
+
+    project: str
+    refs: dict[str, str]
+    objects: int
+    new_objects: int
+    path: str
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as a JSON object."""
+        return {
+            "crash_report": True,
+            "project": self.project,
+            "refs": self.refs,
+            "objects": {"total": self.objects, "new": self.new_objects},
+            "path": self.path,
+        }
+
+
+def is_crash_report(location: Path) -> bool:
+    """Tell whether ``location`` is a crash-report zip."""
+    if not location.is_file() or not zipfile.is_zipfile(location):
+        return False
+    with zipfile.ZipFile(location) as archive:
+        return REPORT_NAME in archive.namelist()
+
+
+def write_crash_report(store: Store, project: str, out: Path) -> CrashReportResult:
+    """Write the project's autosaves and checkpoints with every object they reach to ``out``."""
+    refs = {**store.refs.list(project, "autosave"), **store.refs.list(project, "checkpoints")}
+    if not refs:
+        raise UsageError(f"project {project!r} has no autosaves or checkpoints to report")
+    out = out.absolute()
+    check_destination(out)
+    objects = sorted(reachable(store, set(refs.values())))
+    latest = newest_autosave(store, project)
+    newest = latest[0] if latest else max(refs)
+    newest_tree = read_tree(store, read_commit(store, refs[newest]).tree)
+    header = {
+        "format": FORMAT,
+        "version": 1,
+        "project": project,
+        "created_at": utc_now_iso(),
+        "refs": refs,
+        "objects": len(objects),
+    }
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.partial-", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            archive.writestr(REPORT_NAME, canonical.dumps(header))
+            archive.writestr("README.md", _readme(project, refs))
+            if newest_tree.manifest:
+                archive.writestr("project_manifest.json", store.objects.read_bytes(newest_tree.manifest))
+            for oid in objects:
+                info = zipfile.ZipInfo(f"objects/{oid}", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with store.objects.reader(oid) as reader, archive.open(info, "w", force_zip64=True) as target:
+                    while chunk := reader.read(CHUNK_SIZE):
+                        target.write(chunk)
+            archive.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(name, out)
+        fsync_dir(out.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return CrashReportResult(project, refs, len(objects), 0, str(out))
+
+
+def _readme(project: str, refs: dict[str, str]) -> str:
+    lines = [
+        f"# Crash report for {project}",
+        "",
+        "Made by `casstore crash-report`. To replay the session on another machine:",
+        "",
+        "    casstore import THIS_FILE.zip",
+        f"    casstore recover {project}",
+        f"    casstore recover {project} --restore latest --into ./replay",
+        "",
+        "Autosaves and checkpoints inside:",
+        "",
+    ]
+    lines += [f"- `{name}` → `{oid[:12]}`" for name, oid in sorted(refs.items())]
+    return "\n".join(lines) + "\n"
+
+
+def import_crash_report(store: Store, location: Path) -> CrashReportResult:
+    """Verify every object of a crash report, store them, then add its refs under the project."""
+    with zipfile.ZipFile(location) as archive:
+        try:
+            header = canonical.loads(archive.read(REPORT_NAME))
+            project, refs = str(header["project"]), dict(header["refs"])
+        except (ValueError, KeyError, TypeError):
+            raise BundleError(f"{location.name}: {REPORT_NAME} is not a valid crash report header") from None
+        if header.get("format") != FORMAT or header.get("version") != 1:
+            raise BundleError(f"{location.name}: unsupported crash report format")
+        for ref, oid in refs.items():
+            owner, namespace, _name = split_ref(ref)
+            if owner != project or namespace not in ("autosave", "checkpoints") or not is_object_id(str(oid)):
+                raise BundleError(
+                    f"{location.name}: {REPORT_NAME}: ref {ref!r}: not an autosave or checkpoint of {project}"
+                )
+        members = []
+        for info in archive.infolist():
+            if info.filename in (REPORT_NAME, "README.md", "project_manifest.json"):
+                continue
+            oid = info.filename.removeprefix("objects/")
+            if not info.filename.startswith("objects/") or not is_object_id(oid):
+                raise BundleError(f"{location.name}: entry {info.filename!r}: not part of a crash report")
+            members.append((oid, info))
+        # Verify everything before the store changes at all.
+        for oid, info in members:
+            digest = hashlib.sha256()
+            with archive.open(info) as stream:
+                while chunk := stream.read(CHUNK_SIZE):
+                    digest.update(chunk)
+            if digest.hexdigest() != oid:
+                raise BundleError(f"{location.name}: entry {info.filename!r}: content does not match its id")
+        present = {oid for oid, _ in members}
+        missing = reachable_ids_missing(archive, refs, present)
+        if missing:
+            raise BundleError(f"{location.name}: incomplete crash report: object {missing} is missing")
+        new = 0
+        for oid, info in members:
+            result = store.objects.put_stream(lambda info=info: archive.open(info), info.file_size, expected=oid)
+            new += int(result.new)
+        store.objects.sync()
+    added = {}
+    for ref, oid in sorted(refs.items()):
+        current = store.refs.read(ref)
+        if current == oid:
+            continue
+        target = ref if current is None else f"{ref}.imported"
+        if store.refs.read(target) is None:
+            store.refs.compare_and_swap(target, None, oid, f"crash report: {location.name}", utc_now_iso())
+            added[target] = oid
+    return CrashReportResult(project, added, len(members), new, str(location))
+
+
+def reachable_ids_missing(archive: zipfile.ZipFile, refs: dict[str, str], present: set[str]) -> str | None:
+    """Return an id the refs need that the report lacks, or None when it is complete."""
+    from casstore.objects import Commit, Tree
+
+    seen: set[str] = set()
+    pending = list(refs.values())
+    while pending:
+        oid = pending.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if oid not in present:
+            return oid
+        commit = Commit.decode(oid, archive.read(f"objects/{oid}"))
+        pending.extend(commit.parents)
+        if commit.tree not in present:
+            return commit.tree
+        tree = Tree.decode(commit.tree, archive.read(f"objects/{commit.tree}"))
+        for entry in tree.entries:
+            if entry.sha256 not in present:
+                return entry.sha256
+    return None

@@ -1,0 +1,156 @@
+"""Recovery: list autosaves and checkpoints with the prompt musicians see, and restore one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from casstore import canonical
+from casstore.autosave import AutosaveItem, autosave_sort_key, newest_autosave, normal_time
+from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS
+from casstore.diff import DiffRecord, diff_sides
+from casstore.diff_inputs import side_from_tree
+from casstore.errors import RevisionError
+from casstore.history import read_commit, read_tree
+from casstore.objects import Tree
+from casstore.refs import DEFAULT_BRANCH
+from casstore.store import Store
+from casstore.worktree import CheckoutResult, checkout
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """One autosave or checkpoint a musician can go back to."""
+
+    kind: str  # autosave | checkpoint
+    project: str
+    ref: str
+    name: str
+    stamp: str
+    commit: str
+    tree: str
+    created_at: str
+    mutation_id: str | None
+    manifest_sha256: str | None
+    sampler_assets: tuple[str, ...]
+    summary: str
+
+    @property
+    def prompt(self) -> str:
+        """Return the prompt line: ``Autosaved <project> at <YYYYMMDD-HHMMSS>``."""
+        if self.kind == "autosave":
+            return f"Autosaved {self.project} at {self.stamp}"
+        operation = self.name[len(self.stamp) + 1 :] or "an operation"
+        return f"Checkpoint of {self.project} at {self.stamp} (before {operation})"
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the point as a JSON object."""
+        return {
+            "kind": self.kind,
+            "project": self.project,
+            "ref": self.ref,
+            "name": self.name,
+            "prompt": self.prompt,
+            "stamp": self.stamp,
+            "commit": self.commit,
+            "tree": self.tree,
+            "created_at": self.created_at,
+            "mutation_id": self.mutation_id,
+            "manifest_sha256": self.manifest_sha256,
+            "sampler_assets": list(self.sampler_assets),
+            "summary": self.summary,
+        }
+
+
+def _assets(store: Store, tree: Tree) -> tuple[str, ...]:
+    if tree.manifest is None:
+        return ()
+    try:
+        manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
+        return tuple(str(a["asset_name"]) for a in manifest.get("sampler_assets", []))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ()
+
+
+def summarize(records: list[DiffRecord]) -> str:
+    """Say in one line what a recovery point has that the head does not."""
+    if not records:
+        return "same as the project head"
+    words = []
+    for record in records[:3]:
+        if record.section == "project":
+            words.append("project fields " + ", ".join(c.field for c in record.changes[:3]))
+        else:
+            noun = {"pattern": "pattern", "mixer": "mixer", "sample": "sample", "file": "file"}[record.section]
+            words.append(f"{noun} {record.subject} {record.change}")
+    more = f" and {len(records) - 3} more" if len(records) > 3 else ""
+    return "vs head: " + "; ".join(words) + more
+
+
+def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:
+    """Return autosaves and checkpoints, newest first, each with its prompt and head summary."""
+    points = []
+    head_sides: dict[str, Any] = {}
+    for namespace, kind in (("autosave", "autosave"), ("checkpoints", "checkpoint")):
+        for full, oid in store.refs.list(project, namespace).items():
+            owner, _ns, name = full.split("/")
+            commit = read_commit(store, oid)
+            tree = read_tree(store, commit.tree)
+            if owner not in head_sides:
+                head = store.refs.read(f"{owner}/heads/{DEFAULT_BRANCH}")
+                head_sides[owner] = (
+                    side_from_tree(store, read_tree(store, read_commit(store, head).tree), "head") if head else None
+                )
+            head_side = head_sides[owner]
+            summary = "the project has no head yet"
+            if head_side is not None:
+                summary = summarize(diff_sides(head_side, side_from_tree(store, tree, name)))
+            points.append(
+                RecoveryPoint(
+                    kind,
+                    owner,
+                    full,
+                    name,
+                    name[:15],
+                    oid,
+                    commit.tree,
+                    commit.created_at,
+                    commit.mutation_id,
+                    tree.manifest,
+                    _assets(store, tree),
+                    summary,
+                )
+            )
+    return sorted(
+        points, key=lambda p: autosave_sort_key(AutosaveItem(p.name, normal_time(p.created_at))), reverse=True
+    )
+
+
+def find_point(store: Store, project: str, which: str) -> str:
+    """Return the ref of ``latest`` (newest autosave) or of an autosave/checkpoint NAME (or full ref)."""
+    if which == "latest":
+        newest = newest_autosave(store, project)
+        if newest is None:
+            raise RevisionError(f"project {project!r} has no autosaves to restore")
+        return newest[0]
+    for namespace in ("autosave", "checkpoints"):
+        full = f"{project}/{namespace}/{which}"
+        if store.refs.read(full) is not None:
+            return full
+    if which.count("/") == 2 and store.refs.read(which) is not None:
+        return which
+    raise RevisionError(
+        f"project {project!r} has no autosave or checkpoint named {which!r}; see 'casstore recover {project}'"
+    )
+
+
+def restore(
+    store: Store, project: str, which: str, into: Path, keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
+) -> tuple[str, CheckoutResult]:
+    """Restore an autosave or checkpoint into ``into``, checkpointing anything unsaved there first."""
+    ref = find_point(store, project, which)
+    oid = store.refs.read(ref)
+    if oid is None:
+        raise RevisionError(f"{ref} vanished while restoring; run recover again")
+    return ref, checkout(store, oid, into, force=True, operation="recover", keep_checkpoints=keep_checkpoints)
