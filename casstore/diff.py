@@ -162,15 +162,14 @@ def _modified(
     path_key: str,
 ) -> DiffRecord | None:
     old_path, new_path = old_item[path_key], new_item[path_key]
-    changes = _meta_changes(old_item, new_item, path_key, section)
-    if old_path != new_path:
-        changes.insert(0, FieldChange(path_key, old_path, new_path))
+    changes = [FieldChange(path_key, old_path, new_path)] if old_path != new_path else []
     old_facts, new_facts = old.files.get(old_path), new.files.get(new_path)
     if old_facts != new_facts:
         if section == "sample":
             changes += _sample_changes(old, new, old_path, new_path)
         else:
             changes += _content_changes(section, old, new, old_path, new_path)
+    changes += _meta_changes(old_item, new_item, path_key, section)
     if not changes:
         return None
     return DiffRecord(section, "modified", name, new_path, old_path if old_path != new_path else None, tuple(changes))

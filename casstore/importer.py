@@ -82,6 +82,7 @@ def import_bundle(
     message: str | None = None,
     progress: ProgressFn | None = None,
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
+    sampler_manifest: Path | None = None,
 ) -> ImportResult:
     """Validate the bundle at ``location`` and commit it on ``project``'s ``branch``.
 
@@ -90,6 +91,11 @@ def import_bundle(
     """
     with opened(location) as source:
         scanned = scan_bundle(source, project, progress)
+        if sampler_manifest is not None:
+            from casstore.bundle_build import check_sampler_parity
+            from casstore.sampler import SamplerManifestIndex
+
+            check_sampler_parity(SamplerManifestIndex.load(sampler_manifest), scanned.manifest, source.name)
         project_id = check_component(scanned.tree.project_id, "project id")
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)

@@ -9,6 +9,7 @@ import click
 
 from porcelain.commands import (
     autosave_cmd,
+    bundle_cmd,
     diff_cmd,
     export_cmd,
     fsck_cmd,
@@ -89,6 +90,7 @@ for module in (
     log_cmd,
     diff_cmd,
     autosave_cmd,
+    bundle_cmd,
     refs_cmd,
     fsck_cmd,
     gc_cmd,

@@ -23,21 +23,24 @@ import json
 import math
 import random
 import shutil
-import struct
 import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import pyloudnorm
+import soundfile
+
+from casstore.loudness import measure
+
 SEED = 20251125
 RATE = 44100
 NOTES = ["C-4", "D-4", "D#4", "F-4", "G-4", "G#4", "A#4", "C-5"]
-# Loudness figures as the app team's canonical sampler manifest carries them (from
-# seed-step8.md); casstore measures its own later, these are the manifest's word.
-NOMINAL_LUFS = {
-    "choir_pad_soft.wav": -20.6,
-    "strings_vs_choir_blend.wav": -16.4,
-    "strings_choir_blend.wav": -16.4,  # the same render, renamed in revision 2
-    "gospel_stab_short.wav": -15.4,
+# The note's QA table: the choir layers are shaped to measure exactly this (LUFS, dBFS).
+TARGETS = {
+    "choir_pad_soft.wav": (-20.6, -3.1),
+    "strings_vs_choir_blend.wav": (-16.4, -1.7),
+    "gospel_stab_short.wav": (-15.4, -4.2),
 }
 
 
@@ -45,42 +48,53 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def synth(rng: random.Random, seconds: float, channels: int, freq: float, amplitude: float) -> list[list[float]]:
+def synth(rng: np.random.Generator, seconds: float, channels: int, freq: float, amplitude: float) -> np.ndarray:
     """A decaying chord with a little noise: real audio, not silence, and poorly compressible."""
     frames = int(seconds * RATE)
-    out = []
+    t = np.arange(frames) / RATE
+    env = np.exp(-1.2 * t / max(seconds, 0.1)) * np.minimum(1.0, t * 50)
+    out = np.empty((frames, channels))
     for ch in range(channels):
         detune = 1.0 + 0.002 * ch
-        samples = []
-        for i in range(frames):
-            t = i / RATE
-            env = math.exp(-1.2 * t / max(seconds, 0.1)) * min(1.0, t * 50)
-            tone = math.sin(2 * math.pi * freq * detune * t) + 0.5 * math.sin(2 * math.pi * freq * 1.5 * t)
-            samples.append(amplitude * env * (0.66 * tone) + rng.uniform(-0.02, 0.02))
-        out.append(samples)
+        tone = np.sin(2 * np.pi * freq * detune * t) + 0.5 * np.sin(2 * np.pi * freq * 1.5 * t)
+        out[:, ch] = amplitude * env * 0.66 * tone + rng.uniform(-0.02, 0.02, frames)
     return out
 
 
-def write_wav(path: Path, channels_data: list[list[float]], bits: int) -> dict:
-    """Write PCM WAV (16- or 24-bit) and return duration, rate, channels and sample peak."""
-    channels = len(channels_data)
-    frames = len(channels_data[0])
-    full_scale = (1 << (bits - 1)) - 1
-    body = bytearray()
-    peak = 0
-    for i in range(frames):
-        for ch in range(channels):
-            value = max(-full_scale, min(full_scale, round(channels_data[ch][i] * full_scale)))
-            peak = max(peak, abs(value))
-            body += value.to_bytes(bits // 8, "little", signed=True)
-    block = channels * bits // 8
-    header = b"RIFF" + struct.pack("<I", 36 + len(body)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, RATE, RATE * block, block, bits)
-    header += b"data" + struct.pack("<I", len(body))
+def shape(audio: np.ndarray, lufs: float, peak_dbfs: float) -> np.ndarray:
+    """Scale and limit ``audio`` until it measures ``lufs`` with a sample peak of ``peak_dbfs``."""
+    meter = pyloudnorm.Meter(RATE)
+    ceiling = 10 ** (peak_dbfs / 20)
+    shaped = audio.copy()
+    for _ in range(60):
+        shaped *= 10 ** ((lufs - meter.integrated_loudness(shaped)) / 20)
+        if np.max(np.abs(shaped)) <= ceiling * 0.999:
+            break
+        shaped = np.clip(shaped, -ceiling * 0.98, ceiling * 0.98)  # lower the crest factor
+    # One sample at the target peak fixes the sample peak without moving the loudness.
+    loudest = int(np.argmax(np.abs(shaped[:, 0])))
+    shaped[loudest, 0] = math.copysign(ceiling, shaped[loudest, 0])
+    return shaped
+
+
+def write_wav(path: Path, audio: np.ndarray, bits: int) -> dict:
+    """Write PCM WAV (16- or 24-bit) with soundfile and return its shape and sample peak."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(header + bytes(body))
-    peak_dbfs = round(20 * math.log10(peak / full_scale), 1) if peak else None
-    return {"duration_s": round(frames / RATE, 3), "sample_rate": RATE, "channels": channels, "peak_dbfs": peak_dbfs}
+    soundfile.write(str(path), audio, RATE, subtype=f"PCM_{bits}", format="WAV")
+    stored, _ = soundfile.read(str(path), always_2d=True)
+    peak = float(np.max(np.abs(stored)))
+    return {
+        "duration_s": round(len(audio) / RATE, 3),
+        "sample_rate": RATE,
+        "channels": audio.shape[1],
+        "peak_dbfs": round(20 * math.log10(peak), 1) if peak else None,
+    }
+
+
+def measured_lufs(path: Path) -> float | None:
+    """The asset's integrated loudness as casstore measures it, to 0.1 LU (None for silence)."""
+    lufs = measure(path).lufs
+    return None if lufs is None else round(lufs, 1)
 
 
 def pattern(rng: random.Random, pattern_id: str, length: int, filled: int, instruments: list[str]) -> dict:
@@ -151,7 +165,7 @@ def write_bundle(root: Path, spec: dict) -> None:
                 "asset_name": name,
                 "relative_path": rel,
                 "sha256": sha256_of(root / rel),
-                "lufs_lu": NOMINAL_LUFS.get(name),
+                "lufs_lu": measured_lufs(root / rel),
                 "source_uri": f"s3://nagakang-audio-assets/choir/{name}",
             }
         )
@@ -190,6 +204,7 @@ def _write_change_record(out: Path, step_changes: list[dict]) -> None:
                 {"field": "size", "old": (rev1 / gospel).stat().st_size, "new": (rev2 / gospel).stat().st_size},
                 {"field": "sha256", "old": sha256_of(rev1 / gospel), "new": sha256_of(rev2 / gospel)},
                 {"field": "duration_s", "old": 2.1, "new": 1.89},
+                {"field": "lufs_lu", "old": measured_lufs(rev1 / gospel), "new": measured_lufs(rev2 / gospel)},
             ],
         },
         {
@@ -214,12 +229,13 @@ def _write_change_record(out: Path, step_changes: list[dict]) -> None:
 
 def main(out: Path) -> None:
     rng = random.Random(SEED)
+    audio_rng = np.random.default_rng(SEED)
     out.mkdir(parents=True, exist_ok=True)
-    choir = (synth(rng, 3.0, 2, 220.0, 0.35), 16)
-    strings = (synth(rng, 2.5, 2, 261.6, 0.6), 24)
-    gospel = synth(rng, 2.1, 1, 329.6, 0.7)
-    kick = (synth(rng, 0.5, 1, 55.0, 0.9), 16)
-    snare = (synth(rng, 0.4, 1, 180.0, 0.8), 16)
+    choir = (shape(synth(audio_rng, 3.0, 2, 220.0, 0.35), *TARGETS["choir_pad_soft.wav"]), 16)
+    strings = (shape(synth(audio_rng, 2.5, 2, 261.6, 0.6), *TARGETS["strings_vs_choir_blend.wav"]), 24)
+    gospel = shape(synth(audio_rng, 2.1, 1, 329.6, 0.7), *TARGETS["gospel_stab_short.wav"])
+    kick = (synth(audio_rng, 0.5, 1, 55.0, 0.9), 16)
+    snare = (synth(audio_rng, 0.4, 1, 180.0, 0.8), 16)
     instruments = ["choir_pad_soft.wav", "strings_vs_choir_blend.wav", "gospel_stab_short.wav"]
     verse = pattern(rng, "verse", 64, 40, instruments)
     chorus = pattern(rng, "chorus", 32, 24, instruments)
@@ -263,7 +279,7 @@ def main(out: Path) -> None:
         step[key] = value
     verse_mix2 = json.loads(json.dumps(verse_mix))
     verse_mix2["channels"][0]["gain_db"] = -4.5
-    trimmed = [ch[: int(1.89 * RATE)] for ch in gospel]
+    trimmed = gospel[: int(1.89 * RATE)]
     rev2 = {
         "project": {**project, "updated_at": "2025-11-27T15:30:00+00:00"},
         "patterns": [verse2, chorus, intro],
@@ -294,12 +310,13 @@ def main(out: Path) -> None:
         path = out / "demo_bundle" / "assets" / name
         data, bits = rev1["assets"][name]
         facts = write_wav(out / "tmp.wav", data, bits)
+        loudness = measure(path)
         entries.append(
             {
                 "asset_name": name,
                 "sha256": sha256_of(path),
-                "lufs_lu": NOMINAL_LUFS[name],
-                "peak_dbfs": facts["peak_dbfs"],
+                "lufs_lu": round(loudness.lufs, 1),
+                "peak_dbfs": round(loudness.peak_dbfs, 1),
                 "source_uri": f"s3://nagakang-audio-assets/choir/{name}",
                 "duration_s": facts["duration_s"],
                 "sample_rate": facts["sample_rate"],

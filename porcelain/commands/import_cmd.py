@@ -20,6 +20,11 @@ def register(group: click.Group) -> None:
     @click.option("-m", "--message", help="Commit message.")
     @click.option("--into", type=click.Path(path_type=Path), help="Also lay the bundle out in this new directory.")
     @click.option(
+        "--sampler-manifest",
+        type=click.Path(path_type=Path),
+        help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently).",
+    )
+    @click.option(
         "--keep-checkpoints", type=click.IntRange(min=1), default=20, show_default=True, help="Checkpoints to keep."
     )
     @click.pass_context
@@ -31,6 +36,7 @@ def register(group: click.Group) -> None:
         message: str | None,
         into: Path | None,
         keep_checkpoints: int,
+        sampler_manifest: Path | None,
         as_json: bool,
     ) -> None:
         """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
@@ -55,7 +61,9 @@ def register(group: click.Group) -> None:
             check_destination(into)
         progress = Progress("importing", not as_json)
         try:
-            result = import_bundle(store, bundle, project, branch, message, progress, keep_checkpoints)
+            result = import_bundle(
+                store, bundle, project, branch, message, progress, keep_checkpoints, sampler_manifest
+            )
             if into is not None:
                 checkout(store, result.commit, into)
         finally:
