@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ def import_bundle(
     progress: ProgressFn | None = None,
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
     sampler_manifest: Path | None = None,
+    command: str | None = None,
 ) -> ImportResult:
     """Validate the bundle at ``location`` and commit it on ``project``'s ``branch``.
 
@@ -112,6 +113,9 @@ def import_bundle(
             "import",
             message or f"import {location.name}",
         )
+        if command:
+            # Recorded so the QA hand-off can quote the exact command that made this revision.
+            commit = replace(commit, extra={"command": command})
         results.append(store.objects.put_bytes(commit.encode()))
         commit_id = commit.id
     store.objects.sync()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -61,8 +63,9 @@ def register(group: click.Group) -> None:
             check_destination(into)
         progress = Progress("importing", not as_json)
         try:
+            command = shlex.join(["casstore", *sys.argv[1:]])
             result = import_bundle(
-                store, bundle, project, branch, message, progress, keep_checkpoints, sampler_manifest
+                store, bundle, project, branch, message, progress, keep_checkpoints, sampler_manifest, command
             )
             if into is not None:
                 checkout(store, result.commit, into)

@@ -1,0 +1,184 @@
+"""The QA hand-off pack: commands, autosave stress figures, the LUFS/peak/SHA table and a checklist."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casstore import canonical
+from casstore.exporter import copy_object_to, export_revision
+from casstore.history import read_commit, read_tree, walk_first_parent
+from casstore.objects import TreeEntry
+from casstore.store import Store
+
+
+@dataclass
+class AssetRow:
+    """One row of the hand-off table."""
+
+    asset_name: str
+    lufs_lu: float | None
+    peak_dbfs: float | None
+    sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the row as a JSON object."""
+        return {
+            "asset_name": self.asset_name,
+            "lufs_lu": self.lufs_lu,
+            "peak_dbfs": self.peak_dbfs,
+            "sha256": self.sha256,
+            "sha256_short": self.sha256[:16],
+        }
+
+
+@dataclass
+class Handoff:
+    """Everything the hand-off README says, as data."""
+
+    project: str
+    revision: str
+    commit: str
+    manifest_sha256: str | None
+    commands: dict[str, str]
+    stress: dict[str, Any]
+    assets: list[AssetRow] = field(default_factory=list)
+    checklist: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the hand-off as a JSON object."""
+        return {
+            "project": self.project,
+            "revision": self.revision,
+            "commit": self.commit,
+            "manifest_sha256": self.manifest_sha256,
+            "commands": self.commands,
+            "stress": self.stress,
+            "assets": [row.as_json() for row in self.assets],
+            "checklist": self.checklist,
+        }
+
+
+def _measure_entry(store: Store, entry: TreeEntry) -> tuple[float | None, float | None]:
+    from casstore.loudness import measure
+
+    with tempfile.TemporaryDirectory(prefix="casstore-handoff-") as scratch:
+        path = Path(scratch) / Path(entry.path).name
+        with open(path, "wb") as out:
+            copy_object_to(store, entry, out)
+        loudness = measure(path)
+    lufs = None if loudness.lufs is None else round(loudness.lufs, 1)
+    peak = None if loudness.peak_dbfs is None else round(loudness.peak_dbfs, 1)
+    return lufs, peak
+
+
+def build_handoff(store: Store, commit_id: str, revision: str, stress_summary: dict[str, Any] | None) -> Handoff:
+    """Gather the hand-off for one revision; runs the stress harness when no summary is given."""
+    commit = read_commit(store, commit_id)
+    tree = read_tree(store, commit.tree)
+    manifest = canonical.loads(store.objects.read_bytes(tree.manifest)) if tree.manifest else {}
+    project = commit.project_id
+    imported = next((e for e in walk_first_parent(store, commit_id) if e.commit.kind == "import"), None)
+    bundle_dir = f"dist/projects/{project}_bundle"
+    commands = {
+        "build": manifest.get("build_command") or "(the tracker app wrote this bundle; no build command recorded)",
+        "import": (imported.commit.extra.get("command") if imported else None)
+        or f"casstore import {bundle_dir} --project {project}",
+        "export": f"casstore export {commit_id[:12]} {bundle_dir}",
+        "verify": "casstore fsck",
+    }
+    by_path = {entry.path: entry for entry in tree.entries}
+    rows = []
+    for asset in manifest.get("sampler_assets", []):
+        entry = by_path.get(asset.get("relative_path"))
+        if entry is None:
+            continue
+        lufs, peak = _measure_entry(store, entry)
+        rows.append(AssetRow(asset["asset_name"], lufs, peak, str(asset.get("sha256"))))
+    if stress_summary is None:
+        stress_summary = _run_stress(store, commit_id, project, len(rows))
+    checklist = [
+        f"Run `casstore import {bundle_dir} --json` and archive the JSON summary (manifest SHA-256 `{tree.manifest}`).",
+        f"Launch the tracker shell (or `casstore-viewer {project}`), confirm the autosave recovery prompt "
+        f"(`Autosaved {project} at YYYYMMDD-HHMMSS`) references the manifest digest, and capture a screenshot "
+        "if QA requires visual proof.",
+        f"When filing a crash report, run `casstore crash-report {project} --out crash-{project}.zip` and attach it "
+        "with the exported `project_manifest.json`, so engineering can replay the session with `casstore import`.",
+    ]
+    return Handoff(project, revision, commit_id, tree.manifest, commands, stress_summary, rows, checklist)
+
+
+def _run_stress(store: Store, commit_id: str, project: str, asset_count: int) -> dict[str, Any]:
+    from casstore.stress import run_stress
+
+    with tempfile.TemporaryDirectory(prefix="casstore-handoff-") as scratch:
+        bundle = Path(scratch) / "bundle"
+        export_revision(store, commit_id, bundle)
+        scratch_store = Store.init(Path(scratch) / "store")
+        summary = run_stress(
+            scratch_store, project, Path(scratch) / "work", 12, 0.5, bundle / "project_manifest.json", asset_count
+        )
+    return summary.as_json()
+
+
+def _cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def render_markdown(handoff: Handoff) -> str:
+    """Render the hand-off as the README QA sends to remote musicians."""
+    stress = handoff.stress
+    latest = stress.get("latest_prompt", {})
+    lines = [
+        f"# QA hand-off: {handoff.project} at {handoff.commit[:12]}",
+        "",
+        f"Revision `{handoff.revision}` (commit `{handoff.commit}`), manifest SHA-256 `{handoff.manifest_sha256}`.",
+        "",
+        "## 1. Commands",
+        "",
+        "```",
+        f"# build\n{handoff.commands['build']}",
+        f"# import\n{handoff.commands['import']}",
+        f"# export\n{handoff.commands['export']}",
+        f"# verify\n{handoff.commands['verify']}",
+        "```",
+        "",
+        "## 2. Autosave stress harness",
+        "",
+        f"`casstore stress-autosave --project-id {stress.get('project', handoff.project)} "
+        f"--iterations {stress.get('iterations')} --interval-seconds {stress.get('interval_seconds')}`",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| iterations | {stress.get('iterations')} |",
+        f"| checkpoints written (autosaves) | {stress.get('autosaves_written')} |",
+        f"| pruned | {stress.get('pruned')} |",
+        f"| retained | {len(stress.get('retained', []))} |",
+        f"| unchanged skips | {stress.get('unchanged_skips')} |",
+        f"| latest prompt | {latest.get('prompt', '—')} |",
+        f"| prompt manifest SHA-256 | `{latest.get('manifest_sha256', '—')}` |",
+        f"| prompt asset count | {latest.get('asset_count', '—')} |",
+        "",
+        "## 3. Sampler assets",
+        "",
+        "| Asset | LUFS (LU) | Peak (dBFS) | Manifest SHA-256 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in handoff.assets:
+        lines.append(f"| `{row.asset_name}` | {_cell(row.lufs_lu)} | {_cell(row.peak_dbfs)} | `{row.sha256[:16]}` |")
+    lines += ["", "## 4. Tester checklist", ""]
+    lines += [f"- [ ] {item}" for item in handoff.checklist]
+    return "\n".join(lines) + "\n"
+
+
+def load_stress_summary(path: Path) -> dict[str, Any]:
+    """Load a saved ``stress-autosave`` JSON summary."""
+    from casstore.errors import UsageError
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a stress-autosave JSON summary: {exc}") from None

@@ -1,0 +1,42 @@
+"""``casstore handoff``: the QA hand-off README for one revision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from porcelain.commands.common import command, open_store
+from porcelain.output import emit_json
+
+
+def register(group: click.Group) -> None:
+    """Add ``handoff`` to ``group``."""
+
+    @command(group, "handoff")
+    @click.argument("rev")
+    @click.option("--out", type=click.Path(path_type=Path), help="Write the Markdown here instead of stdout.")
+    @click.option(
+        "--stress-summary",
+        type=click.Path(path_type=Path),
+        help="A saved stress-autosave JSON summary (default: run the harness).",
+    )
+    @click.pass_context
+    def handoff(ctx: click.Context, rev: str, out: Path | None, stress_summary: Path | None, as_json: bool) -> None:
+        """Write the QA hand-off pack for REV: commands, stress figures, LUFS/peak/SHA table, checklist."""
+        from casstore.atomic import write_durable
+        from casstore.handoff import build_handoff, load_stress_summary, render_markdown
+        from casstore.revisions import resolve
+
+        store = open_store(ctx)
+        summary = load_stress_summary(stress_summary) if stress_summary else None
+        pack = build_handoff(store, resolve(store, rev), rev, summary)
+        if as_json:
+            emit_json(pack.as_json())
+            return
+        text = render_markdown(pack)
+        if out is None:
+            click.echo(text, nl=False)
+        else:
+            write_durable(out.absolute(), text.encode())
+            click.echo(f"Wrote the hand-off for {pack.project} ({pack.commit[:12]}) to {out}")
