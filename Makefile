@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
 
-.PHONY: demo test lint fmt testdata clean
+.PHONY: demo test lint fmt testdata clean qa-autosave
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 test: lint testdata/out/.stamp
 	$(PY) -m pytest
+
+# A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
+qa-autosave: $(STAMP) testdata/out/.stamp
+	@bash scripts/qa_autosave.sh
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

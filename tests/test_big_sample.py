@@ -71,3 +71,27 @@ def test_big_sample_round_trip_in_bounded_memory(tmp_path: Path) -> None:
     )
     for peak in (import_peak, export_peak, zip_peak, fsck_peak):
         assert peak < LIMIT_MIB
+
+
+@pytest.mark.big
+@pytest.mark.skipif(not os.environ.get("CASSTORE_LONG_AUDIO"), reason="set CASSTORE_LONG_AUDIO=1 to run")
+def test_ten_minute_sample_is_measured_in_bounded_memory(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile
+
+    path = tmp_path / "ten_minutes.wav"
+    rate, seconds = 48000, 600
+    rng = np.random.default_rng(5)
+    with soundfile.SoundFile(str(path), "w", rate, 2, "PCM_16") as out:
+        for start in range(0, seconds, 10):
+            t = (np.arange(rate * 10) + start * rate) / rate
+            tone = 0.25 * np.sin(2 * np.pi * 330 * t)[:, None] + rng.normal(0, 0.01, (rate * 10, 2))
+            out.write(tone)
+    code = (
+        "import sys; from pathlib import Path; from casstore.loudness import measure; "
+        "print(measure(Path(sys.argv[1])).as_json())"
+    )
+    done, peak = _run_measured([sys.executable, "-c", code, str(path)])
+    assert done.returncode == 0, done.stderr
+    print(f"10-minute 48 kHz stereo WAV measured at peak RSS {peak:.1f} MiB")
+    assert peak < 200

@@ -13,12 +13,20 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
 
 
 def _sections() -> dict[str, str]:
-    parts = re.split(r"^## ", DOC, flags=re.M)[1:]
-    sections = {}
-    for part in parts:
-        title, _, body = part.partition("\n")
-        for name in re.split(r",\s*", title.strip()):
-            sections[name] = body
+    """Map each command named in a '## ' heading (outside code blocks) to its section's text."""
+    sections: dict[str, str] = {}
+    names: list[str] = []
+    in_code = False
+    for line in DOC.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if not in_code and line.startswith("## "):
+            names = re.split(r",\s*", line[3:].strip())
+            for name in names:
+                sections[name] = ""
+            continue
+        for name in names:
+            sections[name] += line + "\n"
     return sections
 
 
@@ -28,7 +36,12 @@ def test_every_command_has_a_section_naming_each_of_its_options() -> None:
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
         assert name in sections, f"docs/cli.md has no section for '{name}'"
-        for param in command.params:
+        params = list(command.params)
+        if isinstance(command, click.Group):
+            for sub_name in command.list_commands(ctx):
+                assert f"{name} {sub_name}" in sections[name], f"docs/cli.md '{name}' does not show '{sub_name}'"
+                params += command.get_command(ctx, sub_name).params
+        for param in params:
             if isinstance(param, click.Option):
                 longest = max(param.opts, key=len)
                 if longest in ("--json", "--help"):

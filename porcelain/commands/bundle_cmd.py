@@ -53,7 +53,7 @@ def register(group: click.Group) -> None:
         """Write a bundle at DEST: patterns/, mixer/, assets/, project.json and a canonical manifest."""
         from casstore.bundle_build import AssetSpec, MixerSpec, build_bundle
 
-        command = shlex.join(["casstore", *sys.argv[1:]])
+        command = shlex.join(["casstore", *(arg for arg in sys.argv[1:] if arg != "--json")])
         result = build_bundle(
             dest,
             project_file,

@@ -63,7 +63,7 @@ def register(group: click.Group) -> None:
             check_destination(into)
         progress = Progress("importing", not as_json)
         try:
-            command = shlex.join(["casstore", *sys.argv[1:]])
+            command = shlex.join(["casstore", *(arg for arg in sys.argv[1:] if arg != "--json")])
             result = import_bundle(
                 store, bundle, project, branch, message, progress, keep_checkpoints, sampler_manifest, command
             )
