@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
 
-.PHONY: demo test lint fmt testdata clean qa-autosave
+.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ test: lint testdata/out/.stamp
 # A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
 qa-autosave: $(STAMP) testdata/out/.stamp
 	@bash scripts/qa_autosave.sh
+
+# The viewer on the demo store (three autosaves newer than the head, a workdir with an unsaved edit).
+VIEWER_DIR := $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-viewer)
+viewer: $(STAMP) testdata/out/.stamp
+	$(PY) testdata/make_viewer_store.py $(VIEWER_DIR)/store $(VIEWER_DIR)/work
+	$(VENV)/bin/casstore-viewer --store $(VIEWER_DIR)/store --workdir $(VIEWER_DIR)/work \
+		--sampler-manifest testdata/out/sampler_s3_manifest.json
+
+# Real screenshots of the real app for the README (under Xvfb when there is no display).
+screenshots: $(STAMP) testdata/out/.stamp
+	@bash scripts/screenshots.sh
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

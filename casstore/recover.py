@@ -14,7 +14,7 @@ from casstore.diff_inputs import side_from_tree
 from casstore.errors import RevisionError
 from casstore.history import read_commit, read_tree
 from casstore.objects import Tree
-from casstore.refs import DEFAULT_BRANCH
+from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.store import Store
 from casstore.worktree import CheckoutResult, checkout
 
@@ -134,12 +134,14 @@ def find_point(store: Store, project: str, which: str) -> str:
         if newest is None:
             raise RevisionError(f"project {project!r} has no autosaves to restore")
         return newest[0]
-    for namespace in ("autosave", "checkpoints"):
-        full = f"{project}/{namespace}/{which}"
-        if store.refs.read(full) is not None:
-            return full
-    if which.count("/") == 2 and store.refs.read(which) is not None:
-        return which
+    if which.count("/") == 2:
+        if which.split("/")[0] == project and store.refs.read(which) is not None:
+            return which
+    else:
+        for namespace in ("autosave", "checkpoints"):
+            full = f"{project}/{namespace}/{check_component(which, 'autosave or checkpoint name')}"
+            if store.refs.read(full) is not None:
+                return full
     raise RevisionError(
         f"project {project!r} has no autosave or checkpoint named {which!r}; see 'casstore recover {project}'"
     )

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Kivy reads these at its first import, which any test may trigger: keep its files out of ~.
+_kivy_home = tempfile.mkdtemp(prefix="kivy-home-")
+atexit.register(shutil.rmtree, _kivy_home, True)
+for _key, _value in {
+    "KIVY_HOME": _kivy_home,
+    "KIVY_NO_ARGS": "1",
+    "KIVY_NO_CONFIG": "1",
+    "KIVY_NO_FILELOG": "1",
+    "KIVY_NO_CONSOLELOG": "1",
+    "KIVY_WINDOW": "sdl2",
+}.items():
+    os.environ.setdefault(_key, _value)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "testdata"))

@@ -49,3 +49,11 @@ def test_help_does_not_load_heavy_modules() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_view_models_import_no_widgets() -> None:
+    tree = ast.parse((ROOT / "gui" / "viewmodels.py").read_text())
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(m.startswith(("kivy.uix", "kivy.core.window")) for m in modules)
+    assert not any(m.startswith(("porcelain", "click")) for m in modules)

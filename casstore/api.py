@@ -1,0 +1,132 @@
+"""The library's public surface for front ends (the Kivy viewer): plain data in, plain data out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from casstore import canonical
+from casstore.clock import parse_iso
+from casstore.store import Store
+
+
+def open_store(path: str | None) -> Store:
+    """Locate a store (``path``, ``CASSTORE_DIR``, or ``.casstore`` upward)."""
+    return Store.locate(path)
+
+
+def default_project(store: Store) -> str | None:
+    """Return the store's only (or first) project."""
+    projects = store.refs.projects()
+    return projects[0] if projects else None
+
+
+def project_history(store: Store, project: str) -> list[dict[str, Any]]:
+    """Every commit any ref of ``project`` reaches, newest first, as log records."""
+    from casstore.inspect import commit_json, log_entries, refs_by_commit
+
+    decorations = refs_by_commit(store)
+    entries = log_entries(store, None, None, every_ref=True, project=project)
+    return [commit_json(e.oid, e.commit, decorations.get(e.oid)) for e in entries]
+
+
+def recovery_offer(store: Store, project: str) -> dict[str, Any] | None:
+    """The newest autosave when it is newer than the project head (what the launch panel offers)."""
+    from casstore.history import read_commit
+    from casstore.recover import list_recovery_points
+
+    autosaves = [p for p in list_recovery_points(store, project) if p.kind == "autosave"]
+    if not autosaves:
+        return None
+    newest = autosaves[0]
+    head = store.refs.read(f"{project}/heads/main")
+    if head is not None and parse_iso(read_commit(store, head).created_at) > parse_iso(newest.created_at):
+        return None
+    return newest.as_json()
+
+
+def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
+    """A revision's manifest as display lines ``(text, is_heading)``."""
+    from casstore.inspect import show_revision
+
+    view = show_revision(store, commit)
+    manifest = view.manifest
+    project = manifest.get("project", {})
+    sizes = {entry.path: entry.size for entry in view.tree.entries}
+    lines: list[tuple[str, bool]] = [
+        (f"{project.get('name')} ({project.get('id')}) — {view.commit.kind} {commit[:12]}", True),
+        (f"bpm {project.get('bpm')}   swing {project.get('swing')}   updated {project.get('updated_at')}", False),
+        (f"manifest {view.tree.manifest}", False),
+        (f"Patterns ({len(manifest.get('patterns', []))})", True),
+    ]
+    for pattern in manifest.get("patterns", []):
+        lines.append(
+            (
+                f"  {pattern.get('pattern_id')}: {pattern.get('length_steps')} steps, "
+                f"{pattern.get('step_count')} filled",
+                False,
+            )
+        )
+    lines.append((f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})", True))
+    for snapshot in manifest.get("mixer_snapshots", []):
+        lines.append((f"  {snapshot.get('name')} ({snapshot.get('snapshot_type')})", False))
+    lines.append((f"Sampler assets ({len(manifest.get('sampler_assets', []))})", True))
+    for asset in manifest.get("sampler_assets", []):
+        lufs = asset.get("lufs_lu")
+        peak = asset.get("peak_dbfs")
+        size = sizes.get(asset.get("relative_path"), 0)
+        lines.append(
+            (
+                f"  {asset.get('asset_name')}: LUFS {'—' if lufs is None else lufs}, peak "
+                f"{'—' if peak is None else peak} dBFS, {size:,} bytes, {str(asset.get('sha256'))[:12]}",
+                False,
+            )
+        )
+    return lines
+
+
+def diff_records(store: Store, old: str, new: str) -> list[dict[str, Any]]:
+    """Semantic diff records between revisions, bundle directories or zips."""
+    from casstore.diff import diff_specs
+
+    return [record.as_json() for record in diff_specs(store, old, new)]
+
+
+def restore(store: Store, project: str, which: str, workdir: str) -> dict[str, Any]:
+    """Restore an autosave or checkpoint into ``workdir``, checkpointing what it replaces."""
+    from casstore.recover import restore as run_restore
+
+    ref, result = run_restore(store, project, which, Path(workdir))
+    return {"restored": ref, **result.as_json()}
+
+
+def import_plan(sampler_manifest: str) -> tuple[dict[str, Any], Any]:
+    """The import dialog's plan from a sampler manifest, and the loaded index."""
+    from casstore.sampler import SamplerManifestIndex
+
+    index = SamplerManifestIndex.load(Path(sampler_manifest))
+    return index.build_import_plan().as_json(), index
+
+
+def import_bundle(store: Store, bundle: str) -> dict[str, Any]:
+    """Import a bundle directory or zip; return the import summary plus ``bundle_root``."""
+    from casstore.importer import import_bundle as run_import
+
+    summary = run_import(store, Path(bundle)).as_json()
+    summary["bundle_root"] = str(Path(bundle).absolute())
+    return summary
+
+
+def autosave(store: Store, workdir: str, project: str | None) -> dict[str, Any]:
+    """Autosave a working directory; the result carries the prompt line."""
+    from casstore.autosave import autosave as run_autosave
+
+    result = run_autosave(store, Path(workdir), project or None).as_json()
+    stamp = (result["ref"] or "").rsplit("/", 1)[-1][:15]
+    result["prompt"] = f"Autosaved {result['project']} at {stamp}"
+    return result
+
+
+def read_json(path: str) -> Any:
+    """Read a JSON file (for front ends that show manifests)."""
+    return canonical.loads(Path(path).read_bytes())

@@ -1,0 +1,48 @@
+"""Make the viewer's demo store: the demo project, three autosaves newer than its head, a workdir.
+
+Usage: make_viewer_store.py STORE WORKDIR [DATA]  (DATA defaults to testdata/out).
+The workdir is left at the head with one unsaved edit, so restoring an autosave
+there records a checkpoint first.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from casstore.autosave import autosave
+from casstore.importer import import_bundle
+from casstore.store import Store
+from casstore.worktree import checkout
+
+
+def _edit(work: Path, old: bytes, new: bytes, path: str = "patterns/verse.json") -> None:
+    target = work / path
+    target.write_bytes(target.read_bytes().replace(old, new, 1))
+
+
+def make(store_path: Path, workdir: Path, data: Path) -> Store:
+    store = Store.init(store_path)
+    first = import_bundle(store, data / "demo_bundle", message="first take")
+    second = import_bundle(store, data / "demo_bundle_rev2", message="verse edits, trimmed stab")
+    checkout(store, second.commit, workdir)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    edits = [
+        (b'"velocity": 90', b'"velocity": 96', "patterns/verse.json"),
+        (b'"gain_db": -4.5', b'"gain_db": -5.0', "mixer/verse_snapshot.json"),
+        (b'"velocity": 64', b'"velocity": 72', "patterns/verse.json"),
+    ]
+    for index, (old, new, path) in enumerate(edits, 1):
+        _edit(workdir, old, new, path)
+        autosave(store, workdir, "demo-project", f"m{index}", now=start + timedelta(seconds=90 * index))
+    checkout(store, second.commit, workdir, force=True)
+    _edit(workdir, b'"gain_db": -4.5', b'"gain_db": -6.5', "mixer/verse_snapshot.json")  # unsaved
+    del first
+    return store
+
+
+if __name__ == "__main__":
+    root = Path(__file__).resolve().parent
+    make(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else root / "out")
+    print(f"viewer demo store in {sys.argv[1]}, working directory {sys.argv[2]}")

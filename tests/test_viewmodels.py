@@ -1,0 +1,147 @@
+"""The viewer's view-models, without a window: prompt text, history rows, diff grouping, restore."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "testdata"))
+
+
+@pytest.fixture()
+def viewer_store(tmp_path: Path, demo_data: Path) -> tuple[Path, Path]:
+    import make_viewer_store
+
+    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    return tmp_path / "store", tmp_path / "work"
+
+
+def _wait(vm: object, timeout: float = 30) -> None:
+    from kivy.clock import Clock
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        Clock.tick()
+        if not vm.busy:
+            return
+        time.sleep(0.01)
+    raise AssertionError("background work did not finish")
+
+
+def test_view_models_create_no_window(viewer_store: tuple[Path, Path]) -> None:
+    code = (
+        "import sys; from gui.viewmodels import TrackerMixerRoot; "
+        f"vm = TrackerMixerRoot({str(viewer_store[0])!r}, None, None); vm.load(); "
+        "print('kivy.core.window' in sys.modules, 'kivy.uix.widget' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_recovery_prompt_and_history_rows(viewer_store: tuple[Path, Path]) -> None:
+    from gui.viewmodels import KIND_COLORS, TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    assert vm.project == "demo-project"
+    assert vm.recovery.visible
+    assert vm.recovery.prompt.startswith("Autosaved demo-project at ") and vm.recovery.ref.endswith("-m3")
+    assert len(vm.recovery.manifest_sha256) == 64
+    assert {"choir_pad_soft.wav", "gospel_stab_short.wav", "strings_choir_blend.wav"} <= set(vm.recovery.sampler_assets)
+    assert "pattern verse modified" in vm.recovery.summary
+    assert vm.transport.recovery_prompt.startswith(vm.recovery.prompt + " · manifest ")
+    kinds = [row["kind"] for row in vm.history]
+    assert kinds[:3] == ["autosave"] * 3 and {"import", "checkpoint"} <= set(kinds)
+    assert vm.history[0]["kind_color"] == KIND_COLORS["autosave"] and "[m3]" in vm.history[0]["text"]
+    assert any("Sampler assets" in row["text"] for row in vm.revision_rows)
+
+
+def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> None:
+    from gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    first_take = next(row["commit"] for row in vm.history if "first take" in row["text"])
+    head = next(row["commit"] for row in vm.history if "verse edits" in row["text"])
+    vm.toggle_select(head)
+    vm.toggle_select(first_take)
+    assert vm.selected == [head, first_take]
+    assert [row["selected"] for row in vm.history if row["commit"] in (head, first_take)] == [True, True]
+    vm.diff_selected()
+    _wait(vm)
+    headings = [row["text"] for row in vm.diff_rows if row["heading"]]
+    assert headings == ["Project", "Patterns", "Mixer", "Samples", "Other files"]
+    texts = [row["text"] for row in vm.diff_rows]
+    assert any("renamed" in t and "strings_choir_blend.wav" in t for t in texts)
+    assert any("gain_db: -3.0 -> -4.5" in t for t in texts)
+
+
+def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
+    from casstore.store import Store
+    from gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    vm.restore()
+    _wait(vm)
+    assert vm.error == "" and not vm.recovery.visible
+    opened = Store.open(store)
+    checkpoints = opened.refs.list("demo-project", "checkpoints")
+    assert any(name.endswith("-recover") for name in checkpoints)
+    exported = tmp_path / "autosave"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "porcelain",
+            "--store",
+            str(store),
+            "export",
+            "demo-project/autosave/latest",
+            str(exported),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    assert subprocess.run(["diff", "-r", "-x", ".casstore-checkout.json", str(exported), str(work)]).returncode == 0
+
+
+def test_errors_become_readable_messages(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
+    from gui.viewmodels import TrackerMixerRoot
+
+    store, _work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, None)
+    vm.load()
+    vm.restore()
+    assert "no working directory" in vm.error
+    vm.import_project_bundle(str(tmp_path / "missing"))
+    _wait(vm)
+    assert "no such bundle" in vm.error and not vm.busy
+
+
+def test_import_plan_and_import_summary(viewer_store: tuple[Path, Path], demo_data: Path) -> None:
+    from gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    vm.configure_sampler_manifest(str(demo_data / "sampler_s3_manifest.json"))
+    assert vm.panel.import_dialog_filters == ["*.wav"] and vm.panel.import_asset_count == 3
+    assert vm.panel.import_label == "3 choir layers available"
+    vm.import_project_bundle(str(demo_data / "second_project"))
+    _wait(vm)
+    assert vm.error == ""
+    assert vm.panel.import_bundle_root.endswith("second_project")
+    assert vm.panel.import_sampler_asset_names == ["choir_pad_soft.wav"]
+    assert len(vm.panel.import_manifest_sha256) == 64
+    assert "imported second_project" in vm.transport.import_summary
