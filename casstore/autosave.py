@@ -16,7 +16,7 @@ from casstore import canonical
 from casstore.clock import format_iso, utc_now
 from casstore.errors import CasstoreError, RefConflict, RefLocked, UsageError
 from casstore.history import new_commit, read_commit
-from casstore.manifest import MANIFEST_NAME
+from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.snapshot import snapshot_directory
 from casstore.statcache import load_dir_cache, save_dir_cache
@@ -175,7 +175,7 @@ def autosave(
     cache, cached_at = load_dir_cache(store, root)
     snap = snapshot_directory(store, root, project_id, cache, cached_at)
     save_dir_cache(store, root, snap.files, snap.taken_at_ns)
-    assets = [a.asset_name for a in snap.check.manifest.sampler_assets] if snap.check.manifest else []
+    assets = snap.check.sampler_assets
     before = ordered_autosaves(store, project_id)
     newest = before[-1] if before else None
     result = AutosaveResult(

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from casstore.errors import BundleError, PathRuleError
-from casstore.manifest import MANIFEST_NAME
-from casstore.paths import RESERVED_TOP, check_path, check_unique
+from casstore.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique
 
 
 @dataclass(frozen=True)

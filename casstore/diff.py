@@ -10,7 +10,7 @@ from casstore.audio import audio_facts
 from casstore.diff_inputs import DiffSide, side_from_path, side_from_tree
 from casstore.history import read_commit, read_tree
 from casstore.jsondiff import FieldChange, json_changes
-from casstore.manifest import MANIFEST_NAME
+from casstore.paths import MANIFEST_NAME
 from casstore.revisions import resolve
 from casstore.store import Store
 

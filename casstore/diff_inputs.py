@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 from casstore import canonical
 from casstore.bundle_source import BundleSource, open_source
 from casstore.ids import hash_stream
-from casstore.manifest import MANIFEST_NAME
 from casstore.objects import Tree
+from casstore.paths import MANIFEST_NAME
 from casstore.store import Store
 
 MAX_JSON_BYTES = 64 << 20  # bigger "JSON" is compared by digest only

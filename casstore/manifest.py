@@ -9,8 +9,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from casstore import canonical
 from casstore.errors import ManifestError
+from casstore.paths import MANIFEST_NAME
 
-MANIFEST_NAME = "project_manifest.json"
 SUPPORTED_MAJOR = 1
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from casstore.errors import PathRuleError
 
+MANIFEST_NAME = "project_manifest.json"
 # Names casstore owns inside a working directory; a bundle may not carry them.
 RESERVED_TOP = (".casstore", ".casstore-checkout.json")
 

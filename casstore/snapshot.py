@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from casstore import canonical
 from casstore.bundle_source import DirectoryFile, walk_directory
 from casstore.errors import BundleError
 from casstore.ids import hash_stream
-from casstore.manifest import MANIFEST_NAME, ProjectManifest, parse_manifest
 from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
+from casstore.paths import MANIFEST_NAME
 from casstore.store import Store
 
 # mtime granularity allowance: a file changed this close to when its stat was cached
@@ -85,23 +86,61 @@ def hash_directory(
 class ManifestCheck:
     """How a directory's manifest compares with its files."""
 
-    manifest: ProjectManifest | None
+    valid: bool
     error: str | None
     roles: dict[str, str]
     mismatches: list[dict[str, str]]
+    sampler_assets: list[str]
+
+
+_LISTS = (
+    ("patterns", "pattern_id", "path", "pattern"),
+    ("mixer_snapshots", "name", "path", "mixer_snapshot"),
+    ("sampler_assets", "asset_name", "relative_path", "sampler_asset"),
+)
+
+
+def _listed_light(data: object) -> list[tuple[str, str, str, str, str]] | None:
+    """The manifest's listed files read without pydantic (fast, for autosave); None if malformed."""
+    if not isinstance(data, dict) or not str(data.get("manifest_version", "")).startswith("1."):
+        return None
+    listed = []
+    for key, ident, path_key, role in _LISTS:
+        items = data.get(key, [])
+        if not isinstance(items, list):
+            return None
+        for item in items:
+            if not isinstance(item, dict):
+                return None
+            values = (item.get(ident), item.get(path_key), item.get("sha256"))
+            if not all(isinstance(v, str) for v in values):
+                return None
+            listed.append((f"{key}[{values[0]!r}]", values[1], values[2], role, values[0]))
+    return listed
 
 
 def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
     """Parse the directory's manifest leniently and list entries that no longer match their files."""
     if MANIFEST_NAME not in files:
-        return ManifestCheck(None, f"no {MANIFEST_NAME}", {}, [])
+        return ManifestCheck(False, f"no {MANIFEST_NAME}", {}, [], [])
+    raw = (root / MANIFEST_NAME).read_bytes()
     try:
-        manifest = parse_manifest((root / MANIFEST_NAME).read_bytes(), f"{root.name}/{MANIFEST_NAME}")
-    except BundleError as exc:
-        return ManifestCheck(None, str(exc), {MANIFEST_NAME: "manifest"}, [])
+        listed = _listed_light(canonical.loads(raw))
+    except (ValueError, UnicodeDecodeError):
+        listed = None
+    if listed is None:
+        # Only a malformed manifest pays for pydantic, to get its one-line explanation.
+        from casstore.manifest import parse_manifest
+
+        try:
+            parse_manifest(raw, f"{root.name}/{MANIFEST_NAME}")
+            error = f"{root.name}/{MANIFEST_NAME}: not a 1.x manifest"
+        except BundleError as exc:
+            error = str(exc)
+        return ManifestCheck(False, error, {MANIFEST_NAME: "manifest"}, [], [])
     roles = {MANIFEST_NAME: "manifest"}
     mismatches = []
-    for label, path, expected, role in manifest.listed_files():
+    for label, path, expected, role, _ident in listed:
         roles[path] = role
         actual = files.get(path)
         if actual is None:
@@ -114,7 +153,8 @@ def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
                     "problem": f"SHA-256 differs (manifest {expected[:12]}, file {actual.sha256[:12]})",
                 }
             )
-    return ManifestCheck(manifest, None, roles, mismatches)
+    assets = [ident for _l, _p, _s, role, ident in listed if role == "sampler_asset"]
+    return ManifestCheck(True, None, roles, mismatches, assets)
 
 
 @dataclass

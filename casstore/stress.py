@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore.autosave import AutosaveResult, autosave
-from casstore.manifest import MANIFEST_NAME
+from casstore.paths import MANIFEST_NAME
 from casstore.recover import list_recovery_points
 from casstore.store import Store
 

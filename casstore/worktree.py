@@ -21,9 +21,8 @@ from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
 from casstore.history import read_commit, read_tree
-from casstore.manifest import MANIFEST_NAME
 from casstore.objects import Tree, TreeEntry
-from casstore.paths import check_path
+from casstore.paths import MANIFEST_NAME, check_path
 from casstore.snapshot import CachedFile, check_manifest, hash_directory
 from casstore.store import Store
 
@@ -128,7 +127,7 @@ def status(store: Store, root: Path, verify: bool = False) -> StatusReport:
     report.deleted = sorted(set(expected) - set(hashes.files))
     check = check_manifest(root, hashes.files)
     report.manifest_mismatches = check.mismatches
-    report.manifest_error = check.error if check.manifest is None and MANIFEST_NAME in expected else None
+    report.manifest_error = check.error if not check.valid and MANIFEST_NAME in expected else None
     if hashes.hashed and not verify:
         unchanged = {p: c for p, c in hashes.files.items() if p in expected and expected[p].sha256 == c.sha256}
         write_marker(root, CheckoutMarker(marker.project, marker.commit, marker.tree, unchanged, time.time_ns()))
