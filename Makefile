@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
 
-.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer
+.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ viewer: $(STAMP) testdata/out/.stamp
 # Real screenshots of the real app for the README (under Xvfb when there is no display).
 screenshots: $(STAMP) testdata/out/.stamp
 	@bash scripts/screenshots.sh
+
+# casstore against git, restic and borg (installed from Debian by bench/setup.sh).
+BENCH_PRESET ?= medium
+BENCH_RUNS ?= 3
+bench: $(STAMP)
+	bash bench/setup.sh
+	$(PY) bench/run.py --preset $(BENCH_PRESET) --runs $(BENCH_RUNS)
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
