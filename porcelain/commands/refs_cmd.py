@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from porcelain.commands.common import command, open_store
 from porcelain.output import emit_json
 
+if TYPE_CHECKING:
+    from casstore.branches import RefRecord
 
-def _record_json(record: object) -> dict[str, str]:
+
+def _record_json(record: RefRecord) -> dict[str, str]:
     return {
-        "ref": record.name,  # type: ignore[attr-defined]
-        "project": record.project,  # type: ignore[attr-defined]
-        "namespace": record.namespace,  # type: ignore[attr-defined]
-        "name": record.short_name,  # type: ignore[attr-defined]
-        "commit": record.commit,  # type: ignore[attr-defined]
+        "ref": record.name,
+        "project": record.project,
+        "namespace": record.namespace,
+        "name": record.short_name,
+        "commit": record.commit,
     }
 
 
