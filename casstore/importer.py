@@ -10,6 +10,7 @@ from casstore.bundle import ProgressFn, ScannedBundle, scan_bundle
 from casstore.bundle_source import opened
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
+from casstore.errors import RefError
 from casstore.history import new_commit, read_commit
 from casstore.object_store import PutResult
 from casstore.parallel import parallel_map
@@ -97,7 +98,11 @@ def import_bundle(
             from casstore.sampler import SamplerManifestIndex
 
             check_sampler_parity(SamplerManifestIndex.load(sampler_manifest), scanned.manifest, source.name)
-        project_id = check_component(scanned.tree.project_id, "project id")
+        try:
+            project_id = check_component(scanned.tree.project_id, "project id")
+        except RefError as exc:
+            hint = "; choose one with --project" if project is None else ""
+            raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}{hint}") from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
         results = store_bundle_objects(store, scanned, progress)

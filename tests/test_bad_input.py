@@ -174,3 +174,10 @@ def test_store_is_found_upward_and_by_environment(tmp_path: Path, demo_data: Pat
     elsewhere = Cli(tmp_path, Path("/"))
     env_run = elsewhere("log", "--json", store=False, env={"CASSTORE_DIR": str(tmp_path / ".casstore")})
     assert env_run.code == 0 and json.loads(env_run.out)[0]["project"] == "second-project"
+
+
+def test_a_project_id_that_cannot_name_refs_asks_for_project(cli: Cli, bundle: Path) -> None:
+    _edit_manifest(bundle, lambda m: m["project"].update(id="Demo Project"))
+    result = cli("import", bundle)
+    assert result.code == 2 and "project.id" in result.err and "--project" in result.err
+    assert cli("import", bundle, "--project", "demo").code == 0
