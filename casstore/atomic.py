@@ -127,16 +127,36 @@ class LockFile:
             return
 
     def _break_if_stale(self) -> bool:
+        """Remove a lock whose holder died on this host; True when the caller should retry."""
         try:
-            pid_text, host = self.path.read_text().split()
+            content = self.path.read_text()
+            pid_text, host = content.split()
             pid = int(pid_text)
+        except FileNotFoundError:
+            return True
         except (OSError, ValueError):
             # A lock caught between O_EXCL and its write is still being written.
             return False
         if host != socket.gethostname() or _pid_alive(pid):
             return False
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        # One breaker at a time, and only if the lock still is the dead one: a process that
+        # saw the same stale lock a moment ago must not remove the fresh lock of a third.
+        guard = self.path.with_name(f".{self.path.name}.break")
+        try:
+            fd = os.open(guard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - guard.stat().st_mtime > 10:
+                    guard.unlink()  # its breaker died too
+            return True
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                if self.path.read_text() == content:
+                    self.path.unlink()
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                guard.unlink()
         return True
 
     def release(self) -> None:
