@@ -45,6 +45,29 @@ def recovery_offer(store: Store, project: str) -> dict[str, Any] | None:
     return newest.as_json()
 
 
+def last_import(store: Store, project: str) -> dict[str, Any] | None:
+    """The newest import of ``project``: its commit, manifest digest, bundle and sampler asset names."""
+    from casstore.history import read_commit, read_tree
+
+    for entry in project_history(store, project):
+        if entry["kind"] != "import":
+            continue
+        commit = read_commit(store, entry["commit"])
+        tree = read_tree(store, commit.tree)
+        bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
+        assets: list[str] = []
+        if tree.manifest:
+            manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
+            assets = [str(a.get("asset_name")) for a in manifest.get("sampler_assets", [])]
+        return {
+            "commit": entry["commit"],
+            "manifest_sha256": tree.manifest or "",
+            "bundle_root": bundle,
+            "sampler_assets": assets,
+        }
+    return None
+
+
 def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
     """A revision's manifest as display lines ``(text, is_heading)``."""
     from casstore.inspect import show_revision

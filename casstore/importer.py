@@ -118,9 +118,12 @@ def import_bundle(
             "import",
             message or f"import {location.name}",
         )
+        # Where the bundle came from and how: the viewer shows the last import's bundle root,
+        # and the QA hand-off quotes the exact command that made this revision.
+        extra = {"bundle": str(location.absolute())}
         if command:
-            # Recorded so the QA hand-off can quote the exact command that made this revision.
-            commit = replace(commit, extra={"command": command})
+            extra["command"] = command
+        commit = replace(commit, extra=extra)
         results.append(store.objects.put_bytes(commit.encode()))
         commit_id = commit.id
     store.objects.sync()

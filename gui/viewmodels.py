@@ -163,6 +163,9 @@ class TrackerMixerRoot(EventDispatcher):
         self.refresh_history()
         if self.history:
             self.show_revision(self.history[0]["commit"])
+        imported = api.last_import(self.store, self.project)
+        if imported is not None:
+            self._show_import(imported["manifest_sha256"], imported["bundle_root"], imported["sampler_assets"])
         point = api.recovery_offer(self.store, self.project)
         if point is not None:
             self.recovery.prompt = point["prompt"]
@@ -255,14 +258,17 @@ class TrackerMixerRoot(EventDispatcher):
         """Import a bundle (directory or zip) in the background and show its summary."""
         self.run_in_background("import", lambda: api.import_bundle(self.store, bundle), self._imported)
 
-    def _imported(self, summary: dict[str, Any]) -> None:
-        self.panel.import_manifest_sha256 = summary["manifest_sha256"]
-        self.panel.import_bundle_root = summary["bundle_root"]
-        self.panel.import_sampler_asset_names = summary["sampler_assets"]
+    def _show_import(self, manifest_sha256: str, bundle_root: str, assets: list[str]) -> None:
+        self.panel.import_manifest_sha256 = manifest_sha256
+        self.panel.import_bundle_root = bundle_root
+        self.panel.import_sampler_asset_names = assets
         self.transport.import_summary = (
-            f"imported {Path(summary['bundle_root']).name}: manifest {summary['manifest_sha256'][:16]}, "
-            f"{len(summary['sampler_assets'])} sampler assets"
+            f"last import {Path(bundle_root).name}: manifest {manifest_sha256[:16]}, "
+            f"sampler assets {', '.join(assets) or '(none)'}"
         )
+
+    def _imported(self, summary: dict[str, Any]) -> None:
+        self._show_import(summary["manifest_sha256"], summary["bundle_root"], summary["sampler_assets"])
         if not self.project:
             self.project = summary["project"]
         self.status = (

@@ -61,6 +61,11 @@ def test_recovery_prompt_and_history_rows(viewer_store: tuple[Path, Path]) -> No
     assert kinds[:3] == ["autosave"] * 3 and {"import", "checkpoint"} <= set(kinds)
     assert vm.history[0]["kind_color"] == KIND_COLORS["autosave"] and "[m3]" in vm.history[0]["text"]
     assert any("Sampler assets" in row["text"] for row in vm.revision_rows)
+    # The note's transport column: the last import's digest, bundle and assets, beside the prompt.
+    assert vm.panel.import_bundle_root.endswith("demo_bundle_rev2")
+    assert len(vm.panel.import_manifest_sha256) == 64
+    assert "strings_choir_blend.wav" in vm.panel.import_sampler_asset_names
+    assert vm.transport.import_summary.startswith("last import demo_bundle_rev2: manifest ")
 
 
 def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> None:
@@ -144,4 +149,4 @@ def test_import_plan_and_import_summary(viewer_store: tuple[Path, Path], demo_da
     assert vm.panel.import_bundle_root.endswith("second_project")
     assert vm.panel.import_sampler_asset_names == ["choir_pad_soft.wav"]
     assert len(vm.panel.import_manifest_sha256) == 64
-    assert "imported second_project" in vm.transport.import_summary
+    assert "last import second_project" in vm.transport.import_summary
