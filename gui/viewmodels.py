@@ -18,6 +18,7 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
 from casstore import api
+from casstore.errors import CasstoreError
 
 KIND_COLORS = {
     "import": (0.35, 0.65, 1.0, 1),
@@ -202,10 +203,13 @@ class TrackerMixerRoot(EventDispatcher):
             self.show_revision(commit)
 
     def show_revision(self, commit: str) -> None:
-        """Fill the revision view with the manifest of ``commit``."""
-        self.revision_rows = [
-            {"text": line, "heading": heading} for line, heading in api.revision_lines(self.store, commit)
-        ]
+        """Fill the revision view with the manifest of ``commit`` (a damaged revision shows as an error)."""
+        try:
+            lines = api.revision_lines(self.store, commit)
+        except CasstoreError as exc:
+            self.error = str(exc)
+            return
+        self.revision_rows = [{"text": line, "heading": heading} for line, heading in lines]
 
     def diff_selected(self) -> None:
         """Diff the two selected revisions (older → newer), or a revision against the working directory."""
@@ -248,7 +252,11 @@ class TrackerMixerRoot(EventDispatcher):
     # -- import and autosave (the note's TrackerMixerRoot API) ----------------------------------
     def configure_sampler_manifest(self, path: str) -> None:
         """Load a sampler manifest: its dialog filters, asset count and label go to the panel state."""
-        plan, index = api.import_plan(path)
+        try:
+            plan, index = api.import_plan(path)
+        except CasstoreError as exc:
+            self.error = str(exc)
+            return
         self._sampler_index = index
         self.panel.import_dialog_filters = plan["filters"]
         self.panel.import_asset_count = plan["asset_count"]

@@ -150,3 +150,29 @@ def test_import_plan_and_import_summary(viewer_store: tuple[Path, Path], demo_da
     assert vm.panel.import_sampler_asset_names == ["choir_pad_soft.wav"]
     assert len(vm.panel.import_manifest_sha256) == 64
     assert "last import second_project" in vm.transport.import_summary
+
+
+def test_a_damaged_revision_or_manifest_shows_an_error_not_a_crash(
+    viewer_store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from casstore.store import Store
+    from gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    commit = vm.history[-1]["commit"]
+    tree = Store.open(store).objects.path_for(json_tree_of(store, commit))
+    tree.chmod(0o644)
+    tree.write_bytes(b"rotten")
+    vm.show_revision(commit)
+    assert "corrupt" in vm.error
+    vm.configure_sampler_manifest(str(tmp_path / "missing.json"))
+    assert "no such sampler manifest" in vm.error
+
+
+def json_tree_of(store: Path, commit: str) -> str:
+    from casstore.history import read_commit
+    from casstore.store import Store
+
+    return read_commit(Store.open(store), commit).tree
