@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -48,6 +49,34 @@ def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO,
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+@contextlib.contextmanager
+def staged(dest: Path, directory: bool) -> Iterator[Path]:
+    """Build a result at a temp path beside ``dest``; move it into place only if the block succeeds.
+
+    ``dest`` may be absent or an empty directory. On any failure the temp path is
+    removed and ``dest`` is left exactly as it was: exports and builds are all or nothing.
+    """
+    if directory:
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.partial-", dir=dest.parent)
+        os.close(fd)
+        staging = Path(name)
+    try:
+        yield staging
+        if dest.is_dir() and not dest.is_symlink():
+            dest.rmdir()  # only an empty directory gets here (callers check)
+        os.replace(staging, dest)
+        fsync_dir(dest.parent)
+    except BaseException:
+        if directory:
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                staging.unlink()
+        raise
 
 
 def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:

@@ -17,7 +17,7 @@ from casstore.clock import format_iso, utc_now
 from casstore.errors import CasstoreError, RefConflict, RefLocked, UsageError
 from casstore.history import new_commit, read_commit
 from casstore.paths import MANIFEST_NAME
-from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
+from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.snapshot import snapshot_directory
 from casstore.statcache import load_dir_cache, save_dir_cache
 from casstore.store import Store
@@ -210,19 +210,8 @@ def autosave(
     # Prune to keep-1 before adding, so a single writer never leaves more than `keep` refs.
     result.pruned = prune_autosaves(store, project_id, keep - 1, when, before)
     base = f"{moment.strftime('%Y%m%d-%H%M%S')}-{mutation}"
-    for attempt in range(1, 1000):
-        name = base if attempt == 1 else f"{base}.{attempt}"
-        full = ref_name(project_id, "autosave", name)
-        if store.refs.read(full) is not None:
-            continue
-        try:
-            store.refs.compare_and_swap(full, None, commit.id, f"autosave: {mutation}", when)
-        except (RefConflict, RefLocked):
-            continue  # another writer took this name in the same second
-        result.ref, result.commit = full, commit.id
-        break
-    else:
-        raise RefConflict(f"could not name an autosave for {project_id} at {base}")
+    result.ref = store.refs.create_unique(project_id, "autosave", base, commit.id, f"autosave: {mutation}", when)
+    result.commit = commit.id
     after = ordered_autosaves(store, project_id)
     pruned_now = prune_autosaves(store, project_id, keep, when, after)
     result.pruned += pruned_now

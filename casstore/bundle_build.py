@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import fsync_dir
+from casstore.atomic import staged
 from casstore.bundle import scan_bundle
 from casstore.bundle_source import opened
 from casstore.errors import BundleError, UsageError
@@ -100,8 +98,7 @@ def build_bundle(
         raise BundleError(f"{project_file}: project file needs at least an 'id'")
     check_component(str(project["id"]), "project id")
     index = SamplerManifestIndex.load(sampler_manifest) if sampler_manifest else None
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    try:
+    with staged(dest, directory=True) as staging:
         manifest: dict[str, Any] = {
             "manifest_version": "1.0.0",
             "project": {key: project.get(key) for key in ("id", "name", "bpm", "swing", "created_at", "updated_at")},
@@ -165,14 +162,6 @@ def build_bundle(
         for path in [p for p in staging.rglob("*") if p.is_file()]:
             with open(path, "rb") as stream:
                 os.fsync(stream.fileno())
-        if dest.exists():
-            dest.rmdir()
-        os.replace(staging, dest)
-        fsync_dir(dest.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(staging)
-        raise
     parsed = scanned.manifest
     summary = {
         "project": scanned.tree.project_id,

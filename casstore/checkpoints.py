@@ -8,7 +8,6 @@ from pathlib import Path
 from casstore.clock import format_iso, utc_now
 from casstore.errors import RefConflict
 from casstore.history import new_commit, read_commit
-from casstore.refs import ref_name
 from casstore.snapshot import DirectorySnapshot, snapshot_directory
 from casstore.store import Store
 
@@ -64,18 +63,9 @@ def checkpoint_commit(
 
 def _name_and_point(store: Store, project_id: str, operation: str, commit_id: str, when: str, keep: int) -> str:
     base = f"{_stamp()}-{operation}"
-    for attempt in range(1, 100):
-        name = base if attempt == 1 else f"{base}.{attempt}"
-        full = ref_name(project_id, "checkpoints", name)
-        if store.refs.read(full) is not None:
-            continue
-        try:
-            store.refs.compare_and_swap(full, None, commit_id, f"checkpoint: before {operation}", when)
-        except RefConflict:
-            continue
-        prune_checkpoints(store, project_id, keep)
-        return full
-    raise RefConflict(f"could not name a checkpoint for {project_id} ({base}); too many in one second")
+    full = store.refs.create_unique(project_id, "checkpoints", base, commit_id, f"checkpoint: before {operation}", when)
+    prune_checkpoints(store, project_id, keep)
+    return full
 
 
 def prune_checkpoints(store: Store, project_id: str, keep: int) -> list[str]:

@@ -8,17 +8,15 @@ Layout: ``casstore-crash-report.json`` (what refs it carries), ``objects/<id>``
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import fsync_dir
+from casstore.atomic import staged
 from casstore.autosave import newest_autosave
 from casstore.clock import utc_now_iso
 from casstore.errors import BundleError, UsageError
@@ -81,28 +79,24 @@ def write_crash_report(store: Store, project: str, out: Path) -> CrashReportResu
         "refs": refs,
         "objects": len(objects),
     }
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.partial-", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            archive.writestr(REPORT_NAME, canonical.dumps(header))
-            archive.writestr("README.md", _readme(project, refs))
-            if newest_tree.manifest:
-                archive.writestr("project_manifest.json", store.objects.read_bytes(newest_tree.manifest))
-            for oid in objects:
-                info = zipfile.ZipInfo(f"objects/{oid}", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with store.objects.reader(oid) as reader, archive.open(info, "w", force_zip64=True) as target:
-                    while chunk := reader.read(CHUNK_SIZE):
-                        target.write(chunk)
-            archive.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(name, out)
-        fsync_dir(out.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
+    with (
+        staged(out, directory=False) as staging,
+        open(staging, "wb") as raw,
+        zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
+    ):
+        archive.writestr(REPORT_NAME, canonical.dumps(header))
+        archive.writestr("README.md", _readme(project, refs))
+        if newest_tree.manifest:
+            archive.writestr("project_manifest.json", store.objects.read_bytes(newest_tree.manifest))
+        for oid in objects:
+            info = zipfile.ZipInfo(f"objects/{oid}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with store.objects.reader(oid) as reader, archive.open(info, "w", force_zip64=True) as target:
+                while chunk := reader.read(CHUNK_SIZE):
+                    target.write(chunk)
+        archive.close()
+        raw.flush()
+        os.fsync(raw.fileno())
     return CrashReportResult(project, refs, len(objects), 0, str(out))
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from casstore.atomic import fsync_dir, fsync_dirs
+from casstore.atomic import fsync_dirs, staged
 from casstore.errors import DestinationError
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE
@@ -70,16 +67,8 @@ def copy_object_to(store: Store, entry: TreeEntry, out_stream: object) -> None:
 
 
 def _export_dir(store: Store, tree: Tree, dest: Path, progress: ProgressFn | None) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    try:
+    with staged(dest, directory=True) as staging:
         write_tree_files(store, tree, staging, progress)
-        if dest.exists():
-            dest.rmdir()
-        os.replace(staging, dest)
-        fsync_dir(dest.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn | None = None) -> None:
@@ -106,29 +95,22 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
 
 
 def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | None) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.partial-", dir=dest.parent)
-    staging = Path(name)
     done = 0
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as archive:
-            for entry in tree.entries:
-                info = zipfile.ZipInfo(entry.path, date_time=_ZIP_EPOCH)
-                info.external_attr = 0o100644 << 16
-                # Audio barely deflates; storing it keeps export at disk speed.
-                info.compress_type = zipfile.ZIP_STORED if entry.role == "sampler_asset" else zipfile.ZIP_DEFLATED
-                with archive.open(info, "w", force_zip64=entry.size >= (1 << 31)) as out:
-                    copy_object_to(store, entry, out)
-                done += entry.size
-                if progress:
-                    progress(done, tree.total_size)
-            archive.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        if dest.is_dir():
-            dest.rmdir()
-        os.replace(staging, dest)
-        fsync_dir(dest.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            staging.unlink()
-        raise
+    with (
+        staged(dest, directory=False) as staging,
+        open(staging, "wb") as raw,
+        zipfile.ZipFile(raw, "w", allowZip64=True) as archive,
+    ):
+        for entry in tree.entries:
+            info = zipfile.ZipInfo(entry.path, date_time=_ZIP_EPOCH)
+            info.external_attr = 0o100644 << 16
+            # Audio barely deflates; storing it keeps export at disk speed.
+            info.compress_type = zipfile.ZIP_STORED if entry.role == "sampler_asset" else zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=entry.size >= (1 << 31)) as out:
+                copy_object_to(store, entry, out)
+            done += entry.size
+            if progress:
+                progress(done, tree.total_size)
+        archive.close()
+        raw.flush()
+        os.fsync(raw.fileno())

@@ -99,6 +99,26 @@ class RefStore:
             line = canonical.dumps_line(entry)
             append_durable(self.logs.joinpath(*name.split("/")), line)
 
+    def create_unique(self, project: str, namespace: str, base: str, oid: str, why: str, when: str) -> str:
+        """Create ``<project>/<namespace>/<base>`` pointing at ``oid``, or ``<base>.2``, ``.3``… if taken.
+
+        Never overwrites: autosaves and checkpoints named in the same second by
+        concurrent writers each get their own ref.
+        """
+        from casstore.errors import RefLocked
+
+        for attempt in range(1, 1000):
+            name = base if attempt == 1 else f"{base}.{attempt}"
+            full = ref_name(project, namespace, name)
+            if self.read(full) is not None:
+                continue
+            try:
+                self.compare_and_swap(full, None, oid, why, when)
+            except (RefConflict, RefLocked):
+                continue  # another writer took this name at the same moment
+            return full
+        raise RefConflict(f"could not name a {namespace} ref for {project} at {base}: too many in one second")
+
     def list(self, project: str | None = None, namespace: str | None = None) -> dict[str, str]:
         """Return ``{ref name: commit id}`` for every ref, optionally of one project/namespace."""
         found: dict[str, str] = {}
