@@ -148,8 +148,3 @@ def autosave(store: Store, workdir: str, project: str | None) -> dict[str, Any]:
     stamp = (result["ref"] or "").rsplit("/", 1)[-1][:15]
     result["prompt"] = f"Autosaved {result['project']} at {stamp}"
     return result
-
-
-def read_json(path: str) -> Any:
-    """Read a JSON file (for front ends that show manifests)."""
-    return canonical.loads(Path(path).read_bytes())

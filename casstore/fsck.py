@@ -83,13 +83,15 @@ def _rehash(store: Store, oid: str) -> tuple[str, int, str | None]:
 class _Walker:
     """Follows refs to commits, trees and blobs, remembering the first path that reaches each."""
 
-    def __init__(self, store: Store, report: FsckReport, corrupt: dict[str, str], sizes: dict[str, int]) -> None:
+    def __init__(
+        self, store: Store, report: FsckReport, corrupt: dict[str, str], sizes: dict[str, int], present: set[str]
+    ) -> None:
         self.store = store
         self.report = report
         self.corrupt = corrupt
         self.sizes = sizes
         self.reached: dict[str, str] = {}
-        self.present = set(store.objects.iter_ids())
+        self.present = present
 
     def add(self, kind: str, subject: str, detail: str, via: str | None) -> None:
         self.report.findings.append(Finding(kind, subject, detail, via))
@@ -178,7 +180,7 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
             report.findings.append(Finding("corrupt", pack.pack_path.name, problem))
     for name, problem in store.objects.unreadable_packs:
         report.findings.append(Finding("corrupt", name, problem))
-    walker = _Walker(store, report, corrupt, sizes)
+    walker = _Walker(store, report, corrupt, sizes, set(ids))
     for name in store.refs.damaged():
         report.findings.append(Finding("bad-ref", name, "ref file does not hold an object id"))
     refs = store.refs.list()

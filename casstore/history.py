@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from casstore.clock import utc_now_iso
-from casstore.errors import CorruptObject, RevisionError
+from casstore.errors import CasstoreError, RevisionError
 from casstore.objects import Commit, Tree
 from casstore.store import Store
 
@@ -40,9 +40,7 @@ def is_commit(store: Store, oid: str) -> bool:
     """Tell whether ``oid`` is a commit in the store."""
     try:
         read_commit(store, oid)
-    except (CorruptObject, OSError):
-        return False
-    except Exception:  # noqa: BLE001 - a missing or odd object simply is not a commit
+    except (CasstoreError, OSError):  # missing, corrupt, or not a commit
         return False
     return True
 

@@ -158,8 +158,3 @@ def _decode_object(oid: str, raw: bytes, what: str) -> dict[str, Any]:
     if not isinstance(item, dict) or f"{what}_version" not in item:
         raise CorruptObject(oid, f"not a {what}")
     return item
-
-
-def looks_like(raw: bytes, what: str) -> bool:
-    """Cheaply tell whether ``raw`` is probably a ``what`` (tree/commit) object."""
-    return raw.startswith(b"{") and f'"{what}_version"'.encode() in raw[:4096]

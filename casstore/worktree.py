@@ -21,7 +21,7 @@ from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
 from casstore.history import read_commit, read_tree
-from casstore.objects import Tree, TreeEntry
+from casstore.objects import TreeEntry
 from casstore.paths import MANIFEST_NAME, check_path
 from casstore.snapshot import CachedFile, check_manifest, hash_directory
 from casstore.store import Store
@@ -260,8 +260,3 @@ def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
     for directory in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
             directory.rmdir()  # only succeeds when empty
-
-
-def tree_of(store: Store, commit_id: str) -> Tree:
-    """Return the tree of a commit."""
-    return read_tree(store, read_commit(store, commit_id).tree)
