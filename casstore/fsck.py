@@ -162,6 +162,12 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     every object, loose or packed, with SHA-256.
     """
     report = FsckReport(quick=quick)
+    # Refs before objects: objects land before the refs that reach them, so an import
+    # running alongside cannot show fsck a ref to an object it did not list.
+    damaged = store.refs.damaged()
+    refs = store.refs.list()
+    reflog = list(store.refs.reflog())
+    store.objects.reload_packs()
     ids = list(store.objects.iter_ids())
     report.objects = len(ids)
     corrupt: dict[str, str] = {}
@@ -181,13 +187,12 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     for name, problem in store.objects.unreadable_packs:
         report.findings.append(Finding("corrupt", name, problem))
     walker = _Walker(store, report, corrupt, sizes, set(ids))
-    for name in store.refs.damaged():
+    for name in damaged:
         report.findings.append(Finding("bad-ref", name, "ref file does not hold an object id"))
-    refs = store.refs.list()
     report.refs = len(refs)
     for name, oid in refs.items():
         walker.commit(oid, f"ref {name}")
-    for entry in store.refs.reflog():
+    for entry in reflog:
         for oid in (entry.new, entry.old):
             if oid and oid not in walker.reached:
                 walker.commit(oid, f"reflog of {entry.ref}")

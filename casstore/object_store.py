@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from casstore.atomic import fsync_dirs, temp_file
-from casstore.codec import ObjectReader, encode_stream
+from casstore.codec import ObjectReader, encode_bytes, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.ids import id_of_bytes, is_object_id
-from casstore.packs import Pack, list_packs
+from casstore.packs import Pack, PackWriter, list_packs
+
+# Objects up to this size go into an import's pack, encoded in memory (one buffer per
+# worker thread); bigger samples stream to loose files, where one file each costs little.
+PACKED_OBJECT_LIMIT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -136,19 +140,21 @@ class LooseObjectStore:
 
 
 class ObjectStore:
-    """Loose objects plus packs behind one surface: reads look in both, writes go loose."""
+    """Loose objects plus packs behind one surface: reads look in both; writes go loose or into a new pack."""
 
     def __init__(self, objects_dir: Path, packs_dir: Path, tmp_dir: Path) -> None:
         self.loose = LooseObjectStore(objects_dir, tmp_dir)
         self.packs_dir = packs_dir
         self.tmp = tmp_dir
         self._packs: list[Pack] | None = None
+        self._packs_seen: int | None = None
         self.unreadable_packs: list[tuple[str, str]] = []
 
     @property
     def packs(self) -> list[Pack]:
         """Return the readable packs, loading their indexes on first use."""
         if self._packs is None:
+            self._packs_seen = self._packs_dir_stamp()
             packs, unreadable = [], []
             for index in list_packs(self.packs_dir):
                 try:
@@ -162,13 +168,28 @@ class ObjectStore:
         """Forget loaded indexes (after gc rewrote the packs)."""
         self._packs = None
 
+    def _packs_dir_stamp(self) -> int | None:
+        try:
+            return os.stat(self.packs_dir).st_mtime_ns
+        except OSError:
+            return None
+
+    def _packs_changed(self) -> bool:
+        """Tell whether another process added or replaced packs since they were loaded."""
+        return self._packs is not None and self._packs_dir_stamp() != self._packs_seen
+
     def path_for(self, oid: str) -> Path:
         """Return where ``oid`` lives (or would live) as a loose object."""
         return self.loose.path_for(oid)
 
     def has(self, oid: str) -> bool:
         """Tell whether the store holds ``oid``, loose or packed."""
-        return self.loose.has(oid) or any(pack.has(oid) for pack in self.packs)
+        if self.loose.has(oid) or any(pack.has(oid) for pack in self.packs):
+            return True
+        if self._packs_changed():  # a long-lived process (viewer, --watch) sees other imports' packs
+            self.reload_packs()
+            return any(pack.has(oid) for pack in self.packs)
+        return False
 
     def open_stored(self, oid: str) -> BinaryIO:
         """Open the stored bytes of ``oid`` from a loose file or a pack."""
@@ -195,17 +216,60 @@ class ObjectStore:
             return reader.read_all()
 
     def put_stream(
-        self, open_source: Callable[[], BinaryIO], size_hint: int | None = None, expected: str | None = None
+        self,
+        open_source: Callable[[], BinaryIO],
+        size_hint: int | None = None,
+        expected: str | None = None,
+        pack: PackWriter | None = None,
     ) -> PutResult:
-        """Store content unless present (loose or packed); see :meth:`LooseObjectStore.put_stream`."""
-        if expected is not None and any(pack.has(expected) for pack in self.packs):
-            self.loose._freshen(expected)
-            return PutResult(expected, size_hint or 0, False, 0)
-        return self.loose.put_stream(open_source, size_hint, expected)
+        """Store content unless present (loose or packed); see :meth:`LooseObjectStore.put_stream`.
 
-    def put_bytes(self, content: bytes) -> PutResult:
+        With ``pack``, an object of known size up to :data:`PACKED_OBJECT_LIMIT` is
+        encoded in memory and appended to that pack (durable when it is published);
+        bigger ones are still written loose, streaming.
+        """
+        if expected is not None and (self._reuse_packed(expected) or (pack is not None and pack.has(expected))):
+            return PutResult(expected, size_hint or 0, False, 0)
+        if pack is None or size_hint is None or size_hint > PACKED_OBJECT_LIMIT:
+            return self.loose.put_stream(open_source, size_hint, expected)
+        if expected is not None and self.loose.has(expected):
+            self.loose._freshen(expected)
+            return PutResult(expected, size_hint, False, 0)
+        with open_source() as source:
+            content = source.read(size_hint + 1)
+        if len(content) > size_hint:  # grew since it was measured: hashing a prefix would lie
+            raise BundleError(f"content changed while it was being stored (more than the {size_hint} bytes expected)")
+        oid, stored = encode_bytes(content)
+        size = len(content)
+        if expected is not None and oid != expected:
+            raise BundleError(f"content changed while it was being stored (expected {expected}, read {oid})")
+        if expected is None and self.has(oid):
+            return PutResult(oid, size, False, 0)
+        new = pack.add(oid, stored)
+        return PutResult(oid, size, new, len(stored) if new else 0)
+
+    def _reuse_packed(self, oid: str) -> bool:
+        """Tell whether a pack holds ``oid``; if so, freshen that pack so a concurrent gc keeps it."""
+        found = False
+        for pack in self.packs:
+            if pack.has(oid):
+                found = True
+                with contextlib.suppress(OSError):
+                    os.utime(pack.pack_path)
+        return found
+
+    def new_pack(self) -> PackWriter:
+        """Start a pack for many new objects; publish it before any ref reaches them."""
+        return PackWriter(self.packs_dir, self.tmp)
+
+    def publish(self, pack: PackWriter) -> None:
+        """Make ``pack`` durable and visible to this store's readers."""
+        if pack.publish() is not None:
+            self.reload_packs()
+
+    def put_bytes(self, content: bytes, pack: PackWriter | None = None) -> PutResult:
         """Store a small object given in memory."""
-        return self.put_stream(lambda: io.BytesIO(content), len(content), id_of_bytes(content))
+        return self.put_stream(lambda: io.BytesIO(content), len(content), id_of_bytes(content), pack)
 
     def sync(self) -> None:
         """Make every object stored since the last call durable."""

@@ -10,8 +10,11 @@ of all that. ``fsck --quick`` checks the digests at memory speed.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import struct
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,60 +143,121 @@ def _digest_matches(path: Path) -> bool:
         return hasher.digest() == stream.read(DIGEST_SIZE)
 
 
-class _HashingWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.hasher = _blake3()
-        self.position = 0
+class PackWriter:
+    """Build one new pack in ``tmp/``: objects are appended as they come, from any thread.
 
-    def write(self, data: bytes) -> None:
-        self.out.write(data)
-        self.hasher.update(data)
-        self.position += len(data)
+    Nothing is visible to readers until :meth:`publish`, which makes the pack durable
+    (one fsync for all its objects instead of one per object) and then adds its index.
+    :meth:`discard` (or a crash) leaves only a temp file, which gc removes.
+    """
+
+    def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
+        self.packs_dir = packs_dir
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="pack-", dir=tmp_dir)
+        self._tmp = Path(name)
+        self._tmp_dir = tmp_dir
+        self._out = os.fdopen(fd, "wb")
+        self._hasher = _blake3()
+        self._position = 0
+        self._records: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self._write(PACK_MAGIC)
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._hasher.update(data)
+        self._position += len(data)
+
+    def has(self, oid: str) -> bool:
+        """Tell whether ``oid`` was already added to this pack."""
+        return oid in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def add(self, oid: str, stored: bytes) -> bool:
+        """Append the stored (encoded) bytes of ``oid``; False if the pack already has it."""
+        with self._lock:
+            if oid in self._records:
+                return False
+            start = self._position
+            self._write(stored)
+            self._records[oid] = (start, len(stored))
+            return True
+
+    def add_stream(self, oid: str, stored: BinaryIO) -> bool:
+        """Append an object's stored bytes read from ``stored`` in bounded chunks."""
+        with self._lock:
+            if oid in self._records:
+                return False
+            start = self._position
+            while chunk := stored.read(CHUNK_SIZE):
+                self._write(chunk)
+            self._records[oid] = (start, self._position - start)
+            return True
+
+    def publish(self) -> Pack | None:
+        """Make the pack durable and visible (pack first, then its index); None if it is empty."""
+        with self._lock:
+            if not self._records:
+                self.discard()
+                return None
+            digest = self._hasher.digest()
+            self._out.write(digest)
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            name = f"pack-{digest.hex()}"
+            self.packs_dir.mkdir(parents=True, exist_ok=True)
+            ordered = sorted(self._records.items())
+            index_body = IDX_MAGIC + _COUNT.pack(len(ordered))
+            index_body += b"".join(_RECORD.pack(bytes.fromhex(oid), off, n) for oid, (off, n) in ordered)
+            index_hasher = _blake3()
+            index_hasher.update(index_body)
+            try:
+                with temp_file(self._tmp_dir, prefix="idx-") as (idx_out, idx_tmp):
+                    idx_out.write(index_body + index_hasher.digest())
+                    idx_out.flush()
+                    os.fsync(idx_out.fileno())
+                    # Read-only like loose objects; the pack lands before its index: a reader
+                    # only uses packs that have an index.
+                    os.chmod(self._tmp, 0o444)
+                    os.chmod(idx_tmp, 0o444)
+                    os.replace(self._tmp, self.packs_dir / f"{name}.pack")
+                    fsync_dir(self.packs_dir)
+                    index_path = self.packs_dir / f"{name}.idx"
+                    os.replace(idx_tmp, index_path)
+                fsync_dir(self.packs_dir)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    self._tmp.unlink()
+            return Pack.load(index_path)
+
+    def discard(self) -> None:
+        """Drop the unfinished pack."""
+        if not self._out.closed:
+            self._out.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
 
 
 def write_pack(
     oids: Iterable[str], open_stored: Callable[[str], BinaryIO], packs_dir: Path, tmp_dir: Path
 ) -> Pack | None:
     """Write the given objects (copied in their stored form) into a new durable pack."""
-    ordered = sorted(set(oids))
-    if not ordered:
-        return None
-    records = []
-    with temp_file(tmp_dir, prefix="pack-") as (out, pack_tmp):
-        writer = _HashingWriter(out)
-        writer.write(PACK_MAGIC)
-        for oid in ordered:
-            start = writer.position
+    writer = PackWriter(packs_dir, tmp_dir)
+    try:
+        for oid in sorted(set(oids)):
             source = open_stored(oid)
             try:
-                while chunk := source.read(CHUNK_SIZE):
-                    writer.write(chunk)
+                writer.add_stream(oid, source)
             finally:
                 source.close()
-            records.append((oid, start, writer.position - start))
-        digest = writer.hasher.digest()
-        out.write(digest)
-        out.flush()
-        os.fsync(out.fileno())
-        name = f"pack-{digest.hex()}"
-        packs_dir.mkdir(parents=True, exist_ok=True)
-        pack_path = packs_dir / f"{name}.pack"
-        index_body = IDX_MAGIC + _COUNT.pack(len(records))
-        index_body += b"".join(_RECORD.pack(bytes.fromhex(oid), off, length) for oid, off, length in records)
-        index_hasher = _blake3()
-        index_hasher.update(index_body)
-        with temp_file(tmp_dir, prefix="idx-") as (idx_out, idx_tmp):
-            idx_out.write(index_body + index_hasher.digest())
-            idx_out.flush()
-            os.fsync(idx_out.fileno())
-            # The pack lands before its index: a reader only uses packs that have an index.
-            os.replace(pack_tmp, pack_path)
-            fsync_dir(packs_dir)
-            index_path = packs_dir / f"{name}.idx"
-            os.replace(idx_tmp, index_path)
-        fsync_dir(packs_dir)
-    return Pack.load(index_path)
+        return writer.publish()
+    except BaseException:
+        writer.discard()
+        raise
 
 
 def list_packs(packs_dir: Path) -> Iterator[Path]:

@@ -24,8 +24,8 @@ from conftest import ROOT
 RUNS = int(os.environ.get("CASSTORE_KILL_RUNS", "20"))
 
 
-def _make_bundle(root: Path, seed: int, files: int = 40, size: int = 600_000) -> Path:
-    """A bundle of many samples, big enough that an import takes a noticeable moment."""
+def _make_bundle(root: Path, seed: int, files: int = 80, size: int = 300_000) -> Path:
+    """A bundle of many samples: an import takes a noticeable moment and writes them as one pack."""
     rng = random.Random(seed)
     assets = []
     for index in range(files):

@@ -23,13 +23,13 @@ def _record_json(record: RefRecord) -> dict[str, str]:
     }
 
 
-def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str) -> None:
+def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str, plural: str) -> None:
     @command(group, name)
     @click.argument("ref_name", metavar="NAME", required=False)
     @click.argument("rev", required=False)
     @click.option("-d", "--delete", is_flag=True, help=f"Delete the {noun}.")
     @click.option("-f", "--force", is_flag=True, help=f"Move an existing {noun}.")
-    @click.option("--project", help=f"List only this project's {noun}s.")
+    @click.option("--project", help=f"List only this project's {plural}.")
     @click.pass_context
     def named(
         ctx: click.Context,
@@ -68,7 +68,7 @@ def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str)
             )
 
     named.help = (
-        f"List {noun}s, create {noun} NAME at REV, or delete it with -d.\n\n"
+        f"List {plural}, create {noun} NAME at REV, or delete it with -d.\n\n"
         f"NAME is NAME or PROJECT/NAME; the project is taken from REV's commit."
     )
 
@@ -90,5 +90,5 @@ def register(group: click.Group) -> None:
         for record in records:
             click.echo(f"{record.commit}  {record.name}")
 
-    _named_ref_command(group, "branch", "heads", "branch")
-    _named_ref_command(group, "tag", "tags", "tag")
+    _named_ref_command(group, "branch", "heads", "branch", "branches")
+    _named_ref_command(group, "tag", "tags", "tag", "tags")
