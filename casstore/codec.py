@@ -99,6 +99,42 @@ def encode_stream(source: BinaryIO, out: BinaryIO, size_hint: int | None) -> tup
     return digest.hexdigest(), size
 
 
+def _decompressor():  # noqa: ANN202 - a zstandard.ZstdDecompressor, one per thread
+    if not hasattr(_local, "decompressor"):
+        _local.decompressor = _zstd().ZstdDecompressor()
+    return _local.decompressor
+
+
+def decode_bytes(oid: str, stored: bytes, size: int | None = None) -> bytes:
+    """Decode a whole stored object held in memory and verify it hashes to ``oid``.
+
+    With ``size`` (from the tree entry) a frame that declares exactly that size is
+    decoded in one call; anything else goes through the streaming decoder, so a
+    damaged header cannot make casstore allocate what it claims.
+    """
+    if len(stored) < HEADER_SIZE or stored[: len(MAGIC)] != MAGIC:
+        raise CorruptObject(oid, "bad object header")
+    codec = stored[len(MAGIC) : HEADER_SIZE]
+    body = memoryview(stored)[HEADER_SIZE:]
+    if codec == CODEC_RAW:
+        content = bytes(body)
+    elif codec == CODEC_ZSTD:
+        zstd = _zstd()
+        try:
+            if size is not None and zstd.frame_content_size(body) == size:
+                content = _decompressor().decompress(body)
+            else:
+                content = zstd.ZstdDecompressor().decompressobj().decompress(body)
+        except _zstd().ZstdError as exc:
+            raise CorruptObject(oid, f"cannot decode: {exc}") from None
+    else:
+        raise CorruptObject(oid, f"unknown codec {bytes(codec)!r}")
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != oid:
+        raise CorruptObject(oid, f"content hashes to {actual}")
+    return content
+
+
 class ObjectReader:
     """Stream an object's content from its stored form, verifying its id at the end.
 

@@ -12,6 +12,7 @@ from casstore.atomic import fsync_dirs, staged
 from casstore.errors import DestinationError
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE
+from casstore.object_store import PACKED_OBJECT_LIMIT
 from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
 from casstore.paths import check_path
@@ -80,7 +81,10 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
         target = root.joinpath(*entry.path.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
-            copy_object_to(store, entry, out)
+            if entry.size <= PACKED_OBJECT_LIMIT:
+                out.write(store.objects.read_bytes(entry.sha256, entry.size))
+            else:
+                copy_object_to(store, entry, out)
             out.flush()
             os.fsync(out.fileno())
         return target.parent

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from casstore.atomic import fsync_dirs, temp_file
-from casstore.codec import ObjectReader, encode_bytes, encode_stream
+from casstore.codec import ObjectReader, decode_bytes, encode_bytes, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.ids import id_of_bytes, is_object_id
 from casstore.packs import Pack, PackWriter, list_packs
@@ -210,10 +210,10 @@ class ObjectStore:
         """Stream the content of ``oid``; reading to the end verifies it."""
         return ObjectReader(oid, self.open_stored(oid))
 
-    def read_bytes(self, oid: str) -> bytes:
-        """Return the verified content of a small object."""
-        with self.reader(oid) as reader:
-            return reader.read_all()
+    def read_bytes(self, oid: str, size: int | None = None) -> bytes:
+        """Return the verified content of a small object (decoded in one piece; ``size`` if known)."""
+        with contextlib.closing(self.open_stored(oid)) as stored:
+            return decode_bytes(oid, stored.read(), size)
 
     def put_stream(
         self,

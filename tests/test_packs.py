@@ -121,3 +121,18 @@ def test_gc_merges_import_packs_and_drops_what_no_ref_reaches(cli: Cli, tmp_path
     assert dirs_equal(first, tmp_path / "out")
     assert cli("fsck").code == 0
     shutil.rmtree(tmp_path / "out")
+
+
+def test_a_flipped_byte_in_an_import_pack_fails_export_and_fsck(cli: Cli, tmp_path: Path) -> None:
+    bundle = _many_files_bundle(tmp_path / "bundle", seed=6)
+    cli.ok("import", bundle)
+    (pack,) = (cli.store / "packs").glob("*.pack")
+    pack.chmod(0o644)
+    raw = bytearray(pack.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    pack.write_bytes(bytes(raw))
+    result = cli("export", "packed", tmp_path / "out")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "object" in result.err and not (tmp_path / "out").exists()
+    assert cli("fsck", "--quick").code == 1
+    assert cli("fsck").code == 1
