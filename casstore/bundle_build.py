@@ -15,7 +15,7 @@ from casstore.bundle_source import opened
 from casstore.errors import BundleError, UsageError
 from casstore.exporter import check_destination
 from casstore.ids import hash_stream
-from casstore.manifest import MANIFEST_NAME, ProjectManifest
+from casstore.manifest import MANIFEST_NAME, ProjectManifest, manifest_from_json
 from casstore.paths import check_path
 from casstore.refs import check_component
 from casstore.sampler import SamplerManifestIndex
@@ -139,7 +139,7 @@ def build_bundle(
             if not spec.path.is_file():
                 raise BundleError(f"--asset {spec.name}: no such file {spec.path}")
             if index is not None:
-                record = index.copy_asset(spec.path, staging, asset_name=spec.name).model_dump(mode="json")
+                record = index.copy_asset(spec.path, staging, asset_name=spec.name).as_json()
             else:
                 rel = check_path(f"assets/{spec.name}", f"--asset {spec.name!r}")
                 (staging / "assets").mkdir(exist_ok=True)
@@ -155,7 +155,7 @@ def build_bundle(
                 }
             manifest["sampler_assets"].append(record)
         shutil.copyfile(project_file, staging / "project.json")
-        raw = ProjectManifest.model_validate(manifest).canonical_bytes()
+        raw = manifest_from_json(manifest).canonical_bytes()
         (staging / MANIFEST_NAME).write_bytes(raw)
         with opened(staging) as source:
             scanned = scan_bundle(source)

@@ -1,11 +1,17 @@
-"""The tracker app's ``project_manifest.json``, schema 1.x, as pydantic models (unknown fields kept)."""
+"""The tracker app's ``project_manifest.json``, schema 1.x: typed records, unknown fields kept.
+
+Validation is plain Python against a small table of field kinds: every import,
+export, diff and autosave reads a manifest, and pydantic's import alone cost more
+(~90 ms) than casstore's whole start-up budget. Messages follow pydantic's wording
+(``Field required``, ``Input should be a valid number``) so they read the same as
+the sampler manifest's, which still uses pydantic.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from casstore import canonical
 from casstore.errors import ManifestError
@@ -15,23 +21,104 @@ SUPPORTED_MAJOR = 1
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-def _check_sha256(value: str) -> str:
-    if not _SHA256.fullmatch(value):
-        raise ValueError("must be 64 lowercase hex digits")
-    return value
+# Field kinds: a trailing "?" makes the field optional (absent or null means None).
+_MESSAGES = {
+    "str": "Input should be a valid string",
+    "number": "Input should be a valid number",
+    "int": "Input should be a valid integer",
+    "sha256": "Input should be a valid string",
+}
 
 
-Sha256 = Annotated[str, AfterValidator(_check_sha256)]
+def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
+    """Return ``(value, None)`` converted to ``kind``, or ``(None, message)``."""
+    if kind in ("str", "sha256"):
+        if not isinstance(value, str):
+            return None, _MESSAGES[kind]
+        if kind == "sha256" and not _SHA256.fullmatch(value):
+            return None, "must be 64 lowercase hex digits"
+        return value, None
+    if isinstance(value, bool):
+        return None, _MESSAGES[kind]
+    if kind == "number" and isinstance(value, int | float):
+        return float(value), None
+    if kind == "int":
+        if isinstance(value, int):
+            return value, None
+        if isinstance(value, float) and value.is_integer():
+            return int(value), None
+    return None, _MESSAGES[kind]
 
 
+class _Errors:
+    """Collects ``(location, message)`` pairs; the first is reported, the rest counted."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, location: str, message: str) -> None:
+        self.found.append((location or "(top level)", message))
+
+
+def _join(location: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{location}[{key}]"
+    return f"{location}.{key}" if location else key
+
+
+@dataclass
+class _Record:
+    """A manifest record: the declared fields (see ``KINDS``) plus any unknown ones in ``extra``."""
+
+    KINDS: ClassVar[dict[str, str]] = {}
+    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @classmethod
+    def parse(cls, data: object, location: str, errors: _Errors) -> Any:
+        """Build the record from JSON ``data``, adding any problems to ``errors``; None if it failed."""
+        if not isinstance(data, dict):
+            errors.add(location, "Input should be a valid object")
+            return None
+        values: dict[str, Any] = {}
+        failed = False
+        for name, kind in cls.KINDS.items():
+            optional = kind.endswith("?")
+            value = data.get(name)
+            if value is None and optional:
+                values[name] = None
+                continue
+            if name not in data:
+                errors.add(_join(location, name), "Field required")
+                failed = True
+                continue
+            values[name], problem = _convert(kind.rstrip("?"), value)
+            if problem:
+                errors.add(_join(location, name), problem)
+                failed = True
+        if failed:
+            return None
+        extra = {key: value for key, value in data.items() if key not in cls.KINDS}
+        return cls(**values, extra=extra)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the record as JSON: declared fields (optional ones as null) and unknown ones."""
+        out = dict(self.extra)
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"})
+        return out
+
+
+@dataclass
 class ProjectRecord(_Record):
     """The ``project`` block: id, name, tempo and timestamps."""
 
+    KINDS: ClassVar[dict[str, str]] = {
+        "id": "str",
+        "name": "str",
+        "bpm": "number",
+        "swing": "number",
+        "created_at": "str",
+        "updated_at": "str",
+    }
     id: str
     name: str
     bpm: float
@@ -40,53 +127,70 @@ class ProjectRecord(_Record):
     updated_at: str
 
 
+@dataclass
 class PatternFileRecord(_Record):
     """One tracker pattern file."""
 
+    KINDS: ClassVar[dict[str, str]] = {
+        "pattern_id": "str",
+        "path": "str",
+        "sha256": "sha256",
+        "length_steps": "int",
+        "step_count": "int",
+    }
     pattern_id: str
     path: str
-    sha256: Sha256
+    sha256: str
     length_steps: int
     step_count: int
 
 
+@dataclass
 class MixerSnapshotRecord(_Record):
     """One mixer snapshot file."""
 
+    KINDS: ClassVar[dict[str, str]] = {"name": "str", "path": "str", "sha256": "sha256", "snapshot_type": "str"}
     name: str
     path: str
-    sha256: Sha256
+    sha256: str
     snapshot_type: str
 
 
+@dataclass
 class SamplerAssetRecord(_Record):
     """One sampler asset (a WAV/FLAC sample) with its loudness and source."""
 
+    KINDS: ClassVar[dict[str, str]] = {
+        "asset_name": "str",
+        "relative_path": "str",
+        "sha256": "sha256",
+        "lufs_lu": "number?",
+        "source_uri": "str?",
+    }
     asset_name: str
     relative_path: str
-    sha256: Sha256
+    sha256: str
     lufs_lu: float | None = None
     source_uri: str | None = None
 
 
-class ProjectManifest(_Record):
+_SECTIONS: tuple[tuple[str, type[_Record], str], ...] = (
+    ("patterns", PatternFileRecord, "pattern_id"),
+    ("mixer_snapshots", MixerSnapshotRecord, "name"),
+    ("sampler_assets", SamplerAssetRecord, "asset_name"),
+)
+
+
+@dataclass
+class ProjectManifest:
     """``project_manifest.json`` version 1.x."""
 
     manifest_version: str
     project: ProjectRecord
-    patterns: list[PatternFileRecord] = Field(default_factory=list)
-    mixer_snapshots: list[MixerSnapshotRecord] = Field(default_factory=list)
-    sampler_assets: list[SamplerAssetRecord] = Field(default_factory=list)
-
-    @field_validator("manifest_version")
-    @classmethod
-    def _known_major(cls, value: str) -> str:
-        match = _VERSION.fullmatch(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a MAJOR.MINOR.PATCH version")
-        if int(match.group(1)) != SUPPORTED_MAJOR:
-            raise ValueError(f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)")
-        return value
+    patterns: list[PatternFileRecord] = field(default_factory=list)
+    mixer_snapshots: list[MixerSnapshotRecord] = field(default_factory=list)
+    sampler_assets: list[SamplerAssetRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def listed_files(self) -> list[tuple[str, str, str, str]]:
         """Return ``(entry label, path, sha256, role)`` for every file the manifest lists."""
@@ -98,20 +202,61 @@ class ProjectManifest(_Record):
         ]
         return listed
 
+    def as_json(self) -> dict[str, Any]:
+        """Return the manifest as JSON, entry lists sorted by key (casstore's canonical order)."""
+        out = dict(self.extra)
+        out["manifest_version"] = self.manifest_version
+        out["project"] = self.project.as_json()
+        for section, _cls, key in _SECTIONS:
+            items = sorted(getattr(self, section), key=lambda item, key=key: getattr(item, key))
+            out[section] = [item.as_json() for item in items]
+        return out
+
     def canonical_bytes(self) -> bytes:
         """Return this manifest in casstore's canonical form (entry lists sorted by key)."""
-        data = self.model_dump(mode="json")
-        data["patterns"] = sorted(data["patterns"], key=lambda p: p["pattern_id"])
-        data["mixer_snapshots"] = sorted(data["mixer_snapshots"], key=lambda m: m["name"])
-        data["sampler_assets"] = sorted(data["sampler_assets"], key=lambda a: a["asset_name"])
-        return canonical.dumps(data)
+        return canonical.dumps(self.as_json())
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
+def _check_version(value: object, errors: _Errors) -> str | None:
+    if not isinstance(value, str):
+        errors.add("manifest_version", _MESSAGES["str"])
+        return None
+    match = _VERSION.fullmatch(value)
+    if not match:
+        errors.add("manifest_version", f"{value!r} is not a MAJOR.MINOR.PATCH version")
+        return None
+    if int(match.group(1)) != SUPPORTED_MAJOR:
+        errors.add("manifest_version", f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)")
+        return None
+    return value
+
+
+def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectManifest:
+    """Validate decoded manifest JSON; errors name the file, the entry and the rule."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: the manifest must be a JSON object")
+    errors = _Errors()
+    version = _check_version(data["manifest_version"], errors) if "manifest_version" in data else None
+    if "manifest_version" not in data:
+        errors.add("manifest_version", "Field required")
+    project = ProjectRecord.parse(data["project"], "project", errors) if "project" in data else None
+    if "project" not in data:
+        errors.add("project", "Field required")
+    sections: dict[str, list[Any]] = {}
+    for section, cls, _key in _SECTIONS:
+        items = data.get(section, [])
+        if not isinstance(items, list):
+            errors.add(section, "Input should be a valid list")
+            continue
+        sections[section] = [cls.parse(item, f"{section}[{index}]", errors) for index, item in enumerate(items)]
+    if errors.found:
+        location, message = errors.found[0]
+        more = f" (and {len(errors.found) - 1} more problems)" if len(errors.found) > 1 else ""
+        raise ManifestError(f"{source}: {location}: {message}{more}")
+    extra = {key: value for key, value in data.items() if key not in ("manifest_version", "project", *sections)}
+    manifest = ProjectManifest(version, project, **sections, extra=extra)  # type: ignore[arg-type]
+    _refuse_duplicates(manifest, source)
+    return manifest
 
 
 def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
@@ -122,28 +267,14 @@ def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
         raise ManifestError(f"{source}: not UTF-8 text") from None
     except ValueError as exc:
         raise ManifestError(f"{source}: invalid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ManifestError(f"{source}: the manifest must be a JSON object")
-    try:
-        manifest = ProjectManifest.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise ManifestError(f"{source}: {_location(first['loc'])}: {message}{more}") from None
-    _refuse_duplicates(manifest, source)
-    return manifest
+    return manifest_from_json(data, source)
 
 
 def _refuse_duplicates(manifest: ProjectManifest, source: str) -> None:
-    for field, key, items in (
-        ("patterns", "pattern_id", manifest.patterns),
-        ("mixer_snapshots", "name", manifest.mixer_snapshots),
-        ("sampler_assets", "asset_name", manifest.sampler_assets),
-    ):
+    for section, _cls, key in _SECTIONS:
         seen: set[str] = set()
-        for item in items:
+        for item in getattr(manifest, section):
             value = getattr(item, key)
             if value in seen:
-                raise ManifestError(f"{source}: {field}[{value!r}]: duplicate {key} {value!r}")
+                raise ManifestError(f"{source}: {section}[{value!r}]: duplicate {key} {value!r}")
             seen.add(value)

@@ -140,7 +140,7 @@ class SamplerManifestIndex:
             sha256=entry.sha256,
             lufs_lu=entry.lufs_lu,
             source_uri=entry.source_uri,
-            peak_dbfs=entry.peak_dbfs,
+            extra={"peak_dbfs": entry.peak_dbfs},
         )
 
     def dialog_filters(self) -> list[str]:

@@ -101,7 +101,7 @@ _LISTS = (
 
 
 def _listed_light(data: object) -> list[tuple[str, str, str, str, str]] | None:
-    """The manifest's listed files read without pydantic (fast, for autosave); None if malformed."""
+    """The manifest's listed files, read leniently (autosave keeps work a strict check refuses); None if unreadable."""
     if not isinstance(data, dict) or not str(data.get("manifest_version", "")).startswith("1."):
         return None
     listed = []
@@ -129,7 +129,7 @@ def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
     except (ValueError, UnicodeDecodeError):
         listed = None
     if listed is None:
-        # Only a malformed manifest pays for pydantic, to get its one-line explanation.
+        # Only an unreadable manifest goes through the strict parser, for its one-line explanation.
         from casstore.manifest import parse_manifest
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,14 +42,36 @@ def test_importing_the_library_loads_no_click() -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_help_does_not_load_heavy_modules() -> None:
+HEAVY = ("pydantic", "zstandard", "numpy", "scipy", "soundfile", "pyloudnorm", "kivy", "blake3")
+
+
+def _modules_loaded_by(argv: list[str], cwd: Path) -> set[str]:
+    """Run the CLI in a fresh interpreter and return which heavy modules it imported."""
     code = (
-        "import sys, runpy; sys.argv=['casstore','--help']\n"
-        "try:\n    runpy.run_module('porcelain', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('pydantic','zstandard','numpy') if m in sys.modules))"
+        f"import sys, runpy; sys.argv={['casstore', *argv]!r}\n"
+        "try:\n    runpy.run_module('porcelain', run_name='__main__')\nexcept SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
+    assert done.returncode == 0, done.stderr
+    return set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+
+
+def test_commands_load_only_the_heavy_modules_they_need(demo_data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert _modules_loaded_by(["--help"], tmp_path) == set()
+    assert _modules_loaded_by(["init", str(store)], tmp_path) == set()
+    # Import and export decode manifests without pydantic; only zstd (for objects) is needed.
+    assert _modules_loaded_by(["--store", str(store), "import", str(demo_data / "demo_bundle")], tmp_path) <= {
+        "zstandard"
+    }
+    assert _modules_loaded_by(["--store", str(store), "log"], tmp_path) <= {"zstandard"}
+    assert _modules_loaded_by(["--store", str(store), "refs"], tmp_path) == set()
+    out = tmp_path / "out"
+    assert _modules_loaded_by(["--store", str(store), "export", "demo-project", str(out)], tmp_path) <= {"zstandard"}
+    assert (out / "project_manifest.json").is_file()
 
 
 def test_view_models_import_no_widgets() -> None:

@@ -97,7 +97,7 @@ def test_copy_asset_refuses_a_wrong_file_and_leaves_nothing(demo_data: Path, tmp
     bundle = tmp_path / "bundle"
     good = index.copy_asset(demo_data / "demo_bundle" / "assets" / "choir_pad_soft.wav", bundle)
     assert good.relative_path == "assets/choir_pad_soft.wav" and good.lufs_lu == -20.6
-    assert good.source_uri.startswith("s3://") and good.model_extra["peak_dbfs"] == -3.1
+    assert good.source_uri.startswith("s3://") and good.extra["peak_dbfs"] == -3.1
     impostor = tmp_path / "strings_vs_choir_blend.wav"
     impostor.write_bytes(b"RIFF not the real take")
     with pytest.raises(SamplerParityError) as raised:
