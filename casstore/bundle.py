@@ -31,15 +31,30 @@ class ScannedBundle:
         return [(entry, self.source.files[entry.path]) for entry in self.tree.entries]
 
 
-def _hash_file(item: SourceFile) -> tuple[str, int]:
+HashFn = Callable[[SourceFile, str | None], tuple[str, int]]
+
+
+@dataclass
+class ListedBundle:
+    """A bundle whose manifest parsed and whose listed paths are safe and present; not yet hashed."""
+
+    source: BundleSource
+    manifest: ProjectManifest
+    listed: list[tuple[str, str, str, str]]
+
+    def expected(self) -> dict[str, str]:
+        """Map each listed path to the SHA-256 the manifest records for it."""
+        return {path: sha for _label, path, sha, _role in self.listed}
+
+
+def hash_file(item: SourceFile, expected: str | None = None) -> tuple[str, int]:
+    """Hash one bundle file in bounded memory (``expected`` is unused: the caller compares)."""
     with item.open() as stream:
         return hash_stream(stream)
 
 
-def scan_bundle(
-    source: BundleSource, project_id: str | None = None, progress: ProgressFn | None = None
-) -> ScannedBundle:
-    """Check ``source`` against its manifest and build its tree; raise BundleError on any rule."""
+def list_bundle(source: BundleSource) -> ListedBundle:
+    """Parse the manifest and check every listed path (safe, unique, present) without reading files."""
     name = source.name
     manifest_file = source.files.get(MANIFEST_NAME)
     if manifest_file is None:
@@ -55,24 +70,41 @@ def scan_bundle(
     for label, path, _sha, _role in listed:
         if path not in source.files:
             raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
+    return ListedBundle(source, manifest, listed)
 
+
+def verify_bundle(
+    bundle: ListedBundle,
+    project_id: str | None = None,
+    progress: ProgressFn | None = None,
+    hash_one: HashFn = hash_file,
+) -> ScannedBundle:
+    """Hash every file (with ``hash_one``, in parallel), compare with the manifest, and build the tree.
+
+    An import passes a ``hash_one`` that also stages new content, so each file is
+    read once; whatever it staged is discarded when a digest does not match.
+    """
+    source, manifest, listed = bundle.source, bundle.manifest, bundle.listed
+    name = source.name
+    expected = bundle.expected()
     ordered = sorted(source.files.values(), key=lambda f: f.path)
     total = sum(f.size for f in ordered)
     done = 0
     digests: dict[str, tuple[str, int]] = {}
-    for item, result in zip(ordered, parallel_map(_hash_file, ordered), strict=True):
+    work = parallel_map(lambda item: hash_one(item, expected.get(item.path)), ordered)
+    for item, result in zip(ordered, work, strict=True):
         digests[item.path] = result
         done += item.size
         if progress:
             progress(done, total)
 
     roles = {MANIFEST_NAME: "manifest"}
-    for label, path, expected, role in listed:
+    for label, path, sha, role in listed:
         actual = digests[path][0]
-        if actual != expected:
+        if actual != sha:
             raise BundleError(
                 f"{name}/{MANIFEST_NAME}: {label}: SHA-256 mismatch for {path!r}: "
-                f"manifest says {expected}, file has {actual}"
+                f"manifest says {sha}, file has {actual}"
             )
         roles[path] = role
     warnings = list(source.warnings)
@@ -86,3 +118,10 @@ def scan_bundle(
     )
     tree = Tree(project_id or manifest.project.id, digests[MANIFEST_NAME][0], entries)
     return ScannedBundle(source, manifest, digests[MANIFEST_NAME][0], tree, warnings)
+
+
+def scan_bundle(
+    source: BundleSource, project_id: str | None = None, progress: ProgressFn | None = None
+) -> ScannedBundle:
+    """Check ``source`` against its manifest and build its tree; raise BundleError on any rule."""
+    return verify_bundle(list_bundle(source), project_id, progress)

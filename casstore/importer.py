@@ -6,13 +6,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from casstore.bundle import ProgressFn, ScannedBundle, scan_bundle
-from casstore.bundle_source import opened
+from casstore.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, list_bundle, verify_bundle
+from casstore.bundle_source import SourceFile, opened
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
 from casstore.errors import RefError
 from casstore.history import new_commit, read_commit
-from casstore.object_store import PutResult
+from casstore.object_store import PACKED_OBJECT_LIMIT, PutResult
 from casstore.packs import PackWriter
 from casstore.parallel import parallel_map
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
@@ -60,15 +60,22 @@ class ImportResult:
 
 
 def store_bundle_objects(
-    store: Store, scanned: ScannedBundle, progress: ProgressFn | None = None, pack: PackWriter | None = None
+    store: Store,
+    scanned: ScannedBundle,
+    progress: ProgressFn | None = None,
+    pack: PackWriter | None = None,
+    staged: dict[str, PutResult] | None = None,
 ) -> list[PutResult]:
-    """Store every file of a scanned bundle (skipping what the store has) and its tree."""
+    """Store every file of a scanned bundle (skipping what the store has or ``staged`` holds) and its tree."""
+    staged = staged or {}
     pairs = scanned.files()
     total = sum(entry.size for entry, _ in pairs)
     done = 0
 
     def put(pair: tuple[Any, Any]) -> PutResult:
         entry, source_file = pair
+        if entry.path in staged:
+            return staged[entry.path]
         return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256, pack=pack)
 
     results: list[PutResult] = []
@@ -81,14 +88,32 @@ def store_bundle_objects(
     return results
 
 
-def _pack_for(store: Store, scanned: ScannedBundle) -> PackWriter | None:
+def _pack_for(store: Store, listed: ListedBundle) -> PackWriter | None:
     """Start a pack when the bundle brings many new objects, as git keeps a big fetch as a pack.
 
     One pack costs one fsync instead of one per object; a handful of new objects (an
     edited pattern or two) stay loose so small imports do not pile up tiny packs.
     """
-    new = sum(1 for entry, _ in scanned.files() if not store.objects.has(entry.sha256))
+    new = sum(1 for sha in listed.expected().values() if not store.objects.has(sha))
     return store.objects.new_pack() if new >= PACK_MIN_OBJECTS else None
+
+
+def _scan_and_stage(
+    store: Store, listed: ListedBundle, project: str | None, progress: ProgressFn | None, pack: PackWriter | None
+) -> tuple[ScannedBundle, dict[str, PutResult]]:
+    """Validate every file; with a pack, new small files are encoded into it in the same read."""
+    staged: dict[str, PutResult] = {}
+    if pack is None:
+        return verify_bundle(listed, project, progress), staged
+
+    def hash_and_stage(item: SourceFile, expected: str | None) -> tuple[str, int]:
+        if item.size > PACKED_OBJECT_LIMIT or (expected is not None and store.objects.has(expected)):
+            return hash_file(item)
+        result = store.objects.put_in_pack(item.open, item.size, pack)
+        staged[item.path] = result
+        return result.oid, result.size
+
+    return verify_bundle(listed, project, progress, hash_and_stage), staged
 
 
 def import_bundle(
@@ -108,22 +133,23 @@ def import_bundle(
     ref moves only after every object it reaches is durable.
     """
     with opened(location) as source:
-        scanned = scan_bundle(source, project, progress)
+        listed = list_bundle(source)
         if sampler_manifest is not None:
             from casstore.bundle_build import check_sampler_parity
             from casstore.sampler import SamplerManifestIndex
 
-            check_sampler_parity(SamplerManifestIndex.load(sampler_manifest), scanned.manifest, source.name)
+            check_sampler_parity(SamplerManifestIndex.load(sampler_manifest), listed.manifest, source.name)
         try:
-            project_id = check_component(scanned.tree.project_id, "project id")
+            project_id = check_component(project or listed.manifest.project.id, "project id")
         except RefError as exc:
             hint = "; choose one with --project" if project is None else ""
             raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}{hint}") from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
-        pack = _pack_for(store, scanned)
+        pack = _pack_for(store, listed)
         try:
-            results = store_bundle_objects(store, scanned, progress, pack)
+            scanned, staged = _scan_and_stage(store, listed, project, progress, pack)
+            results = store_bundle_objects(store, scanned, progress, pack, staged)
             tree_id = scanned.tree.id
             created = True
             if old is not None and read_commit(store, old).tree == tree_id:

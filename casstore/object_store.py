@@ -235,18 +235,30 @@ class ObjectStore:
         if expected is not None and self.loose.has(expected):
             self.loose._freshen(expected)
             return PutResult(expected, size_hint, False, 0)
+        result = self.put_in_pack(open_source, size_hint, pack)
+        if expected is not None and result.oid != expected:
+            raise BundleError(f"content changed while it was being stored (expected {expected}, read {result.oid})")
+        return result
+
+    def put_in_pack(self, open_source: Callable[[], BinaryIO], size: int, pack: PackWriter) -> PutResult:
+        """Read a small object whole, encode it and append it to ``pack`` unless the store has it.
+
+        The id comes from the bytes read here, so the caller compares it with what it
+        expected; an import hashes, validates and stages each small file in this one read.
+        """
         with open_source() as source:
-            content = source.read(size_hint + 1)
-        if len(content) > size_hint:  # grew since it was measured: hashing a prefix would lie
-            raise BundleError(f"content changed while it was being stored (more than the {size_hint} bytes expected)")
+            content = source.read(size + 1)
+        if len(content) > size:  # grew since it was measured: hashing a prefix would lie
+            raise BundleError(f"content changed while it was being stored (more than the {size} bytes expected)")
         oid, stored = encode_bytes(content)
-        size = len(content)
-        if expected is not None and oid != expected:
-            raise BundleError(f"content changed while it was being stored (expected {expected}, read {oid})")
-        if expected is None and self.has(oid):
-            return PutResult(oid, size, False, 0)
+        if pack.has(oid):
+            return PutResult(oid, len(content), False, 0)
+        if self.has(oid):
+            if not self._reuse_packed(oid):
+                self.loose._freshen(oid)
+            return PutResult(oid, len(content), False, 0)
         new = pack.add(oid, stored)
-        return PutResult(oid, size, new, len(stored) if new else 0)
+        return PutResult(oid, len(content), new, len(stored) if new else 0)
 
     def _reuse_packed(self, oid: str) -> bool:
         """Tell whether a pack holds ``oid``; if so, freshen that pack so a concurrent gc keeps it."""
