@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import click
-
-from porcelain.commands import (
-    autosave_cmd,
-    bundle_cmd,
-    diff_cmd,
-    export_cmd,
-    fsck_cmd,
-    gc_cmd,
-    handoff_cmd,
-    import_cmd,
-    init_cmd,
-    log_cmd,
-    refs_cmd,
-    worktree_cmd,
-)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+# Which module registers each command: a run imports only the module of the command it runs
+# (``--help`` imports them all), so start-up does not pay for nineteen commands.
+COMMAND_MODULES = {
+    "init": "init_cmd",
+    "import": "import_cmd",
+    "export": "export_cmd",
+    "checkout": "worktree_cmd",
+    "status": "worktree_cmd",
+    "log": "log_cmd",
+    "show": "log_cmd",
+    "diff": "diff_cmd",
+    "autosave": "autosave_cmd",
+    "recover": "autosave_cmd",
+    "stress-autosave": "autosave_cmd",
+    "crash-report": "autosave_cmd",
+    "bundle": "bundle_cmd",
+    "handoff": "handoff_cmd",
+    "refs": "refs_cmd",
+    "branch": "refs_cmd",
+    "tag": "refs_cmd",
+    "fsck": "fsck_cmd",
+    "gc": "gc_cmd",
+}
+
+
 class CasstoreGroup(click.Group):
     """A click group whose errors become one ``casstore: error: …`` line and the contract's exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102 - click's hook
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102 - click's hook
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"porcelain.commands.{COMMAND_MODULES[cmd_name]}").register(self)
+        return self.commands.get(cmd_name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's entry point
         kwargs["standalone_mode"] = False
@@ -81,23 +100,6 @@ def _fail_from_exception(exc: Exception) -> None:
 def cli(ctx: click.Context, store_path: str | None) -> None:
     """casstore: a content-addressed history for tracker/mixer project bundles."""
     ctx.obj = {"store_path": store_path}
-
-
-for module in (
-    init_cmd,
-    import_cmd,
-    export_cmd,
-    worktree_cmd,
-    log_cmd,
-    diff_cmd,
-    autosave_cmd,
-    bundle_cmd,
-    handoff_cmd,
-    refs_cmd,
-    fsck_cmd,
-    gc_cmd,
-):
-    module.register(cli)
 
 
 def main() -> None:

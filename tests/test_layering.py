@@ -80,3 +80,14 @@ def test_view_models_import_no_widgets() -> None:
     modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not any(m.startswith(("kivy.uix", "kivy.core.window")) for m in modules)
     assert not any(m.startswith(("porcelain", "click")) for m in modules)
+
+
+def test_every_command_loads_from_the_module_the_table_names() -> None:
+    import click
+
+    from porcelain.cli import COMMAND_MODULES, cli
+
+    ctx = click.Context(cli)
+    for name in COMMAND_MODULES:
+        assert cli.get_command(ctx, name) is not None, name
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)

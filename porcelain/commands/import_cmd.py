@@ -11,6 +11,16 @@ import click
 from porcelain.commands.common import command, open_store
 from porcelain.output import Progress, emit_json, human_bytes
 
+SHOWN_ASSETS = 8
+
+
+def _first_names(names: list[str]) -> str:
+    """The first few asset names: a 500-sample kit should not flood the terminal (--json has all)."""
+    if not names:
+        return "(none)"
+    shown = ", ".join(names[:SHOWN_ASSETS])
+    return shown if len(names) <= SHOWN_ASSETS else f"{shown} … and {len(names) - SHOWN_ASSETS} more (--json lists all)"
+
 
 def register(group: click.Group) -> None:
     """Add ``import`` to ``group``."""
@@ -42,14 +52,13 @@ def register(group: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
-        from casstore.exporter import check_destination
         from casstore.importer import import_bundle
-        from casstore.worktree import checkout
 
         store = open_store(ctx)
-        from casstore.crashreport import import_crash_report, is_crash_report
+        if bundle.is_file():  # only a zip can be a crash report; directories skip loading that code
+            from casstore.crashreport import import_crash_report, is_crash_report
 
-        if is_crash_report(bundle):
+        if bundle.is_file() and is_crash_report(bundle):
             report = import_crash_report(store, bundle)
             if as_json:
                 emit_json(report.as_json())
@@ -60,6 +69,9 @@ def register(group: click.Group) -> None:
                 )
             return
         if into is not None:
+            from casstore.exporter import check_destination
+            from casstore.worktree import checkout
+
             check_destination(into)
         progress = Progress("importing", not as_json)
         try:
@@ -88,7 +100,7 @@ def register(group: click.Group) -> None:
             f"  contents         {counts['patterns']} patterns, {counts['mixer_snapshots']} mixer snapshots, "
             f"{counts['sampler_assets']} sampler assets, {counts['files']} other files"
         )
-        click.echo(f"  sampler assets   {', '.join(result.sampler_assets) or '(none)'}")
+        click.echo(f"  sampler assets   {_first_names(result.sampler_assets)}")
         click.echo(
             f"  bytes            {human_bytes(result.bytes_total)} in bundle, "
             f"{human_bytes(result.bytes_new)} newly stored ({result.objects_new} new objects)"
