@@ -18,9 +18,6 @@ from casstore.parallel import parallel_map
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.store import Store
 
-# Imports bringing at least this many new objects write them as one pack (git's unpackLimit).
-PACK_MIN_OBJECTS = 64
-
 
 @dataclass
 class ImportResult:
@@ -88,16 +85,6 @@ def store_bundle_objects(
     return results
 
 
-def _pack_for(store: Store, listed: ListedBundle) -> PackWriter | None:
-    """Start a pack when the bundle brings many new objects, as git keeps a big fetch as a pack.
-
-    One pack costs one fsync instead of one per object; a handful of new objects (an
-    edited pattern or two) stay loose so small imports do not pile up tiny packs.
-    """
-    new = sum(1 for sha in listed.expected().values() if not store.objects.has(sha))
-    return store.objects.new_pack() if new >= PACK_MIN_OBJECTS else None
-
-
 def _scan_and_stage(
     store: Store, listed: ListedBundle, project: str | None, progress: ProgressFn | None, pack: PackWriter | None
 ) -> tuple[ScannedBundle, dict[str, PutResult]]:
@@ -146,7 +133,7 @@ def import_bundle(
             raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}{hint}") from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
-        pack = _pack_for(store, listed)
+        pack = store.objects.new_pack_if_many(listed.expected().values())
         try:
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack)
             results = store_bundle_objects(store, scanned, progress, pack, staged)

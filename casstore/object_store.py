@@ -11,7 +11,7 @@ import contextlib
 import io
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +25,8 @@ from casstore.packs import Pack, PackWriter, list_packs
 # Objects up to this size go into an import's pack, encoded in memory (one buffer per
 # worker thread); bigger samples stream to loose files, where one file each costs little.
 PACKED_OBJECT_LIMIT = 4 << 20
+# A write bringing at least this many new objects stores them as one pack (git's unpackLimit).
+PACK_MIN_OBJECTS = 64
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,15 @@ class ObjectStore:
     def new_pack(self) -> PackWriter:
         """Start a pack for many new objects; publish it before any ref reaches them."""
         return PackWriter(self.packs_dir, self.tmp)
+
+    def new_pack_if_many(self, ids: Iterable[str]) -> PackWriter | None:
+        """Start a pack when at least :data:`PACK_MIN_OBJECTS` of ``ids`` are new, as git keeps a big fetch.
+
+        One pack costs one fsync instead of one per object; a handful of new objects (an
+        edited pattern or two) stay loose so small saves do not pile up tiny packs.
+        """
+        new = sum(1 for oid in set(ids) if not self.has(oid))
+        return self.new_pack() if new >= PACK_MIN_OBJECTS else None
 
     def publish(self, pack: PackWriter) -> None:
         """Make ``pack`` durable and visible to this store's readers."""

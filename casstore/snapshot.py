@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +183,24 @@ def snapshot_directory(
         for path, cached in hashes.files.items()
     )
 
+    pack = store.objects.new_pack_if_many(cached.sha256 for cached in hashes.files.values())
+
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
         full = hashes.sources[path].full
-        result = store.objects.put_stream(lambda: open(full, "rb"), cached.size, expected=cached.sha256)  # noqa: SIM115
+        result = store.objects.put_stream(partial(open, full, "rb"), cached.size, expected=cached.sha256, pack=pack)
         return result.new, result.size
 
-    results = list(parallel_map(put, hashes.files))
-    tree = Tree(project_id, manifest_id, entries)
-    tree_put = store.objects.put_bytes(tree.encode())
+    try:
+        results = list(parallel_map(put, hashes.files))
+        tree = Tree(project_id, manifest_id, entries)
+        tree_put = store.objects.put_bytes(tree.encode(), pack)
+        if pack is not None:
+            store.objects.publish(pack)  # durable before any commit or ref names these objects
+    except BaseException:
+        if pack is not None:
+            pack.discard()
+        raise
     new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)
     new_bytes = sum(size for new, size in results if new) + (tree_put.size if tree_put.new else 0)
     return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at)

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from casstore.clock import format_iso
-from casstore.importer import PACK_MIN_OBJECTS
-from casstore.object_store import PACKED_OBJECT_LIMIT
+from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
 from casstore.store import Store
 from conftest import Cli, dirs_equal, snapshot_tree
 
@@ -136,3 +135,13 @@ def test_a_flipped_byte_in_an_import_pack_fails_export_and_fsck(cli: Cli, tmp_pa
     assert "object" in result.err and not (tmp_path / "out").exists()
     assert cli("fsck", "--quick").code == 1
     assert cli("fsck").code == 1
+
+
+def test_a_first_autosave_of_a_big_directory_is_one_pack(cli: Cli, tmp_path: Path) -> None:
+    work = _many_files_bundle(tmp_path / "work", seed=7)
+    saved = json.loads(cli.ok("autosave", work, "--project", "packed", "--json").out)
+    assert len(list((cli.store / "packs").glob("*.pack"))) == 1
+    assert len(_loose_files(cli.store)) == 1  # the autosave commit
+    cli.ok("export", saved["ref"], tmp_path / "out")
+    assert dirs_equal(work, tmp_path / "out")
+    assert cli("fsck").code == 0
