@@ -77,9 +77,13 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     total = tree.total_size
     done = 0
 
-    def write_one(entry: TreeEntry) -> Path:
+    # Directories first, once each, so the workers only create files.
+    parents = sorted({root.joinpath(*entry.path.split("/")).parent for entry in tree.entries})
+    for parent in parents:
+        parent.mkdir(parents=True, exist_ok=True)
+
+    def write_one(entry: TreeEntry) -> None:
         target = root.joinpath(*entry.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
@@ -87,15 +91,13 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
                 copy_object_to(store, entry, out)
             out.flush()
             os.fsync(out.fileno())
-        return target.parent
 
-    parents = []
-    for entry, parent in zip(tree.entries, parallel_map(write_one, tree.entries), strict=True):
-        parents.append(parent)
+    for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries), strict=True):
         done += entry.size
         if progress:
             progress(done, total)
-    fsync_dirs(parents)
+    # Every directory that gained a name, up to and including root (it names the top folders).
+    fsync_dirs({root, *(d for parent in parents for d in (parent, *parent.parents) if d.is_relative_to(root))})
 
 
 def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | None) -> None:
