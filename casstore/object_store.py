@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from casstore.atomic import fsync_dirs, temp_file
-from casstore.codec import ObjectReader, decode_bytes, encode_bytes, encode_stream
+from casstore.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.ids import id_of_bytes, is_object_id
 from casstore.packs import Pack, PackWriter, list_packs
@@ -37,6 +37,27 @@ class PutResult:
     size: int
     new: bool
     stored_bytes: int
+
+
+_local = threading.local()
+
+
+def _read_buffer() -> bytearray:
+    """Return the calling thread's buffer for reading one packable object whole (reused, not reallocated)."""
+    if not hasattr(_local, "buffer"):
+        _local.buffer = bytearray(PACKED_OBJECT_LIMIT + 1)
+    return _local.buffer
+
+
+def _read_into(source: BinaryIO, view: memoryview) -> int:
+    """Fill ``view`` from ``source`` until it is full or the source ends; return the bytes read."""
+    filled = 0
+    while filled < len(view):
+        got = source.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 class LooseObjectStore:
@@ -248,19 +269,21 @@ class ObjectStore:
         The id comes from the bytes read here, so the caller compares it with what it
         expected; an import hashes, validates and stages each small file in this one read.
         """
+        buffer = _read_buffer()
         with open_source() as source:
-            content = source.read(size + 1)
-        if len(content) > size:  # grew since it was measured: hashing a prefix would lie
+            length = _read_into(source, memoryview(buffer)[: size + 1])
+        if length > size:  # grew since it was measured: hashing a prefix would lie
             raise BundleError(f"content changed while it was being stored (more than the {size} bytes expected)")
-        oid, stored = encode_bytes(content)
+        content = memoryview(buffer)[:length]
+        oid, parts = encode_parts(content)
         if pack.has(oid):
-            return PutResult(oid, len(content), False, 0)
+            return PutResult(oid, length, False, 0)
         if self.has(oid):
             if not self._reuse_packed(oid):
                 self.loose._freshen(oid)
-            return PutResult(oid, len(content), False, 0)
-        new = pack.add(oid, stored)
-        return PutResult(oid, len(content), new, len(stored) if new else 0)
+            return PutResult(oid, length, False, 0)
+        new = pack.add(oid, parts)
+        return PutResult(oid, length, new, sum(len(part) for part in parts) if new else 0)
 
     def _reuse_packed(self, oid: str) -> bool:
         """Tell whether a pack holds ``oid``; if so, freshen that pack so a concurrent gc keeps it."""

@@ -15,7 +15,7 @@ import os
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -164,7 +164,7 @@ class PackWriter:
         self._lock = threading.Lock()
         self._write(PACK_MAGIC)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         self._out.write(data)
         self._hasher.update(data)
         self._position += len(data)
@@ -176,14 +176,15 @@ class PackWriter:
     def __len__(self) -> int:
         return len(self._records)
 
-    def add(self, oid: str, stored: bytes) -> bool:
-        """Append the stored (encoded) bytes of ``oid``; False if the pack already has it."""
+    def add(self, oid: str, parts: Sequence[bytes | memoryview]) -> bool:
+        """Append the stored (encoded) bytes of ``oid``, given as parts; False if the pack has it."""
         with self._lock:
             if oid in self._records:
                 return False
             start = self._position
-            self._write(stored)
-            self._records[oid] = (start, len(stored))
+            for part in parts:
+                self._write(part)
+            self._records[oid] = (start, self._position - start)
             return True
 
     def add_stream(self, oid: str, stored: BinaryIO) -> bool:
