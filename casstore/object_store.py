@@ -171,6 +171,7 @@ class ObjectStore:
         self.tmp = tmp_dir
         self._packs: list[Pack] | None = None
         self._packs_seen: int | None = None
+        self._freshened: set[Path] = set()
         self.unreadable_packs: list[tuple[str, str]] = []
 
     @property
@@ -291,8 +292,10 @@ class ObjectStore:
         for pack in self.packs:
             if pack.has(oid):
                 found = True
-                with contextlib.suppress(OSError):
-                    os.utime(pack.pack_path)
+                if pack.pack_path not in self._freshened:  # once per process: the grace is days
+                    self._freshened.add(pack.pack_path)
+                    with contextlib.suppress(OSError):
+                        os.utime(pack.pack_path)
         return found
 
     def new_pack(self) -> PackWriter:

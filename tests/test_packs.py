@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -145,3 +146,24 @@ def test_a_first_autosave_of_a_big_directory_is_one_pack(cli: Cli, tmp_path: Pat
     cli.ok("export", saved["ref"], tmp_path / "out")
     assert dirs_equal(work, tmp_path / "out")
     assert cli("fsck").code == 0
+
+
+def test_reusing_packed_objects_freshens_their_pack_for_gc(cli: Cli, tmp_path: Path) -> None:
+    bundle = _many_files_bundle(tmp_path / "bundle", seed=8)
+    cli.ok("import", bundle)
+    (pack,) = (cli.store / "packs").glob("*.pack")
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).timestamp()
+    os.utime(pack, (month_ago, month_ago))
+    # Another project reuses every blob: a gc running alongside must see the pack as young.
+    summary = json.loads(cli.ok("import", bundle, "--project", "copy", "--json").out)
+    assert summary["objects"]["new"] == 2  # only the tree (other project id) and the commit
+    assert pack.stat().st_mtime > month_ago + 29 * 86400
+
+
+def test_a_big_zip_bundle_is_packed_from_the_archive(cli: Cli, tmp_path: Path) -> None:
+    bundle = _many_files_bundle(tmp_path / "bundle", seed=9)
+    archive = shutil.make_archive(str(tmp_path / "bundle"), "zip", bundle)
+    cli.ok("import", archive)
+    assert len(list((cli.store / "packs").glob("*.pack"))) == 1 and _loose_files(cli.store) == []
+    cli.ok("export", "packed", tmp_path / "out")
+    assert dirs_equal(bundle, tmp_path / "out")
