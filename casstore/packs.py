@@ -173,9 +173,6 @@ class PackWriter:
         """Tell whether ``oid`` was already added to this pack."""
         return oid in self._records
 
-    def __len__(self) -> int:
-        return len(self._records)
-
     def add(self, oid: str, parts: Sequence[bytes | memoryview]) -> bool:
         """Append the stored (encoded) bytes of ``oid``, given as parts; False if the pack has it."""
         with self._lock:
