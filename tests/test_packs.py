@@ -167,3 +167,12 @@ def test_a_big_zip_bundle_is_packed_from_the_archive(cli: Cli, tmp_path: Path) -
     assert len(list((cli.store / "packs").glob("*.pack"))) == 1 and _loose_files(cli.store) == []
     cli.ok("export", "packed", tmp_path / "out")
     assert dirs_equal(bundle, tmp_path / "out")
+
+
+def test_a_long_lived_reader_sees_packs_other_processes_publish(cli: Cli, tmp_path: Path) -> None:
+    viewer = Store.open(cli.store)  # as the viewer or 'autosave --watch' hold one open
+    assert viewer.objects.packs == []
+    bundle = _many_files_bundle(tmp_path / "bundle", seed=10)
+    summary = json.loads(cli.ok("import", bundle, "--json").out)
+    assert viewer.objects.has(summary["tree"])
+    assert viewer.objects.read_bytes(summary["tree"]).startswith(b"{")
