@@ -143,6 +143,47 @@ def _digest_matches(path: Path) -> bool:
         return hasher.digest() == stream.read(DIGEST_SIZE)
 
 
+# Start writeback each time this much was appended, so the disk works while the CPUs encode.
+EARLY_FLUSH_BYTES = 16 << 20
+
+
+class _EarlyFlush:
+    """A thread that starts writeback of a file still being written (fdatasync as it grows).
+
+    Without it the kernel holds the whole pack in dirty pages until the final fsync, and
+    the disk sits idle while the workers hash and compress; with it that fsync has only
+    the last few megabytes left. Errors are left for the final fsync to report.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="casstore-pack-flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                return
+
+    def kick(self) -> None:
+        """Ask for a writeback pass (coalesced with one already asked for)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Wait for the thread to finish its current pass and end."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+
 class PackWriter:
     """Build one new pack in ``tmp/``: objects are appended as they come, from any thread.
 
@@ -162,12 +203,25 @@ class PackWriter:
         self._position = 0
         self._records: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
+        self._flusher: _EarlyFlush | None = None
+        self._flushed_at = 0
         self._write(PACK_MAGIC)
 
     def _write(self, data: bytes | memoryview) -> None:
         self._out.write(data)
         self._hasher.update(data)
         self._position += len(data)
+        if self._position - self._flushed_at >= EARLY_FLUSH_BYTES:
+            self._flushed_at = self._position
+            self._out.flush()
+            if self._flusher is None:
+                self._flusher = _EarlyFlush(self._out.fileno())
+            self._flusher.kick()
+
+    def _stop_flusher(self) -> None:
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
 
     def has(self, oid: str) -> bool:
         """Tell whether ``oid`` was already added to this pack."""
@@ -204,6 +258,7 @@ class PackWriter:
             digest = self._hasher.digest()
             self._out.write(digest)
             self._out.flush()
+            self._stop_flusher()
             os.fsync(self._out.fileno())
             self._out.close()
             name = f"pack-{digest.hex()}"
@@ -234,6 +289,7 @@ class PackWriter:
 
     def discard(self) -> None:
         """Drop the unfinished pack."""
+        self._stop_flusher()
         if not self._out.closed:
             self._out.close()
         with contextlib.suppress(FileNotFoundError):

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from casstore.clock import format_iso
+from casstore.fsck import fsck
 from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
+from casstore.packs import EARLY_FLUSH_BYTES
 from casstore.store import Store
 from conftest import Cli, dirs_equal, snapshot_tree
 
@@ -176,3 +178,22 @@ def test_a_long_lived_reader_sees_packs_other_processes_publish(cli: Cli, tmp_pa
     summary = json.loads(cli.ok("import", bundle, "--json").out)
     assert viewer.objects.has(summary["tree"])
     assert viewer.objects.read_bytes(summary["tree"]).startswith(b"{")
+
+
+def test_a_pack_bigger_than_the_early_flush_step_round_trips_and_discards_cleanly(tmp_path: Path) -> None:
+    store = Store.init(tmp_path / "store")
+    rng = random.Random(11)
+    contents = [rng.randbytes(1 << 20) for _ in range((EARLY_FLUSH_BYTES >> 20) * 2 + 3)]
+    pack = store.objects.new_pack()
+    for content in contents:
+        assert store.objects.put_bytes(content, pack).new
+    store.objects.publish(pack)
+    for content in contents:
+        assert store.objects.read_bytes(hashlib.sha256(content).hexdigest()) == content
+    assert fsck(store).ok
+    abandoned = store.objects.new_pack()
+    for content in contents:
+        store.objects.put_bytes(content[::-1], abandoned)
+    abandoned.discard()
+    assert list((store.root / "tmp").iterdir()) == []
+    assert len(store.objects.packs) == 1
