@@ -92,7 +92,7 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
             out.flush()
             os.fsync(out.fileno())
 
-    for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries), strict=True):
+    for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
         done += entry.size
         if progress:
             progress(done, total)
