@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -37,11 +39,29 @@ def fsync_dirs(directories: Iterable[Path]) -> None:
         fsync_dir(directory)
 
 
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def owned_prefix(prefix: str) -> str:
+    """Return ``prefix`` plus this process's pid and host tag, so gc can tell a dead writer's leftovers."""
+    return f"{prefix}{os.getpid()}-{_host_tag()}-"
+
+
+_OWNED = re.compile(r"[a-z]+-(\d+)-([0-9a-f]{8})-")
+
+
+def writer_is_gone(name: str) -> bool:
+    """Tell whether temp file ``name`` was left by a process of this host that no longer runs."""
+    match = _OWNED.match(name)
+    return bool(match) and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
+
+
 @contextlib.contextmanager
 def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO, Path]]:
     """Open a new temp file in ``directory``; it is removed unless the caller renamed it."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
+    fd, name = tempfile.mkstemp(prefix=owned_prefix(prefix), dir=directory)
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
@@ -205,9 +206,23 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     for lock in store.refs.stale_locks():
         report.findings.append(Finding("lock", str(lock.relative_to(store.root)), "lock file left by a writer"))
     if store.tmp.is_dir():
-        leftovers = sorted(p.name for p in store.tmp.iterdir())
+        leftovers = sorted(store.tmp.iterdir())
         if leftovers:
+            size = sum(_size_or_zero(p) for p in leftovers)
             report.findings.append(
-                Finding("staging", "tmp/", f"{len(leftovers)} unfinished write(s) from interrupted commands")
+                Finding(
+                    "staging",
+                    "tmp/",
+                    f"{len(leftovers)} unfinished write(s) from interrupted commands, {size} bytes"
+                    " (gc removes those whose process is gone)",
+                )
             )
     return report
+
+
+def _size_or_zero(path: Path) -> int:
+    """Return a file's size, or 0 when its writer finished (and renamed it) meanwhile."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import LockFile, write_durable
+from casstore.atomic import LockFile, write_durable, writer_is_gone
 from casstore.clock import parse_iso, utc_now
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
@@ -135,10 +135,14 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
 
 
 def _clean_staging(store: Store, cutoff: datetime) -> None:
-    """Remove unfinished writes older than the grace (left by killed commands)."""
+    """Remove unfinished writes left by killed commands: older than the grace, or whose writer is gone.
+
+    A killed 1 GB import leaves a pack of hundreds of MB in ``tmp/``; its name carries the
+    writer's pid and host, so the next gc frees it instead of waiting out the grace.
+    """
     if not store.tmp.is_dir():
         return
     for leftover in store.tmp.iterdir():
         with contextlib.suppress(OSError):
-            if _mtime(leftover) < cutoff:
+            if _mtime(leftover) < cutoff or writer_is_gone(leftover.name):
                 leftover.unlink()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from casstore.atomic import fsync_dir, temp_file
+from casstore.atomic import fsync_dir, owned_prefix, temp_file
 from casstore.errors import CorruptObject
 from casstore.ids import CHUNK_SIZE
 
@@ -195,7 +195,7 @@ class PackWriter:
     def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
         self.packs_dir = packs_dir
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="pack-", dir=tmp_dir)
+        fd, name = tempfile.mkstemp(prefix=owned_prefix("pack-"), dir=tmp_dir)
         self._tmp = Path(name)
         self._tmp_dir = tmp_dir
         self._out = os.fdopen(fd, "wb")

@@ -7,15 +7,21 @@ import json
 import os
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from casstore.clock import format_iso
 from casstore.fsck import fsck
 from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
 from casstore.packs import EARLY_FLUSH_BYTES
 from casstore.store import Store
-from conftest import Cli, dirs_equal, snapshot_tree
+from conftest import ROOT, Cli, dirs_equal, snapshot_tree
 
 
 def _many_files_bundle(root: Path, seed: int, samples: int = PACK_MIN_OBJECTS + 6, big: int = 0) -> Path:
@@ -197,3 +203,26 @@ def test_a_pack_bigger_than_the_early_flush_step_round_trips_and_discards_cleanl
     abandoned.discard()
     assert list((store.root / "tmp").iterdir()) == []
     assert len(store.objects.packs) == 1
+
+
+def test_gc_frees_the_pack_of_an_import_killed_while_writing_it(cli: Cli, tmp_path: Path) -> None:
+    bundle = _many_files_bundle(tmp_path / "bundle", seed=12, samples=240)
+    argv = [sys.executable, "-m", "porcelain", "--store", str(cli.store), "import", str(bundle)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _attempt in range(5):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not list((cli.store / "tmp").glob("pack-*")):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if list((cli.store / "tmp").glob("pack-*")):
+            break
+        shutil.rmtree(cli.store)
+        cli.ok("init", cli.store)
+    else:
+        pytest.skip("the import finished before it could be killed mid-pack")
+    report = json.loads(cli("fsck", "--json").out)
+    assert report["ok"] and [f["kind"] for f in report["notices"]] == ["staging"]
+    cli.ok("gc")  # the default two-week grace: the dead writer's name is what frees it
+    assert list((cli.store / "tmp").iterdir()) == []
+    assert json.loads(cli("fsck", "--json").out)["notices"] == []
