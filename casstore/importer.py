@@ -86,15 +86,20 @@ def store_bundle_objects(
 
 
 def _scan_and_stage(
-    store: Store, listed: ListedBundle, project: str | None, progress: ProgressFn | None, pack: PackWriter | None
+    store: Store,
+    listed: ListedBundle,
+    project: str | None,
+    progress: ProgressFn | None,
+    pack: PackWriter | None,
+    missing: set[str],
 ) -> tuple[ScannedBundle, dict[str, PutResult]]:
-    """Validate every file; with a pack, new small files are encoded into it in the same read."""
+    """Validate every file; with a pack, new small files (``missing`` ones) are encoded into it in the same read."""
     staged: dict[str, PutResult] = {}
     if pack is None:
         return verify_bundle(listed, project, progress), staged
 
     def hash_and_stage(item: SourceFile, expected: str | None) -> tuple[str, int]:
-        if item.size > PACKED_OBJECT_LIMIT or (expected is not None and store.objects.has(expected)):
+        if item.size > PACKED_OBJECT_LIMIT or (expected is not None and expected not in missing):
             return hash_file(item)
         result = store.objects.put_in_pack(item.open, item.size, pack)
         staged[item.path] = result
@@ -133,9 +138,10 @@ def import_bundle(
             raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}{hint}") from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
-        pack = store.objects.new_pack_if_many(listed.expected().values())
+        missing = store.objects.missing(listed.expected().values())
+        pack = store.objects.pack_for(len(missing))
         try:
-            scanned, staged = _scan_and_stage(store, listed, project, progress, pack)
+            scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing)
             results = store_bundle_objects(store, scanned, progress, pack, staged)
             tree_id = scanned.tree.id
             created = True

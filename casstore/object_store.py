@@ -302,14 +302,17 @@ class ObjectStore:
         """Start a pack for many new objects; publish it before any ref reaches them."""
         return PackWriter(self.packs_dir, self.tmp)
 
-    def new_pack_if_many(self, ids: Iterable[str]) -> PackWriter | None:
-        """Start a pack when at least :data:`PACK_MIN_OBJECTS` of ``ids`` are new, as git keeps a big fetch.
+    def missing(self, ids: Iterable[str]) -> set[str]:
+        """Return which of ``ids`` the store does not hold."""
+        return {oid for oid in set(ids) if not self.has(oid)}
+
+    def pack_for(self, new_objects: int) -> PackWriter | None:
+        """Start a pack when a write brings at least :data:`PACK_MIN_OBJECTS` new objects, as git keeps a big fetch.
 
         One pack costs one fsync instead of one per object; a handful of new objects (an
         edited pattern or two) stay loose so small saves do not pile up tiny packs.
         """
-        new = sum(1 for oid in set(ids) if not self.has(oid))
-        return self.new_pack() if new >= PACK_MIN_OBJECTS else None
+        return self.new_pack() if new_objects >= PACK_MIN_OBJECTS else None
 
     def publish(self, pack: PackWriter) -> None:
         """Make ``pack`` durable and visible to this store's readers."""

@@ -183,7 +183,7 @@ def snapshot_directory(
         for path, cached in hashes.files.items()
     )
 
-    pack = store.objects.new_pack_if_many(cached.sha256 for cached in hashes.files.values())
+    pack = store.objects.pack_for(len(store.objects.missing(cached.sha256 for cached in hashes.files.values())))
 
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
