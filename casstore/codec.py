@@ -35,15 +35,17 @@ def header(codec: bytes) -> bytes:
     return MAGIC + codec
 
 
-def worth_compressing(sample: bytes, level: int = ZSTD_LEVEL) -> bool:
-    """Tell whether zstd saves enough on ``sample`` to store compressed."""
-    if len(sample) < 64:
-        return False
-    compressed = _zstd().ZstdCompressor(level=level).compress(sample)
-    return len(compressed) <= len(sample) * (1 - MIN_SAVING)
-
-
 _local = threading.local()
+
+
+def _level_for(size: int) -> int:
+    """Return the zstd level for an object of ``size`` bytes (samples get the fast one)."""
+    return LARGE_LEVEL if size >= LARGE_OBJECT else ZSTD_LEVEL
+
+
+def _saves_enough(compressed: bytes, original: bytes | memoryview) -> bool:
+    """Tell whether keeping ``compressed`` instead of ``original`` saves :data:`MIN_SAVING`."""
+    return len(original) >= 64 and len(compressed) <= len(original) * (1 - MIN_SAVING)
 
 
 def _compressor(level: int):  # noqa: ANN202 - a zstandard.ZstdCompressor
@@ -64,9 +66,8 @@ def encode_parts(content: bytes | memoryview) -> tuple[str, tuple[bytes | memory
     """
     oid = hashlib.sha256(content).hexdigest()
     if len(content) >= 64:
-        level = LARGE_LEVEL if len(content) >= LARGE_OBJECT else ZSTD_LEVEL
-        compressed = _compressor(level).compress(content)
-        if len(compressed) <= len(content) * (1 - MIN_SAVING):
+        compressed = _compressor(_level_for(len(content))).compress(content)
+        if _saves_enough(compressed, content):
             return oid, (header(CODEC_ZSTD), compressed)
     return oid, (header(CODEC_RAW), content)
 
@@ -80,12 +81,13 @@ def encode_stream(source: BinaryIO, out: BinaryIO, size_hint: int | None) -> tup
     first = source.read(CHUNK_SIZE)
     digest.update(first)
     size = len(first)
-    level = LARGE_LEVEL if (size_hint or len(first)) >= LARGE_OBJECT else ZSTD_LEVEL
-    compress = worth_compressing(first[:PROBE_BYTES], level)
+    level = _level_for(size_hint or len(first))
+    probe = first[:PROBE_BYTES]
+    compress = _saves_enough(_compressor(level).compress(probe), probe)
     out.write(header(CODEC_ZSTD if compress else CODEC_RAW))
     if compress:
         kwargs = {"size": size_hint} if size_hint is not None else {}
-        compressor = _zstd().ZstdCompressor(level=level).compressobj(**kwargs)
+        compressor = _compressor(level).compressobj(**kwargs)
         out.write(compressor.compress(first))
         while chunk := source.read(CHUNK_SIZE):
             digest.update(chunk)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore.codec import decode_bytes, encode_parts
+from casstore.codec import decode_bytes, encode_parts, encode_stream
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.objects import Commit, Tree, TreeEntry
 from casstore.store import Store
@@ -134,3 +134,24 @@ def test_packed_import_objects_read_back_as_streamed_ones(store: Store) -> None:
         oid = hashlib.sha256(content).hexdigest()
         with store.objects.reader(oid) as reader:
             assert reader.read_all() == content == store.objects.read_bytes(oid)
+
+
+def test_a_stream_abandoned_midway_leaves_the_threads_compressor_usable() -> None:
+    class Breaks(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            self.calls += 1
+            if self.calls > 2:
+                raise OSError("disk went away")
+            return b"pattern step " * 100_000
+
+    with pytest.raises(OSError):
+        encode_stream(Breaks(), io.BytesIO(), 10_000_000)
+    content = b"mixer snapshot " * 50_000
+    oid, parts = encode_parts(content)
+    assert decode_bytes(oid, b"".join(parts), len(content)) == content
