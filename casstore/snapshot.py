@@ -12,6 +12,7 @@ from casstore import canonical
 from casstore.bundle_source import DirectoryFile, walk_directory
 from casstore.errors import BundleError
 from casstore.ids import hash_stream
+from casstore.object_store import PACK_MIN_OBJECTS
 from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
 from casstore.paths import MANIFEST_NAME
@@ -183,7 +184,11 @@ def snapshot_directory(
         for path, cached in hashes.files.items()
     )
 
-    pack = store.objects.pack_for(len(store.objects.missing(cached.sha256 for cached in hashes.files.values())))
+    # Files the stat cache vouched for were stored by an earlier snapshot: only re-read ones can be
+    # new, so an unchanged directory (the autosave hot path) skips asking the store about every file.
+    pack = None
+    if hashes.hashed >= PACK_MIN_OBJECTS:
+        pack = store.objects.pack_for(len(store.objects.missing(c.sha256 for c in hashes.files.values())))
 
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
