@@ -92,6 +92,12 @@ def same_tree(a: Path, b: Path) -> None:
 
 
 def bench_casstore(rev1: Path, rev2: Path, scratch: Path, result: Result) -> None:
+    # Byte-compile casstore first, as pip does when it installs a package: with
+    # PYTHONDONTWRITEBYTECODE set (as on some CI machines) every command would otherwise
+    # compile its modules from source again, ~25 ms a run that no user pays.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "casstore"), str(ROOT / "porcelain")], check=True
+    )
     store = scratch / "store"
     cli = [*CASSTORE, "--store", str(store)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)
