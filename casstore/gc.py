@@ -30,6 +30,8 @@ class GcReport:
     pack: str | None = None
     packs_replaced: int = 0
     reflog_expired: int = 0
+    staging_removed: int = 0
+    staging_bytes: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON object."""
@@ -43,6 +45,7 @@ class GcReport:
             "pack": self.pack,
             "packs_replaced": self.packs_replaced,
             "reflog_expired": self.reflog_expired,
+            "staging_removed": {"files": self.staging_removed, "bytes": self.staging_bytes},
         }
 
 
@@ -98,7 +101,7 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
             store.objects.loose.delete(oid)
         store.objects.reload_packs()
         report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
-        _clean_staging(store, cutoff)
+        report.staging_removed, report.staging_bytes = _clean_staging(store, cutoff)
     return report
 
 
@@ -134,15 +137,20 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
     return expired
 
 
-def _clean_staging(store: Store, cutoff: datetime) -> None:
+def _clean_staging(store: Store, cutoff: datetime) -> tuple[int, int]:
     """Remove unfinished writes left by killed commands: older than the grace, or whose writer is gone.
 
     A killed 1 GB import leaves a pack of hundreds of MB in ``tmp/``; its name carries the
     writer's pid and host, so the next gc frees it instead of waiting out the grace.
+    Returns how many files and bytes it removed.
     """
+    files = size = 0
     if not store.tmp.is_dir():
-        return
+        return files, size
     for leftover in store.tmp.iterdir():
         with contextlib.suppress(OSError):
             if _mtime(leftover) < cutoff or writer_is_gone(leftover.name):
+                length = leftover.stat().st_size
                 leftover.unlink()
+                files, size = files + 1, size + length
+    return files, size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,6 +62,15 @@ def _many_files_bundle(root: Path, seed: int, samples: int = PACK_MIN_OBJECTS + 
     }
     (root / "project_manifest.json").write_text(json.dumps(manifest, indent=2))
     return root
+
+
+def _pack_in_progress(store: Path) -> bool:
+    """Tell whether an import has started writing objects into a pack in ``tmp/``."""
+    sizes = []
+    for path in (store / "tmp").glob("pack-*"):
+        with contextlib.suppress(FileNotFoundError):
+            sizes.append(path.stat().st_size)
+    return any(size > 0 for size in sizes)
 
 
 def _loose_files(store: Path) -> list[Path]:
@@ -211,11 +221,11 @@ def test_gc_frees_the_pack_of_an_import_killed_while_writing_it(cli: Cli, tmp_pa
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _attempt in range(5):
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while proc.poll() is None and not list((cli.store / "tmp").glob("pack-*")):
+        while proc.poll() is None and not _pack_in_progress(cli.store):
             time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if list((cli.store / "tmp").glob("pack-*")):
+        if _pack_in_progress(cli.store):
             break
         shutil.rmtree(cli.store)
         cli.ok("init", cli.store)
@@ -223,6 +233,9 @@ def test_gc_frees_the_pack_of_an_import_killed_while_writing_it(cli: Cli, tmp_pa
         pytest.skip("the import finished before it could be killed mid-pack")
     report = json.loads(cli("fsck", "--json").out)
     assert report["ok"] and [f["kind"] for f in report["notices"]] == ["staging"]
-    cli.ok("gc")  # the default two-week grace: the dead writer's name is what frees it
+    leftover = sum(p.stat().st_size for p in (cli.store / "tmp").iterdir())
+    # The default two-week grace: the dead writer's name is what frees it.
+    report = json.loads(cli.ok("gc", "--json").out)
+    assert report["staging_removed"]["files"] >= 1 and report["staging_removed"]["bytes"] == leftover > 0
     assert list((cli.store / "tmp").iterdir()) == []
     assert json.loads(cli("fsck", "--json").out)["notices"] == []

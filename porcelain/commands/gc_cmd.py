@@ -31,6 +31,11 @@ def register(group: click.Group) -> None:
         )
         if report.reflog_expired:
             click.echo(f"{'would expire' if dry_run else 'expired'} {report.reflog_expired} reflog entries")
+        if report.staging_removed:
+            click.echo(
+                f"removed {report.staging_removed} unfinished writes of interrupted commands "
+                f"({human_bytes(report.staging_bytes)})"
+            )
         if not dry_run:
             packed = f"packed {report.packed} objects"
             click.echo(f"{packed} into {report.pack}" if report.pack else f"{packed} (packs already up to date)")
