@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -39,7 +40,9 @@ def fsync_dirs(directories: Iterable[Path]) -> None:
         fsync_dir(directory)
 
 
+@functools.cache
 def _host_tag() -> str:
+    # Once per process: every temp file name carries it, refs and autosave objects included.
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
