@@ -77,14 +77,14 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     total = tree.total_size
     done = 0
 
+    targets = {entry.path: root.joinpath(*entry.path.split("/")) for entry in tree.entries}
     # Directories first, once each, so the workers only create files.
-    parents = sorted({root.joinpath(*entry.path.split("/")).parent for entry in tree.entries})
+    parents = sorted({target.parent for target in targets.values()})
     for parent in parents:
         parent.mkdir(parents=True, exist_ok=True)
 
     def write_one(entry: TreeEntry) -> None:
-        target = root.joinpath(*entry.path.split("/"))
-        with open(target, "wb") as out:
+        with open(targets[entry.path], "wb") as out:
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
             else:

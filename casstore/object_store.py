@@ -60,6 +60,12 @@ def _read_into(source: BinaryIO, view: memoryview) -> int:
     return filled
 
 
+def _check_unchanged(expected: str | None, read: str) -> None:
+    """Refuse content that no longer hashes to what was validated (a file edited meanwhile)."""
+    if expected is not None and read != expected:
+        raise BundleError(f"content changed while it was being stored (expected {expected}, read {read})")
+
+
 class LooseObjectStore:
     """Objects as one file each; durability of new names is batched in :meth:`sync`."""
 
@@ -99,8 +105,7 @@ class LooseObjectStore:
         with temp_file(self.tmp, prefix="obj-") as (out, tmp_path):
             with open_source() as source:
                 oid, size = encode_stream(source, out, size_hint)
-            if expected is not None and oid != expected:
-                raise BundleError(f"content changed while it was being stored (expected {expected}, read {oid})")
+            _check_unchanged(expected, oid)
             if self.has(oid):
                 self._freshen(oid)
                 return PutResult(oid, size, False, 0)
@@ -260,8 +265,7 @@ class ObjectStore:
             self.loose._freshen(expected)
             return PutResult(expected, size_hint, False, 0)
         result = self.put_in_pack(open_source, size_hint, pack)
-        if expected is not None and result.oid != expected:
-            raise BundleError(f"content changed while it was being stored (expected {expected}, read {result.oid})")
+        _check_unchanged(expected, result.oid)
         return result
 
     def put_in_pack(self, open_source: Callable[[], BinaryIO], size: int, pack: PackWriter) -> PutResult:
