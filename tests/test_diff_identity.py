@@ -173,3 +173,13 @@ def test_stat_lines_add_up_to_the_total(drums: Cli, demo_data: Path, old: str, n
     assert document["stat"]["changes"] == sum(counts) == sum(f["changes"] for f in document["stat"]["files"])
     changes = sum(1 if r["change"] in ("added", "removed") else max(1, len(r["changes"])) for r in document["records"])
     assert document["stat"]["changes"] == changes
+
+
+def test_docs_examples_are_the_real_output(drums: Cli) -> None:
+    # The drum machine only: the choir example shows measured loudness, which may be re-rounded.
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    for args in (("drum-machine~2", "drum-machine~1"), ("drum-machine~1", "drum-machine")):
+        shown = f"$ casstore diff {' '.join(args)}\n" + drums.ok("diff", *args).out
+        assert shown in doc, shown
+    mixer = next(r for r in _json(drums, "drum-machine~2", "drum-machine~1")["records"] if r["section"] == "mixer")
+    assert json.dumps(mixer, indent=2, ensure_ascii=False) + "\n```" in doc
