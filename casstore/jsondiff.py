@@ -39,6 +39,7 @@ IDENTITY_KEYS = (
 _ID_SUFFIX = re.compile(r".+_(id|uuid)$")
 _NAME_SUFFIX = re.compile(r".+_name$")
 _SIMILAR = 0.5  # an unkeyed item pairs with another (as "modified") when at least this alike
+_MAX_PAIRING = 250_000  # item pairs a replaced run may compare; past it, pair by position (bounded time)
 _IRREGULAR = {"entries": "entry", "buses": "bus", "busses": "bus", "indices": "index", "children": "child"}
 
 
@@ -238,6 +239,13 @@ def _pairs(old: list[Any], new: list[Any]) -> list[tuple[int | None, int | None]
     if len(old) == len(new) and not any(isinstance(x, dict | list) for x in [*old, *new]):
         return [(i, i) for i in range(len(old))]  # scalars in place: a changed value
     n, m = len(old), len(new)
+    if n * m > _MAX_PAIRING:
+        common = min(n, m)
+        return (
+            [(i, i) for i in range(common)]
+            + [(i, None) for i in range(common, n)]
+            + [(None, j) for j in range(common, m)]
+        )
     score = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):

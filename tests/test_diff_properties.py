@@ -163,3 +163,11 @@ def test_reordering_a_keyed_list_is_one_reorder_and_nothing_else(gains: list[flo
     else:
         assert [(c.kind, c.old, c.new) for c in changes] == [("reordered", before, after)]
         assert change_text(changes[0]).startswith("channel order ")
+
+
+def test_a_long_list_rewritten_whole_is_paired_item_by_item() -> None:
+    # 1000 x 1000 candidate pairs pass the pairing cap: items pair by position, still exactly
+    old = [{"note": f"N{i}", "velocity": i % 128, "fx": "arp"} for i in range(1000)]
+    new = [{**item, "fx": "slide"} for item in old]
+    changes = json_changes({"steps": old}, {"steps": new})
+    assert len(changes) == 1000 and all(c.attribute == "fx" for c in changes)
