@@ -183,3 +183,10 @@ def test_docs_examples_are_the_real_output(drums: Cli) -> None:
         assert shown in doc, shown
     mixer = next(r for r in _json(drums, "drum-machine~2", "drum-machine~1")["records"] if r["section"] == "mixer")
     assert json.dumps(mixer, indent=2, ensure_ascii=False) + "\n```" in doc
+
+
+def test_recovery_summary_names_a_manifest_only_change(demo_data: Path, tmp_path: Path) -> None:
+    from casstore.recover import summarize
+
+    records = diff_specs(None, str(demo_data / "drum_bundle_rev2"), str(demo_data / "drum_bundle_rev3"))
+    assert summarize(records) == "vs head: manifest modified"
