@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from casstore.audio import audio_facts
 from casstore.diff_inputs import DiffSide, side_from_path, side_from_tree
+from casstore.diff_manifest import manifest_changes
+from casstore.diff_text import SUBJECT_KEYS, SUBJECT_LABELS, full_change_text, record_prefix
 from casstore.history import read_commit, read_tree
 from casstore.jsondiff import FieldChange, json_changes
 from casstore.paths import MANIFEST_NAME
 from casstore.revisions import resolve
 from casstore.store import Store
 
-SECTIONS = ("project", "pattern", "mixer", "sample", "file")
+SECTIONS = ("project", "manifest", "pattern", "mixer", "sample", "file")
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,52 @@ class DiffRecord:
     path: str | None
     old_path: str | None = None
     changes: tuple[FieldChange, ...] = field(default_factory=tuple)
+    note: str | None = None
+
+    def identity(self) -> list[list[Any]]:
+        """The record's own identity segment (``[["pattern", "verse"]]``; none for project/manifest)."""
+        return [[SUBJECT_LABELS[self.section], self.subject]] if self.section in SUBJECT_LABELS else []
+
+    def lines(self) -> list[str]:
+        """Each change in words, with the record it belongs to (see ``casstore.diff_text``)."""
+        return [full_change_text(self.section, self.subject, c) for c in self.changes]
 
     def as_json(self) -> dict[str, Any]:
         """Return the record as a JSON object."""
+        own = self.identity()
+        own_keys = [SUBJECT_KEYS[self.section]] if own else []
+        changes = []
+        for change, line in zip(self.changes, self.lines(), strict=True):
+            item = change.as_json()
+            item["identity"] = own + item["identity"]
+            item["identity_keys"] = own_keys + item["identity_keys"]
+            item["display"] = line
+            changes.append(item)
         return {
             "section": self.section,
             "change": self.change,
             "subject": self.subject,
             "path": self.path,
             "old_path": self.old_path,
-            "changes": [c.as_json() for c in self.changes],
+            "changes": changes,
+            "identity": own,
+            "note": self.note,
+            "display": headline(self),
         }
+
+
+def headline(record: DiffRecord) -> str:
+    """The record in one line: ``pattern verse (patterns/verse.json): modified``."""
+    if record.section == "project":
+        return "project fields"
+    subject = record_prefix(record.section, record.subject)
+    if record.change == "renamed":
+        same = "same content" if not any(c.field == "sha256" for c in record.changes) else "changed"
+        return f"{subject}: renamed {record.old_path} → {record.path} ({same})"
+    if record.section in ("file", "manifest"):
+        note = f" ({record.note})" if record.note else ""
+        return f"{subject}: {record.change}{note}"
+    return f"{subject} ({record.path or record.old_path}): {record.change}"
 
 
 def open_side(store: Store | None, spec: str) -> DiffSide:
@@ -77,8 +114,7 @@ def _listed(manifest: dict[str, Any] | None, key: str, ident: str, path_key: str
 
 def diff_sides(old: DiffSide, new: DiffSide) -> list[DiffRecord]:
     """Return every semantic difference between two sides, in section order."""
-    records: list[DiffRecord] = []
-    records += _project(old, new)
+    records = _project(old, new) + _manifest(old, new)
     claimed: set[str] = {MANIFEST_NAME}
     for section, key, ident, path_key in (
         ("pattern", "patterns", "pattern_id", "path"),
@@ -90,7 +126,27 @@ def diff_sides(old: DiffSide, new: DiffSide) -> list[DiffRecord]:
         claimed |= {item[path_key] for item in [*old_items.values(), *new_items.values()]}
         records += _entries(section, old, new, old_items, new_items, path_key)
     records += _other_files(old, new, claimed)
-    return records
+    return records + _unexplained(old, new, records)
+
+
+def _manifest(old: DiffSide, new: DiffSide) -> list[DiffRecord]:
+    changes, note = manifest_changes(old, new)
+    if not changes:
+        return []
+    return [DiffRecord("manifest", "modified", MANIFEST_NAME, MANIFEST_NAME, None, tuple(changes), note)]
+
+
+def _unexplained(old: DiffSide, new: DiffSide, records: list[DiffRecord]) -> list[DiffRecord]:
+    """Files that differ yet no record names (a manifest listing one path twice, …): by bytes."""
+    named = {p for r in records for p in (r.path, r.old_path) if p}
+    if records:
+        named.add(MANIFEST_NAME)  # its entries changed with the files their records name
+    extra = []
+    for path in sorted((set(old.files) | set(new.files)) - named):
+        if old.files.get(path) != new.files.get(path):
+            changes = _byte_changes(old, new, path if path in old.files else None, path if path in new.files else None)
+            extra.append(DiffRecord("file", "modified", path, path, None, tuple(changes)))
+    return extra
 
 
 def _project(old: DiffSide, new: DiffSide) -> list[DiffRecord]:
@@ -104,7 +160,10 @@ def _project(old: DiffSide, new: DiffSide) -> list[DiffRecord]:
     changes = []
     for change in json_changes(old_top, new_top):
         name = change.field.removeprefix("project.")
-        changes.append(FieldChange(name, change.old, change.new))
+        attribute = change.attribute.removeprefix("project.") if change.attribute else None
+        changes.append(replace(change, field=name, attribute=attribute))
+    if old.project_id and new.project_id and old.project_id != new.project_id:
+        changes.append(FieldChange("store project", old.project_id, new.project_id))
     if not changes:
         return []
     return [DiffRecord("project", "modified", "project", MANIFEST_NAME, None, tuple(changes))]
@@ -179,25 +238,7 @@ def _content_changes(section: str, old: DiffSide, new: DiffSide, old_path: str, 
     old_json, new_json = old.read_json(old_path), new.read_json(new_path)
     if old_json is None or new_json is None:
         return _byte_changes(old, new, old_path, new_path)
-    if section == "pattern":
-        old_json, new_json = _steps_by_number(old_json), _steps_by_number(new_json)
     return json_changes(old_json, new_json) or _byte_changes(old, new, old_path, new_path)
-
-
-def _steps_by_number(pattern: Any) -> Any:
-    """Key a pattern's steps by step number (and track when a step holds several notes)."""
-    if not isinstance(pattern, dict) or not isinstance(pattern.get("steps"), list):
-        return pattern
-    steps = pattern["steps"]
-    if not all(isinstance(s, dict) and "step" in s for s in steps):
-        return pattern
-    numbers = [s["step"] for s in steps]
-    if len(set(map(str, numbers))) == len(numbers):
-        keyed = {f"steps[{s['step']}]": {k: v for k, v in s.items() if k != "step"} for s in steps}
-    else:
-        keyed = {f"steps[{s['step']}/{s.get('track')}]": {k: v for k, v in s.items() if k != "step"} for s in steps}
-    rest = {k: v for k, v in pattern.items() if k != "steps"}
-    return {**rest, **keyed}
 
 
 def _byte_changes(old: DiffSide, new: DiffSide, old_path: str | None, new_path: str | None) -> list[FieldChange]:
@@ -266,13 +307,52 @@ def _other_files(old: DiffSide, new: DiffSide, claimed: set[str]) -> list[DiffRe
     return records
 
 
-def stat_lines(records: list[DiffRecord]) -> list[str]:
-    """Return one line per changed file with what changed in it (``diff --stat``)."""
-    lines = []
+@dataclass(frozen=True)
+class StatLine:
+    """One changed file of ``diff --stat``: its path, how many changes, and which records."""
+
+    path: str
+    changes: int
+    summary: str
+
+    def text(self) -> str:
+        """``patterns/verse.json | 3 change(s): pattern verse modified``."""
+        return f"{self.path} | {self.changes} change(s): {self.summary}"
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the line as a JSON object."""
+        return {"path": self.path, "changes": self.changes, "summary": self.summary}
+
+
+def _weight(record: DiffRecord) -> int:
+    """A whole file added or removed is one change; otherwise each field (a bare rename is one)."""
+    return 1 if record.change in ("added", "removed") else max(1, len(record.changes))
+
+
+def stat(records: list[DiffRecord]) -> list[StatLine]:
+    """One line per changed file (records of the same file together); their counts sum to the total."""
+    grouped: dict[str, list[DiffRecord]] = {}
     for record in records:
         where = record.path or record.old_path or ""
         if record.change == "renamed":
             where = f"{record.old_path} => {record.path}"
-        count = len(record.changes)
-        lines.append(f"{where} | {record.section} {record.subject}: {record.change}, {count} change(s)")
+        grouped.setdefault(where, []).append(record)
+    lines = []
+    for where, members in grouped.items():
+        words = "; ".join(
+            f"{'project fields' if r.section == 'project' else record_prefix(r.section, r.subject)} {r.change}"
+            for r in members
+        )
+        lines.append(StatLine(where, sum(_weight(r) for r in members), words))
     return lines
+
+
+def stat_total(lines: list[StatLine]) -> str:
+    """The total line: as many files as lines, as many changes as the lines add up to."""
+    return f"{len(lines)} file(s) changed, {sum(line.changes for line in lines)} change(s)"
+
+
+def stat_lines(records: list[DiffRecord]) -> list[str]:
+    """Return ``diff --stat`` as text: one line per changed file, then the total."""
+    lines = stat(records)
+    return [line.text() for line in lines] + [stat_total(lines)]

@@ -36,6 +36,7 @@ class DiffSide:
     opener: Callable[[str], BinaryIO]
     manifest: dict[str, Any] | None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    project_id: str | None = None  # the store's project of a stored tree; None for a path
 
     def read_json(self, path: str) -> Any | None:
         """Return a file parsed as JSON, or None when it is not valid JSON."""
@@ -70,7 +71,7 @@ def side_from_tree(store: Store, tree: Tree, label: str) -> DiffSide:
         return _ReaderStream(store, files[path].sha256)  # type: ignore[return-value]
 
     manifest = _parse_manifest(store.objects.read_bytes(tree.manifest)) if tree.manifest else None
-    return DiffSide(label, files, opener, manifest)
+    return DiffSide(label, files, opener, manifest, project_id=tree.project_id)
 
 
 def side_from_path(location: Path) -> DiffSide:

@@ -82,8 +82,8 @@ def summarize(records: list[DiffRecord]) -> str:
         if record.section == "project":
             words.append("project fields " + ", ".join(c.field for c in record.changes[:3]))
         else:
-            noun = {"pattern": "pattern", "mixer": "mixer", "sample": "sample", "file": "file"}[record.section]
-            words.append(f"{noun} {record.subject} {record.change}")
+            noun = {"pattern": "pattern", "mixer": "mixer", "sample": "sample", "file": "file"}.get(record.section)
+            words.append(f"{noun} {record.subject} {record.change}" if noun else f"{record.section} {record.change}")
     more = f" and {len(records) - 3} more" if len(records) > 3 else ""
     return "vs head: " + "; ".join(words) + more
 

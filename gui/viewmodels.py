@@ -29,6 +29,7 @@ KIND_COLORS = {
 # The viewer's font (Roboto) has no arrow glyph, so rows use "->".
 SECTION_TITLES = {
     "project": "Project",
+    "manifest": "Manifest",
     "pattern": "Patterns",
     "mixer": "Mixer",
     "sample": "Samples",
@@ -84,7 +85,7 @@ def history_rows(entries: list[dict[str, Any]], selected: list[str]) -> list[dic
 
 
 def diff_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Group diff records under section headings, one row per heading, record and field."""
+    """Group diff records under section headings: a row per heading, record and change, in QA's words."""
     rows: list[dict[str, Any]] = []
     for section in SECTION_TITLES:
         members = [r for r in records if r["section"] == section]
@@ -92,14 +93,15 @@ def diff_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         rows.append({"text": SECTION_TITLES[section], "heading": True})
         for record in members:
-            where = f" {record['old_path']} -> {record['path']}" if record["change"] == "renamed" else ""
-            rows.append({"text": f"  {record['subject']}: {record['change']}{where}", "heading": False})
+            rows.append({"text": f"  {_glyphs(record['display'])}", "heading": False})
             if record["change"] in ("modified", "renamed"):
                 for change in record["changes"]:
-                    rows.append(
-                        {"text": f"      {change['field']}: {change['old']} -> {change['new']}", "heading": False}
-                    )
+                    rows.append({"text": f"      {_glyphs(change['display'])}", "heading": False})
     return rows
+
+
+def _glyphs(text: str) -> str:
+    return text.replace("→", "->")
 
 
 class TrackerMixerRoot(EventDispatcher):

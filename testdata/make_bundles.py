@@ -13,7 +13,8 @@ Writes, under the output directory (default ``testdata/out``):
   ``kick_room.wav`` removed;
 - ``second_project/``: another project sharing ``choir_pad_soft.wav`` with the demo;
 - ``sampler_s3_manifest.json``: the canonical sampler manifest of the choir layers;
-- ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it.
+- ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it;
+- ``drum_bundle*/``: a drum machine laid out differently (see ``make_drum_machine.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import soundfile
+from make_drum_machine import main as make_drum_machine
 
 from casstore.loudness import measure
 
@@ -338,6 +340,7 @@ def main(out: Path) -> None:
                     "demo_bundle/" + path.relative_to(out / "demo_bundle").as_posix(), (2025, 11, 25, 0, 0, 0)
                 )
                 zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    make_drum_machine(out)
     print(f"wrote demo bundles to {out}")
 
 

@@ -86,7 +86,7 @@ def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> No
     assert headings == ["Project", "Patterns", "Mixer", "Samples", "Other files"]
     texts = [row["text"] for row in vm.diff_rows]
     assert any("renamed" in t and "strings_choir_blend.wav" in t for t in texts)
-    assert any("gain_db: -3.0 -> -4.5" in t for t in texts)
+    assert "      mixer Verse Snapshot · channel choir_pad_soft.wav: gain_db -3.0 -> -4.5" in texts
 
 
 def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:

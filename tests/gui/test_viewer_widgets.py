@@ -148,7 +148,7 @@ def test_selecting_two_history_rows_shows_their_diff(viewer: Any) -> None:
     _wait(viewer.vm)
     texts = [row["text"] for row in viewer.ids.diff.data]
     assert texts[0] == "Project" and "Samples" in texts
-    assert any("gain_db: -3.0 -> -4.5" in t for t in texts)
+    assert "      mixer Verse Snapshot · channel choir_pad_soft.wav: gain_db -3.0 -> -4.5" in texts
     shown = [w.text for w in viewer.ids.diff.layout_manager.children]
     assert "Patterns" in shown
 
