@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-testdata/out/.stamp: testdata/make_bundles.py | $(STAMP)
+testdata/out/.stamp: testdata/make_bundles.py testdata/make_loudness_clips.py | $(STAMP)
 	$(PY) testdata/make_bundles.py testdata/out
 	touch $@
 
