@@ -13,7 +13,8 @@ Writes, under the output directory (default ``testdata/out``):
   ``kick_room.wav`` removed;
 - ``second_project/``: another project sharing ``choir_pad_soft.wav`` with the demo;
 - ``sampler_s3_manifest.json``: the canonical sampler manifest of the choir layers;
-- ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it.
+- ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it;
+- the loudness edge cases of ``make_loudness_clips.py`` (``loudness_clips/``, ``loudness_bundle/``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import make_loudness_clips
 import numpy as np
 import pyloudnorm
 import soundfile
@@ -204,7 +206,22 @@ def _write_change_record(out: Path, step_changes: list[dict]) -> None:
                 {"field": "size", "old": (rev1 / gospel).stat().st_size, "new": (rev2 / gospel).stat().st_size},
                 {"field": "sha256", "old": sha256_of(rev1 / gospel), "new": sha256_of(rev2 / gospel)},
                 {"field": "duration_s", "old": 2.1, "new": 1.89},
-                {"field": "lufs_lu", "old": measured_lufs(rev1 / gospel), "new": measured_lufs(rev2 / gospel)},
+                {
+                    "field": "lufs_lu",
+                    "old": measured_lufs(rev1 / gospel),
+                    "new": measured_lufs(rev2 / gospel),
+                    "source": "manifest",
+                    "unit": "LUFS",
+                },
+                {
+                    "field": "lufs_measured",
+                    "old": round(measure(rev1 / gospel).lufs, 2),
+                    "new": round(measure(rev2 / gospel).lufs, 2),
+                    "source": "measured",
+                    "unit": "LUFS",
+                    "old_method": "bs1770",
+                    "new_method": "bs1770",
+                },
             ],
         },
         {
@@ -338,6 +355,7 @@ def main(out: Path) -> None:
                     "demo_bundle/" + path.relative_to(out / "demo_bundle").as_posix(), (2025, 11, 25, 0, 0, 0)
                 )
                 zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    make_loudness_clips.main(out)
     print(f"wrote demo bundles to {out}")
 
 

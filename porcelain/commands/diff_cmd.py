@@ -60,6 +60,7 @@ def register(group: click.Group) -> None:
         """Show what changed from OLD to NEW (each a revision, a bundle directory or a .zip)."""
         from casstore.diff import diff_specs, stat_lines
         from casstore.errors import StoreNotFound
+        from casstore.loudness_report import LoudnessChange
         from casstore.store import Store
 
         try:
@@ -82,12 +83,21 @@ def register(group: click.Group) -> None:
                 click.echo(f"  {_headline(record)}")
                 show = record.change in ("modified", "renamed")
                 for change in record.changes if show else record.changes[:0]:
+                    if isinstance(change, LoudnessChange):  # says manifest or measured, with units
+                        click.echo(f"      {change.describe()}")
+                        continue
                     click.echo(
                         f"      {change.field}: {_value(change.field, change.old)} → {_value(change.field, change.new)}"
                     )
                 if record.change == "added" or record.change == "removed":
-                    facts = {c.field: (c.new if record.change == "added" else c.old) for c in record.changes}
-                    summary = ", ".join(f"{k} {_value(k, v)}" for k, v in facts.items() if k != "sha256")
+                    added = record.change == "added"
+                    summary = ", ".join(
+                        c.fact(added)
+                        if isinstance(c, LoudnessChange)
+                        else f"{c.field} {_value(c.field, c.new if added else c.old)}"
+                        for c in record.changes
+                        if c.field != "sha256"
+                    )
                     click.echo(f"      {summary}")
             if not records:
                 click.echo("no differences")
