@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
 
-.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer bench
+.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-testdata/out/.stamp: testdata/make_bundles.py testdata/make_drum_machine.py | $(STAMP)
+testdata/out/.stamp: testdata/make_bundles.py testdata/make_drum_machine.py testdata/make_loudness_clips.py | $(STAMP)
 	$(PY) testdata/make_bundles.py testdata/out
 	touch $@
 
@@ -46,6 +46,10 @@ viewer: $(STAMP) testdata/out/.stamp
 # Real screenshots of the real app for the README (under Xvfb when there is no display).
 screenshots: $(STAMP) testdata/out/.stamp
 	@bash scripts/screenshots.sh
+
+# casstore, ffmpeg's ebur128 and pyloudnorm on every testdata clip: the table in docs/loudness.md.
+loudness-table: $(STAMP) testdata/out/.stamp
+	$(PY) scripts/loudness_table.py testdata/out docs/loudness.md
 
 # casstore against git, restic and borg (installed from Debian by bench/setup.sh).
 BENCH_PRESET ?= medium

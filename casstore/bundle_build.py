@@ -149,9 +149,9 @@ def build_bundle(
                     "asset_name": spec.name,
                     "relative_path": rel,
                     "sha256": _sha(staging / rel),
-                    "lufs_lu": None if loudness.lufs is None else round(loudness.lufs, 1),
+                    "lufs_lu": None if loudness.lufs is None else round(loudness.lufs, 2),
                     "source_uri": None,
-                    "peak_dbfs": None if loudness.peak_dbfs is None else round(loudness.peak_dbfs, 1),
+                    "peak_dbfs": None if loudness.peak_dbfs is None else round(loudness.peak_dbfs, 2),
                 }
             manifest["sampler_assets"].append(record)
         shutil.copyfile(project_file, staging / "project.json")

@@ -12,6 +12,7 @@ from casstore.diff_manifest import manifest_changes
 from casstore.diff_text import SUBJECT_KEYS, SUBJECT_LABELS, full_change_text, record_prefix
 from casstore.history import read_commit, read_tree
 from casstore.jsondiff import FieldChange, json_changes
+from casstore.loudness_report import sample_loudness_changes, sample_loudness_facts
 from casstore.paths import MANIFEST_NAME
 from casstore.revisions import resolve
 from casstore.store import Store
@@ -229,6 +230,8 @@ def _modified(
         else:
             changes += _content_changes(section, old, new, old_path, new_path)
     changes += _meta_changes(old_item, new_item, path_key, section)
+    if section == "sample":  # loudness: manifest or measured, how it was measured, QA findings
+        changes = sample_loudness_changes(changes, old, new, old_item, new_item, path_key)
     if not changes:
         return None
     return DiffRecord(section, "modified", name, new_path, old_path if old_path != new_path else None, tuple(changes))
@@ -282,7 +285,10 @@ def _facts(section: str, side: DiffSide, path: str, added: bool) -> list[FieldCh
         values = [("size", facts.size), ("sha256", facts.sha256)]
         if section == "sample":
             values += list(_audio(side, path).items())
-    return [FieldChange(k, None, v) if added else FieldChange(k, v, None) for k, v in values]
+    changes = [FieldChange(k, None, v) if added else FieldChange(k, v, None) for k, v in values]
+    if section == "sample" and facts is not None:
+        changes += sample_loudness_facts(side, path, added)
+    return changes
 
 
 def _bytes_record(

@@ -76,6 +76,9 @@ def _order_text(values: list[Any]) -> str:
 
 def change_text(change: FieldChange) -> str:
     """The change below its record: ``track kick · step 12: velocity 110 → 88``."""
+    describe = getattr(change, "describe", None)
+    if describe is not None:  # a loudness value words itself: units, manifest or measured, method
+        return str(describe())
     pairs = zip(change.segments, change.keys, strict=True)
     where = " · ".join(identity_text(label, value, key) for (label, value), key in pairs)
     if change.kind == "reordered":

@@ -9,27 +9,35 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.exporter import copy_object_to, export_revision
+from casstore.exporter import export_revision
 from casstore.history import read_commit, read_tree, walk_first_parent
-from casstore.objects import TreeEntry
+from casstore.loudness_report import QA_THRESHOLD_LU, SampleLoudness, revision_loudness
 from casstore.store import Store
 
 
 @dataclass
 class AssetRow:
-    """One row of the hand-off table."""
+    """One row of the hand-off table: the measured values, the manifest's, and how they were made."""
 
     asset_name: str
-    lufs_lu: float | None
-    peak_dbfs: float | None
+    lufs_lu: float | None  # measured integrated loudness (LUFS), two decimals
+    peak_dbfs: float | None  # measured sample peak (dBFS), two decimals
     sha256: str
+    loudness: SampleLoudness | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the row as a JSON object."""
+        found = self.loudness
         return {
             "asset_name": self.asset_name,
             "lufs_lu": self.lufs_lu,
+            "lufs_source": "measured" if found is not None and found.measured is not None else None,
+            "lufs_method": found.method if found else None,
             "peak_dbfs": self.peak_dbfs,
+            "peak_kind": "sample peak",
+            "manifest_lufs_lu": found.as_json()["manifest_lufs_lu"] if found else None,
+            "lufs_difference_lu": found.as_json()["lufs_difference_lu"] if found else None,
+            "qa_finding": found.qa_finding if found else None,
             "sha256": self.sha256,
             "sha256_short": self.sha256[:16],
         }
@@ -62,19 +70,6 @@ class Handoff:
         }
 
 
-def _measure_entry(store: Store, entry: TreeEntry) -> tuple[float | None, float | None]:
-    from casstore.loudness import measure
-
-    with tempfile.TemporaryDirectory(prefix="casstore-handoff-") as scratch:
-        path = Path(scratch) / Path(entry.path).name
-        with open(path, "wb") as out:
-            copy_object_to(store, entry, out)
-        loudness = measure(path)
-    lufs = None if loudness.lufs is None else round(loudness.lufs, 1)
-    peak = None if loudness.peak_dbfs is None else round(loudness.peak_dbfs, 1)
-    return lufs, peak
-
-
 def build_handoff(store: Store, commit_id: str, revision: str, stress_summary: dict[str, Any] | None) -> Handoff:
     """Gather the hand-off for one revision; runs the stress harness when no summary is given."""
     commit = read_commit(store, commit_id)
@@ -90,14 +85,15 @@ def build_handoff(store: Store, commit_id: str, revision: str, stress_summary: d
         "export": f"casstore export {commit_id[:12]} {bundle_dir}",
         "verify": "casstore fsck",
     }
-    by_path = {entry.path: entry for entry in tree.entries}
+    digests = {str(a.get("asset_name")): str(a.get("sha256")) for a in manifest.get("sampler_assets", [])}
     rows = []
-    for asset in manifest.get("sampler_assets", []):
-        entry = by_path.get(asset.get("relative_path"))
-        if entry is None:
+    for found in revision_loudness(store, tree, manifest):
+        if found.error == "file missing":
             continue
-        lufs, peak = _measure_entry(store, entry)
-        rows.append(AssetRow(asset["asset_name"], lufs, peak, str(asset.get("sha256"))))
+        measured = found.measured
+        lufs = None if measured is None or measured.lufs is None else round(measured.lufs, 2)
+        peak = None if measured is None or measured.peak_dbfs is None else round(measured.peak_dbfs, 2)
+        rows.append(AssetRow(found.asset_name, lufs, peak, digests[found.asset_name], found))
     if stress_summary is None:
         stress_summary = _run_stress(store, commit_id, project, len(rows))
     checklist = [
@@ -125,7 +121,23 @@ def _run_stress(store: Store, commit_id: str, project: str, asset_count: int) ->
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _method_cell(row: AssetRow) -> str:
+    found = row.loudness
+    if found is None or found.measured is None:
+        return f"not measured ({found.error})" if found else "—"
+    return found.measured.method
+
+
+def _manifest_cell(row: AssetRow) -> str:
+    found = row.loudness
+    if found is None or found.manifest_lufs is None:
+        return "—"
+    diff = found.difference_lu
+    flag = " ⚠" if diff is not None and abs(diff) > QA_THRESHOLD_LU else ""
+    return f"{found.manifest_lufs:.2f}{flag}"
 
 
 def render_markdown(handoff: Handoff) -> str:
@@ -164,11 +176,24 @@ def render_markdown(handoff: Handoff) -> str:
         "",
         "## 3. Sampler assets",
         "",
-        "| Asset | LUFS (LU) | Peak (dBFS) | Manifest SHA-256 |",
-        "| --- | --- | --- | --- |",
+        "Integrated loudness per ITU-R BS.1770-4 / EBU R 128, measured from the stored samples; a sample "
+        "shorter than one 400 ms gating block is measured zero-padded to 400 ms plus one sample "
+        "(`short clip, padded`). The manifest's value is shown beside it; ⚠ marks a difference over "
+        f"{QA_THRESHOLD_LU} LU (a QA finding, listed below).",
+        "",
+        "| Asset | Measured loudness (LUFS) | Method | Manifest loudness (LUFS) | Sample peak (dBFS) "
+        "| Manifest SHA-256 |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in handoff.assets:
-        lines.append(f"| `{row.asset_name}` | {_cell(row.lufs_lu)} | {_cell(row.peak_dbfs)} | `{row.sha256[:16]}` |")
+        lines.append(
+            f"| `{row.asset_name}` | {_cell(row.lufs_lu)} | {_method_cell(row)} | {_manifest_cell(row)} "
+            f"| {_cell(row.peak_dbfs)} | `{row.sha256[:16]}` |"
+        )
+    findings = [row.loudness.qa_finding for row in handoff.assets if row.loudness and row.loudness.qa_finding]
+    if findings:
+        lines += ["", "QA findings (manifest and measured loudness differ by more than 0.5 LU):", ""]
+        lines += [f"- {finding}" for finding in findings]
     lines += ["", "## 4. Tester checklist", ""]
     lines += [f"- [ ] {item}" for item in handoff.checklist]
     return "\n".join(lines) + "\n"

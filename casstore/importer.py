@@ -124,13 +124,16 @@ def import_bundle(
     Nothing is written until the whole bundle has passed validation, and the
     ref moves only after every object it reaches is durable.
     """
+    loudness_findings: list[str] = []
     with opened(location) as source:
         listed = list_bundle(source)
         if sampler_manifest is not None:
             from casstore.bundle_build import check_sampler_parity
             from casstore.sampler import SamplerManifestIndex
 
-            check_sampler_parity(SamplerManifestIndex.load(sampler_manifest), listed.manifest, source.name)
+            index = SamplerManifestIndex.load(sampler_manifest)
+            check_sampler_parity(index, listed.manifest, source.name)
+            loudness_findings = sampler_loudness_findings(index, listed, source)
         try:
             project_id = check_component(project or listed.manifest.project.id, "project id")
         except RefError as exc:
@@ -192,5 +195,17 @@ def import_bundle(
         objects_new=sum(1 for r in results if r.new),
         created_commit=created,
         checkpoint=checkpoint,
-        warnings=scanned.warnings,
+        warnings=scanned.warnings + loudness_findings,
     )
+
+
+def sampler_loudness_findings(index: Any, listed: ListedBundle, source: Any) -> list[str]:
+    """Warn (not refuse) where the sampler manifest's loudness and the measured one differ by over 0.5 LU."""
+    from casstore.loudness_report import import_warnings
+
+    entries = []
+    for asset in listed.manifest.sampler_assets:
+        entry, item = index.get(asset.asset_name), source.files.get(asset.relative_path)
+        if entry is not None and entry.lufs_lu is not None and item is not None:
+            entries.append((asset.asset_name, asset.relative_path, entry.lufs_lu, item.open))
+    return import_warnings(entries, source.name)

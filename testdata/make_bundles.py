@@ -14,7 +14,8 @@ Writes, under the output directory (default ``testdata/out``):
 - ``second_project/``: another project sharing ``choir_pad_soft.wav`` with the demo;
 - ``sampler_s3_manifest.json``: the canonical sampler manifest of the choir layers;
 - ``demo_bundle.zip``: revision 1 zipped in a top-level folder, as testers mail it;
-- ``drum_bundle*/``: a drum machine laid out differently (see ``make_drum_machine.py``).
+- ``drum_bundle*/``: a drum machine laid out differently (see ``make_drum_machine.py``);
+- the loudness edge cases of ``make_loudness_clips.py`` (``loudness_clips/``, ``loudness_bundle/``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import make_loudness_clips
 import numpy as np
 import pyloudnorm
 import soundfile
@@ -206,7 +208,22 @@ def _write_change_record(out: Path, step_changes: list[dict]) -> None:
                 {"field": "size", "old": (rev1 / gospel).stat().st_size, "new": (rev2 / gospel).stat().st_size},
                 {"field": "sha256", "old": sha256_of(rev1 / gospel), "new": sha256_of(rev2 / gospel)},
                 {"field": "duration_s", "old": 2.1, "new": 1.89},
-                {"field": "lufs_lu", "old": measured_lufs(rev1 / gospel), "new": measured_lufs(rev2 / gospel)},
+                {
+                    "field": "lufs_lu",
+                    "old": measured_lufs(rev1 / gospel),
+                    "new": measured_lufs(rev2 / gospel),
+                    "source": "manifest",
+                    "unit": "LUFS",
+                },
+                {
+                    "field": "lufs_measured",
+                    "old": round(measure(rev1 / gospel).lufs, 2),
+                    "new": round(measure(rev2 / gospel).lufs, 2),
+                    "source": "measured",
+                    "unit": "LUFS",
+                    "old_method": "bs1770",
+                    "new_method": "bs1770",
+                },
             ],
         },
         {
@@ -341,6 +358,7 @@ def main(out: Path) -> None:
                 )
                 zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
     make_drum_machine(out)
+    make_loudness_clips.main(out)
     print(f"wrote demo bundles to {out}")
 
 

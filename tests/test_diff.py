@@ -81,7 +81,9 @@ def test_exit_code_stat_and_human_output(two_revisions: Cli) -> None:
     assert "renamed assets/strings_vs_choir_blend.wav → assets/strings_choir_blend.wav (same content)" in changed.out
     assert "sample gospel_stab_short.wav: duration_s 2.100 s → 1.890 s" in changed.out
     stat = cli("diff", "demo-project~1", "demo-project", "--stat").out.splitlines()
-    assert stat[-1] == "8 file(s) changed, 13 change(s)"
+    # The trimmed stab: size, digest, duration, the manifest's LUFS and the measured LUFS.
+    assert stat[-1] == "8 file(s) changed, 14 change(s)"
+    assert "assets/gospel_stab_short.wav | 5 change(s): sample gospel_stab_short.wav modified" in stat
     assert "patterns/verse.json | 3 change(s): pattern verse modified" in stat
 
 

@@ -114,7 +114,7 @@ def test_history_log_and_show(cli: Cli, demo_data: Path, tmp_path: Path) -> None
     assert shown["commit"] == first["commit"]
     assert shown["manifest"]["project"]["bpm"] == 120.0
     text = cli.ok("show", "demo-project").out
-    assert "strings_choir_blend.wav" in text and "LUFS -16.4" in text
+    assert "strings_choir_blend.wav" in text and "-16.40 LUFS (manifest)" in text
     out = tmp_path / "rev1"
     cli.ok("export", "demo-project~1", out)
     assert dirs_equal(demo_data / "demo_bundle", out)

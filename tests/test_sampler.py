@@ -226,9 +226,14 @@ def test_handoff_prints_the_notes_table_with_real_digests(cli: Cli, demo_data: P
     stress = tmp_path / "stress.json"
     stress.write_text(cli.ok("stress-autosave", "--project-id", "scratch", "--iterations", "12").out)
     text = cli.ok("handoff", "demo-project", "--stress-summary", stress).out
+    assert "| Asset | Measured loudness (LUFS) | Method | Manifest loudness (LUFS) | Sample peak (dBFS) |" in text
     for asset, (lufs, peak) in NOTE_TABLE.items():
         digest = sha256_file(demo_data / "demo_bundle" / "assets" / asset)[:16]
-        assert f"| `{asset}` | {lufs:.1f} | {peak:.1f} | `{digest}` |" in text
+        row = re.search(rf"\| `{re.escape(asset)}` \| (\S+) \| bs1770 \| (\S+) \| (\S+) \| `{digest}` \|", text)
+        measured, manifest, shown_peak = row.groups()
+        assert re.fullmatch(r"-\d+\.\d\d", measured) and re.fullmatch(r"-\d+\.\d\d", shown_peak)
+        assert abs(float(measured) - lufs) <= 0.1 and float(manifest) == lufs and abs(float(shown_peak) - peak) <= 0.1
+    assert "QA findings (" not in text
     assert "casstore" in text and "| pruned | 7 |" in text and "- [ ] " in text
     pack = json.loads(cli.ok("handoff", "demo-project", "--json").out)  # runs the harness itself
     assert pack["stress"]["pruned"] == 7 and pack["commands"]["import"].startswith("casstore ")

@@ -34,6 +34,7 @@ def register(group: click.Group) -> None:
         from casstore.diff import stat as stat_of
         from casstore.diff_text import value_text
         from casstore.errors import StoreNotFound
+        from casstore.loudness_report import LoudnessChange
         from casstore.store import Store
 
         try:
@@ -62,8 +63,14 @@ def register(group: click.Group) -> None:
                     click.echo(SECTION_TITLES[current])
                 click.echo(f"  {headline(record)}")
                 if record.change in ("added", "removed"):
-                    facts = {c.field: (c.new if record.change == "added" else c.old) for c in record.changes}
-                    summary = ", ".join(f"{k} {value_text(k, v)}" for k, v in facts.items() if k != "sha256")
+                    added = record.change == "added"
+                    summary = ", ".join(
+                        c.fact(added)  # a loudness value says manifest or measured, with units
+                        if isinstance(c, LoudnessChange)
+                        else f"{c.field} {value_text(c.field, c.new if added else c.old)}"
+                        for c in record.changes
+                        if c.field != "sha256"
+                    )
                     click.echo(f"      {summary}")
                 else:
                     for line in record.lines():

@@ -34,7 +34,8 @@ def register(group: click.Group) -> None:
     @click.option(
         "--sampler-manifest",
         type=click.Path(path_type=Path),
-        help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently).",
+        help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
+        "warn where its loudness is over 0.5 LU from the measured.",
     )
     @click.option(
         "--keep-checkpoints", type=click.IntRange(min=1), default=20, show_default=True, help="Checkpoints to keep."

@@ -65,10 +65,12 @@ def register(group: click.Group) -> None:
     def show(ctx: click.Context, rev: str, as_json: bool) -> None:
         """Show one revision: its commit and its manifest."""
         from casstore.inspect import commit_json, show_revision
+        from casstore.loudness_report import revision_loudness
         from casstore.revisions import resolve
 
         store = open_store(ctx)
         view = show_revision(store, resolve(store, rev))
+        loudness = {found.asset_name: found for found in revision_loudness(store, view.tree, view.manifest)}
         if as_json:
             emit_json(
                 {
@@ -76,6 +78,7 @@ def register(group: click.Group) -> None:
                     "manifest_sha256": view.tree.manifest,
                     "entries": [entry.as_json() for entry in view.tree.entries],
                     "manifest": view.manifest,
+                    "sampler_loudness": [found.as_json() for found in loudness.values()],
                 }
             )
             return
@@ -100,11 +103,13 @@ def register(group: click.Group) -> None:
         sizes = {entry.path: entry.size for entry in view.tree.entries}
         click.echo(f"Sampler assets ({len(manifest.get('sampler_assets', []))})")
         for asset in manifest.get("sampler_assets", []):
-            lufs = asset.get("lufs_lu")
+            found = loudness[str(asset.get("asset_name"))]
             click.echo(
                 f"  {asset.get('asset_name'):<28} {human_bytes(sizes.get(asset.get('relative_path'), 0)):>10}  "
-                f"LUFS {lufs if lufs is not None else '-'}  {str(asset.get('sha256'))[:16]}"
+                f"{found.measured_text()}, {found.manifest_text()}  {str(asset.get('sha256'))[:16]}"
             )
+            if found.qa_finding:
+                click.echo(f"      QA finding: {found.qa_finding}")
         others = view.tree.by_role("file")
         if others:
             click.echo(f"Other files ({len(others)})")
