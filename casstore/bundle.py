@@ -109,6 +109,10 @@ def verify_bundle(
             )
         roles[path] = role
     warnings = list(source.warnings)
+    # An empty pattern or sample is legal but almost always a failed save or copy: say which.
+    warnings += [
+        f"{label}: {path!r} is an empty file (0 bytes)" for label, path, _sha, _role in listed if not digests[path][1]
+    ]
     unlisted = [path for path in digests if path not in roles]
     if unlisted:
         warnings.append(
