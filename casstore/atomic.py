@@ -60,6 +60,31 @@ def writer_is_gone(name: str) -> bool:
     return bool(match) and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
 
 
+def short_prefix(name: str) -> str:
+    """Return a temp-name prefix for final name ``name``: 14 bytes whatever its length.
+
+    A temp name built from the final name (``.<name>.XXXXXXXX``) would not fit when
+    the final name is near the 255-byte limit; a hash of it still says which file it was.
+    """
+    return f".{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:12]}."
+
+
+def current_umask() -> int:
+    """Return the process umask without changing it (worker threads may be creating files)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def user_mode(directory: bool) -> int:
+    """Return the mode a new file or directory gets from open()/mkdir(): 0666 or 0777 minus the umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
 def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO, Path]]:
     """Open a new temp file in ``directory``; it is removed unless the caller renamed it."""
@@ -78,17 +103,21 @@ def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO,
 def staged(dest: Path, directory: bool) -> Iterator[Path]:
     """Build a result at a temp path beside ``dest``; move it into place only if the block succeeds.
 
+    The result gets the user's umask, and the temp name stays short whatever ``dest`` is called.
     ``dest`` may be absent or an empty directory. On any failure the temp path is
     removed and ``dest`` is left exactly as it was: exports and builds are all or nothing.
     """
+    prefix = short_prefix(dest.name) + "partial-"
     if directory:
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
     else:
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.partial-", dir=dest.parent)
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
         os.close(fd)
         staging = Path(name)
     try:
         yield staging
+        # mkdtemp/mkstemp make 0700/0600; the result is the user's, like cp's or git checkout's.
+        os.chmod(staging, user_mode(directory))
         if dest.is_dir() and not dest.is_symlink():
             dest.rmdir()  # only an empty directory gets here (callers check)
         os.replace(staging, dest)
@@ -105,7 +134,7 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
 def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:
     """Atomically replace ``target`` with ``content``: temp file, fsync, rename, dir fsync."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with temp_file(target.parent, prefix=f".{target.name}.") as (stream, tmp):
+    with temp_file(target.parent, prefix=short_prefix(target.name)) as (stream, tmp):
         stream.write(content)
         stream.flush()
         os.fsync(stream.fileno())

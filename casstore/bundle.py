@@ -58,7 +58,7 @@ def list_bundle(source: BundleSource) -> ListedBundle:
     name = source.name
     manifest_file = source.files.get(MANIFEST_NAME)
     if manifest_file is None:
-        raise BundleError(f"{name}: no {MANIFEST_NAME} at the top of the bundle")
+        raise BundleError(f"{name}: no {MANIFEST_NAME} at the top of the bundle{source.missing_manifest_hint}")
     with manifest_file.open() as stream:
         manifest_raw = stream.read()
     manifest = parse_manifest(manifest_raw, f"{name}/{MANIFEST_NAME}")
@@ -67,6 +67,7 @@ def list_bundle(source: BundleSource) -> ListedBundle:
     for label, path, _sha, _role in listed:
         check_path(path, f"{name}/{MANIFEST_NAME}: {label}")
     check_unique([(MANIFEST_NAME, f"{name}/{MANIFEST_NAME}")] + [(path, where[path]) for _l, path, _s, _r in listed])
+    source.keep_listed(path for _label, path, _sha, _role in listed)
     for label, path, _sha, _role in listed:
         if path not in source.files:
             raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
@@ -108,6 +109,10 @@ def verify_bundle(
             )
         roles[path] = role
     warnings = list(source.warnings)
+    # An empty pattern or sample is legal but almost always a failed save or copy: say which.
+    warnings += [
+        f"{label}: {path!r} is an empty file (0 bytes)" for label, path, _sha, _role in listed if not digests[path][1]
+    ]
     unlisted = [path for path in digests if path not in roles]
     if unlisted:
         warnings.append(

@@ -6,7 +6,8 @@ import contextlib
 import os
 import stat
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,13 +26,35 @@ class SourceFile:
 
 
 class BundleSource:
-    """A bundle's files by path; ``name`` is what error messages call the bundle."""
+    """A bundle's files by path; ``name`` is what error messages call the bundle.
 
-    def __init__(self, name: str, files: dict[str, SourceFile], warnings: list[str]) -> None:
+    ``junk`` holds the macOS / Windows system files (``.DS_Store``, ``__MACOSX/``…) left
+    out of ``files``; ``missing_manifest_hint`` says where a manifest was found instead.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        files: dict[str, SourceFile],
+        warnings: list[str],
+        junk: dict[str, SourceFile] | None = None,
+        missing_manifest_hint: str = "",
+    ) -> None:
         self.name = name
         self.files = files
         self.warnings = warnings
+        self.junk = junk or {}
+        self.missing_manifest_hint = missing_manifest_hint
         self._closers: list[Callable[[], None]] = []
+
+    def keep_listed(self, paths: Iterable[str]) -> None:
+        """Take back any left-out system file that the manifest lists, then warn about the rest."""
+        for path in paths:
+            if path in self.junk:
+                self.files[path] = self.junk.pop(path)
+        if self.junk:
+            self.warnings.append(junk_warning(list(self.junk)))
+            self.junk = {}
 
     def close(self) -> None:
         """Release open archives."""
@@ -44,6 +67,27 @@ class BundleSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Files the macOS Finder and Windows Explorer add to folders and zips; never part of a bundle.
+MACOS_RESOURCE_DIR = "__MACOSX"
+_JUNK_NAMES = (".ds_store", "thumbs.db", "desktop.ini")
+
+
+def is_junk(path: str) -> bool:
+    """Tell whether ``path`` is an operating system's by-product (Finder, Explorer), not a bundle file."""
+    parts = path.split("/")
+    name = parts[-1]
+    return MACOS_RESOURCE_DIR in parts[:-1] or name.startswith("._") or name.casefold() in _JUNK_NAMES
+
+
+def junk_warning(paths: list[str]) -> str:
+    """The one warning that names every left-out system file (``__MACOSX/`` counted, not listed)."""
+    resource = [p for p in paths if MACOS_RESOURCE_DIR in p.split("/")[:-1]]
+    named = sorted(p for p in paths if p not in resource)
+    if resource:
+        named.append(f"{MACOS_RESOURCE_DIR}/ ({len(resource)} entries)")
+    return f"left out {len(paths)} macOS/Windows system file(s), not part of the bundle: {', '.join(named)}"
 
 
 def open_source(location: Path) -> BundleSource:
@@ -103,11 +147,17 @@ def walk_directory(root: Path, warnings: list[str] | None = None) -> list[Direct
 
 def _directory_source(root: Path) -> BundleSource:
     warnings: list[str] = []
-    files = {
-        item.path: SourceFile(item.path, item.stat.st_size, lambda full=item.full: open(full, "rb"))  # noqa: SIM115
-        for item in walk_directory(root, warnings)
-    }
-    return BundleSource(root.absolute().name, files, warnings)
+    files: dict[str, SourceFile] = {}
+    junk: dict[str, SourceFile] = {}
+    for item in walk_directory(root, warnings):
+        found = SourceFile(item.path, item.stat.st_size, lambda full=item.full: open(full, "rb"))  # noqa: SIM115
+        (junk if is_junk(item.path) else files)[item.path] = found
+    hint = ""
+    if MANIFEST_NAME not in files:
+        inner = sorted({p.split("/", 1)[0] for p in files if p.endswith(f"/{MANIFEST_NAME}") and p.count("/") == 1})
+        if len(inner) == 1:
+            hint = f" (there is one in {inner[0] + '/'!r}: import that folder)"
+    return BundleSource(root.absolute().name, files, warnings, junk, hint)
 
 
 def _check_link(link: Path, real_root: Path, bundle: str, rel: str) -> None:
@@ -117,7 +167,10 @@ def _check_link(link: Path, real_root: Path, bundle: str, rel: str) -> None:
 
 
 def _zip_source(archive_path: Path) -> BundleSource:
-    archive = zipfile.ZipFile(archive_path)
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise BundleError(f"{archive_path.name}: damaged zip archive ({exc})") from None
     try:
         return _list_zip(archive_path, archive)
     except BaseException:
@@ -125,15 +178,49 @@ def _zip_source(archive_path: Path) -> BundleSource:
         raise
 
 
+class _ZipMember:
+    """A zip entry opened for reading; a bad CRC or deflate stream becomes a BundleError naming it."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_name: str) -> None:
+        self._where = f"{archive_name}: entry {info.filename!r}"
+        try:
+            self._stream = archive.open(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+            raise BundleError(f"{self._where}: damaged or unreadable zip entry ({exc})") from None
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes of the entry, checking its stream and CRC."""
+        try:
+            return self._stream.read(size)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise BundleError(f"{self._where}: damaged zip entry ({exc})") from None
+
+    def close(self) -> None:
+        """Close the entry."""
+        self._stream.close()
+
+    def __getattr__(self, name: str) -> object:
+        # seek, tell, readable…: audio readers use them on the entry as on any zip stream.
+        return getattr(self._stream, name)
+
+    def __enter__(self) -> _ZipMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _list_zip(archive_path: Path, archive: zipfile.ZipFile) -> BundleSource:
     name = archive_path.name
     members: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        where = f"{name}: entry {info.filename!r}"
+        # zipfile cuts a name at its first NUL; the name as stored is in orig_filename.
+        stored = info.orig_filename
+        where = f"{name}: entry {stored!r}"
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise PathRuleError(f"{where}: symlinks are not allowed in a bundle")
-        entry = info.filename[:-1] if info.is_dir() else info.filename
+        entry = stored[:-1] if stored.endswith("/") else stored
         check_path(entry, f"{name}: entry")
         if info.flag_bits & 0x1:
             raise BundleError(f"{where}: encrypted entries are not supported")
@@ -142,21 +229,33 @@ def _list_zip(archive_path: Path, archive: zipfile.ZipFile) -> BundleSource:
         if info.filename in members:
             raise PathRuleError(f"{where}: appears twice in the archive")
         members[info.filename] = info
-    prefix = _common_prefix(members)
+    junk_members = {member: info for member, info in members.items() if is_junk(member)}
+    kept = {member: info for member, info in members.items() if member not in junk_members}
+    prefix = _common_prefix(kept)
     files: dict[str, SourceFile] = {}
+    junk: dict[str, SourceFile] = {}
     for member, info in members.items():
-        rel = member[len(prefix) :]
+        rel = member[len(prefix) :] if member.startswith(prefix) else member
         if rel.split("/")[0] in RESERVED_TOP:
             continue
-        files[rel] = SourceFile(rel, info.file_size, lambda info=info: archive.open(info))
+        opener = lambda info=info: _ZipMember(archive, info, name)  # noqa: E731
+        (junk if member in junk_members else files)[rel] = SourceFile(rel, info.file_size, opener)  # type: ignore[arg-type]
     check_unique((path, f"{name}: entry {prefix + path!r}") for path in files)
-    source = BundleSource(name, files, [])
+    hint = ""
+    if MANIFEST_NAME not in files and kept:
+        tops = {member.split("/", 1)[0] for member in kept}
+        if len(tops) == 1 and "/" in next(iter(kept)):
+            hint = f" (nor in its one folder {next(iter(tops)) + '/'!r})"
+    source = BundleSource(name, files, [], junk, hint)
     source._closers.append(archive.close)
     return source
 
 
 def _common_prefix(members: dict[str, zipfile.ZipInfo]) -> str:
-    """Return ``top/`` when the manifest sits in one top-level folder rather than at the root."""
+    """Return ``top/`` when the manifest sits in one top-level folder rather than at the root.
+
+    Finder's "Compress" wraps a folder that way; ``members`` comes without Finder's ``__MACOSX/``.
+    """
     if MANIFEST_NAME in members:
         return ""
     tops = {member.split("/", 1)[0] for member in members}

@@ -9,6 +9,8 @@ the sampler manifest's, which still uses pydantic.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -41,7 +43,10 @@ def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
     if isinstance(value, bool):
         return None, _MESSAGES[kind]
     if kind == "number" and isinstance(value, int | float):
-        return float(value), None
+        try:
+            return float(value), None
+        except OverflowError:  # an integer of hundreds of digits
+            return None, "Input should be a finite number"
     if kind == "int":
         if isinstance(value, int):
             return value, None
@@ -259,15 +264,69 @@ def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectMani
     return manifest
 
 
-def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
-    """Parse and validate manifest bytes; errors name the file, the entry and the rule."""
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]}{'…' if len(text) > 20 else ''} is too large for a float")
+    return value
+
+
+def load_json_once(raw: bytes, source: str) -> Any:
+    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+
+    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
+    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    """
+    repeated: dict[int, tuple[str, dict[str, Any]]] = {}  # holding the object keeps its id unique
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj and id(obj) not in repeated:
+                repeated[id(obj)] = (key, obj)
+            obj[key] = value
+        return obj
+
     try:
-        data = canonical.loads(raw)
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=pairs_hook, parse_constant=_refuse_constant, parse_float=_finite
+        )
     except UnicodeDecodeError:
         raise ManifestError(f"{source}: not UTF-8 text") from None
+    except RecursionError:
+        raise ManifestError(f"{source}: invalid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ManifestError(f"{source}: invalid JSON: {exc}") from None
-    return manifest_from_json(data, source)
+    if repeated:
+        location, key = _first_repeat(data, repeated)
+        raise ManifestError(
+            f"{source}: {location}: duplicate key {key!r} (a JSON object names each key once; "
+            "the earlier value would be silently lost)"
+        )
+    return data
+
+
+def _first_repeat(data: Any, repeated: dict[int, tuple[str, dict[str, Any]]]) -> tuple[str, str]:
+    """Find, in document order and without recursion, the first object that repeats a key."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, dict):
+            if id(value) in repeated:
+                return location or "(top level)", repeated[id(value)][0]
+            stack.extend((_join(location, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((_join(location, index), item) for index, item in reversed(list(enumerate(value))))
+    raise AssertionError("a repeated key was recorded but not found")
+
+
+def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
+    """Parse and validate manifest bytes; errors name the file, the entry and the rule."""
+    return manifest_from_json(load_json_once(raw, source), source)
 
 
 def _refuse_duplicates(manifest: ProjectManifest, source: str) -> None:

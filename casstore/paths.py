@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import unicodedata
 from collections.abc import Iterable
 
@@ -10,6 +11,8 @@ from casstore.errors import PathRuleError
 MANIFEST_NAME = "project_manifest.json"
 # Names casstore owns inside a working directory; a bundle may not carry them.
 RESERVED_TOP = (".casstore", ".casstore-checkout.json")
+# The longest file or directory name common filesystems (ext4, APFS, NTFS) accept, in bytes.
+NAME_MAX = 255
 
 
 def path_problem(path: str) -> str | None:
@@ -25,13 +28,32 @@ def path_problem(path: str) -> str | None:
     if path.startswith("/") or (len(path) >= 2 and path[1] == ":" and path[0].isalpha()):
         return "is absolute (bundle paths are relative)"
     parts = path.split("/")
-    if ".." in parts:
-        return "escapes the bundle ('..')"
-    if "" in parts or "." in parts:
-        return "is not normalised (empty or '.' component)"
+    if _climbs_out(parts):
+        return "escapes the bundle ('..' climbs above its top)"
+    if "" in parts or "." in parts or ".." in parts:
+        normal = posixpath.normpath(path)
+        hint = f"; normalised it reads {normal!r}" if normal not in (".", "") else ""
+        return f"is not normalised (empty, '.' or '..' component{hint})"
+    long = next((part for part in parts if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX), None)
+    if long is not None:
+        size = len(long.encode("utf-8", "surrogateescape"))
+        return f"has a name of {size} bytes, longer than the filesystem limit of {NAME_MAX}"
     if parts[0] in RESERVED_TOP:
         return f"uses the reserved name {parts[0]!r}"
     return None
+
+
+def _climbs_out(parts: list[str]) -> bool:
+    """Tell whether resolving ``..`` components would leave the bundle's top."""
+    depth = 0
+    for part in parts:
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
 
 
 def check_path(path: str, where: str) -> str:
@@ -47,15 +69,30 @@ def fold(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
 
 
+def _collision(path: str, other: str) -> str:
+    """Name the rule two colliding paths break, escaping them when only Unicode tells them apart."""
+    if path == other:
+        return "is listed twice"
+    nfc, other_nfc = unicodedata.normalize("NFC", path), unicodedata.normalize("NFC", other)
+    if nfc == other_nfc:
+        # Both names print alike; ascii() shows the code points that differ.
+        return (
+            f"(escaped: {path!a}) is the same name as {other!a} after Unicode normalisation (NFC/NFD); "
+            "macOS and Windows would store them as one file"
+        )
+    if path.casefold() == other.casefold():
+        return f"collides with {other!r} ignoring case"
+    return f"collides with {other!r} ignoring case and Unicode normalisation ({path!a} vs {other!a})"
+
+
 def check_unique(paths: Iterable[tuple[str, str]]) -> None:
-    """Refuse two ``(path, where)`` items whose paths collide, exactly or ignoring case."""
+    """Refuse two ``(path, where)`` items whose paths collide: exactly, ignoring case or after NFC/NFD."""
     seen: dict[str, tuple[str, str]] = {}
     for path, where in paths:
         key = fold(path)
         if key in seen:
             other_path, other_where = seen[key]
-            rule = "is listed twice" if other_path == path else f"collides with {other_path!r} ignoring case"
-            raise PathRuleError(f"{where}: path {path!r} {rule} ({other_where})")
+            raise PathRuleError(f"{where}: path {path!r} {_collision(path, other_path)} ({other_where})")
         seen[key] = (path, where)
     # A file may not also be a directory of another path ("a" and "a/b").
     folded = set(seen)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import fsync_dirs, write_durable
+from casstore.atomic import fsync_dirs, short_prefix, user_mode, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
@@ -27,6 +27,7 @@ from casstore.snapshot import CachedFile, check_manifest, hash_directory
 from casstore.store import Store
 
 MARKER_NAME = ".casstore-checkout.json"
+TEMP_SUFFIX = ".casstore-tmp"
 
 
 @dataclass
@@ -210,8 +211,17 @@ def checkout(
             keep_checkpoints,
         )
         checkpoint_ref = checkpoint.ref
+    made_root = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
-    written = _write_entries(store, root, [target[p] for p in sorted(target) if p not in current or p in overwritten])
+    try:
+        written = _write_entries(
+            store, root, [target[p] for p in sorted(target) if p not in current or p in overwritten]
+        )
+    except BaseException:
+        if made_root:
+            with contextlib.suppress(OSError):
+                root.rmdir()  # a failed first checkout leaves no directory behind
+        raise
     for path in doomed:
         with contextlib.suppress(FileNotFoundError):
             root.joinpath(*path.split("/")).unlink()
@@ -232,25 +242,50 @@ def checkout(
 
 
 def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[str]:
-    """Replace each file atomically (temp beside it, fsync, rename), so an interruption never half-writes one."""
-    parents = []
-    for entry in entries:
-        target = root.joinpath(*entry.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".casstore-tmp", dir=target.parent)
-        try:
+    """Write every file to a short temp name beside it, then rename them all: all or nothing.
+
+    Until every file is written and fsynced nothing in ``root`` has changed; on failure the
+    temp files and the directories made for them are removed, so a retry starts clean.
+    """
+    mode = user_mode(directory=False)
+    made: list[Path] = []
+    staged: list[tuple[str, Path]] = []
+    try:
+        for entry in entries:
+            target = root.joinpath(*entry.path.split("/"))
+            _make_parents(target.parent, made)
+            if target.is_dir() and not target.is_symlink():
+                raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
+            fd, tmp_name = tempfile.mkstemp(prefix=short_prefix(target.name), suffix=TEMP_SUFFIX, dir=target.parent)
+            staged.append((tmp_name, target))
             with os.fdopen(fd, "wb") as out:
                 copy_object_to(store, entry, out)
+                os.fchmod(out.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
                 out.flush()
                 os.fsync(out.fileno())
+        for tmp_name, target in staged:
             os.replace(tmp_name, target)
-        except BaseException:
+    except BaseException:
+        for tmp_name, _target in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
-            raise
-        parents.append(target.parent)
-    fsync_dirs(parents)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    fsync_dirs(target.parent for _tmp, target in staged)
     return [entry.path for entry in entries]
+
+
+def _make_parents(directory: Path, made: list[Path]) -> None:
+    """Create ``directory`` and missing parents, recording each one made (outermost first)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+        made.append(path)
 
 
 def _remove_empty_dirs(root: Path, removed: list[str]) -> None:

@@ -91,16 +91,19 @@ def register(group: click.Group) -> None:
         click.echo(f"Project {project.get('id')} — {project.get('name')}")
         click.echo(f"  manifest {manifest.get('manifest_version')}  sha256 {view.tree.manifest}")
         click.echo(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")
+        sizes = {entry.path: entry.size for entry in view.tree.entries}
         click.echo(f"Patterns ({len(manifest.get('patterns', []))})")
         for pattern in manifest.get("patterns", []):
-            click.echo(
-                f"  {pattern.get('pattern_id'):<20} {pattern.get('length_steps')} steps, "
-                f"{pattern.get('step_count')} filled  {pattern.get('path')}"
+            # An empty file has no steps, whatever counts the manifest claims for it.
+            steps = (
+                "empty file (0 bytes), no steps"
+                if sizes.get(pattern.get("path")) == 0
+                else f"{pattern.get('length_steps')} steps, {pattern.get('step_count')} filled"
             )
+            click.echo(f"  {pattern.get('pattern_id'):<20} {steps}  {pattern.get('path')}")
         click.echo(f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})")
         for snapshot in manifest.get("mixer_snapshots", []):
             click.echo(f"  {snapshot.get('name'):<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}")
-        sizes = {entry.path: entry.size for entry in view.tree.entries}
         click.echo(f"Sampler assets ({len(manifest.get('sampler_assets', []))})")
         for asset in manifest.get("sampler_assets", []):
             found = loudness[str(asset.get("asset_name"))]
