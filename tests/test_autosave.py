@@ -187,6 +187,44 @@ def test_checkpoints_before_import_checkout_and_recover(cli: Cli, demo_data: Pat
     assert kinds == {"autosave", "checkpoint"}
 
 
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [
+        (None, "has no project_manifest.json"),
+        (b"{ broken", "project_manifest.json is not valid JSON"),
+        (b"[1, 2]", "project_manifest.json is not a JSON object"),
+    ],
+)
+def test_show_an_autosave_without_a_usable_manifest(
+    cli: Cli, tmp_path: Path, manifest: bytes | None, problem: str
+) -> None:
+    work = tmp_path / "sketch"
+    (work / "patterns").mkdir(parents=True)
+    (work / "patterns" / "idea.json").write_text('{"steps": []}\n')
+    if manifest is not None:
+        (work / "project_manifest.json").write_bytes(manifest)
+    cli.ok("autosave", work, "--project", "sketch")
+    shown = cli("show", "sketch/autosave/latest")
+    assert shown.code == 0, shown.err
+    assert problem in shown.out and "patterns/idea.json" in shown.out and "error" not in shown.err
+    record = json.loads(cli.ok("show", "sketch/autosave/latest", "--json").out)
+    assert record["kind"] == "autosave" and record["manifest"] is None and problem in record["manifest_error"]
+    assert "patterns/idea.json" in {e["path"] for e in record["entries"]}
+
+
+def test_show_an_autosave_with_a_partly_readable_manifest(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(demo_data / "demo_bundle", work)
+    manifest = json.loads((work / "project_manifest.json").read_text())
+    manifest["patterns"].append("not an entry")
+    (work / "project_manifest.json").write_text(json.dumps(manifest))
+    cli.ok("autosave", work)
+    shown = cli("show", "demo-project/autosave/latest")
+    assert shown.code == 0, shown.err
+    assert "verse" in shown.out and "choir_pad_soft.wav" in shown.out
+    assert "unreadable entries left out: patterns" in shown.err
+
+
 def test_autosave_never_refuses_and_reports_mismatches(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(demo_data / "demo_bundle", work)

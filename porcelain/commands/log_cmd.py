@@ -75,7 +75,8 @@ def register(group: click.Group) -> None:
                     **commit_json(view.oid, view.commit),
                     "manifest_sha256": view.tree.manifest,
                     "entries": [entry.as_json() for entry in view.tree.entries],
-                    "manifest": view.manifest,
+                    "manifest": view.manifest if view.manifest or not view.manifest_error else None,
+                    "manifest_error": view.manifest_error,
                 }
             )
             return
@@ -85,6 +86,15 @@ def register(group: click.Group) -> None:
         click.echo(f"Kind:    {view.commit.kind}    Date: {view.commit.created_at}    Author: {view.commit.author}")
         click.echo(f"Message: {view.commit.message}")
         click.echo()
+        if not view.manifest:
+            # An autosave of a directory without a (readable) manifest: its files are all there is.
+            click.echo(f"Project {view.tree.project_id} — {view.manifest_error}")
+            click.echo(f"Files ({len(view.tree.entries)})")
+            for entry in view.tree.entries:
+                click.echo(f"  {entry.path}  {human_bytes(entry.size)}  {entry.sha256[:16]}")
+            return
+        if view.manifest_error:
+            click.echo(f"warning: {view.manifest_error}", err=True)
         click.echo(f"Project {project.get('id')} — {project.get('name')}")
         click.echo(f"  manifest {manifest.get('manifest_version')}  sha256 {view.tree.manifest}")
         click.echo(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")
