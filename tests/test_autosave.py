@@ -187,6 +187,54 @@ def test_checkpoints_before_import_checkout_and_recover(cli: Cli, demo_data: Pat
     assert kinds == {"autosave", "checkpoint"}
 
 
+def test_a_restored_autosave_outlives_the_autosave_ring(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    """The issue's repro: restore, plain checkout of the head, three autosaves: what was restored survives."""
+    cli.ok("import", demo_data / "demo_bundle")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    chosen = _mutate(work, "the take the musician wants back")
+    cli.ok("autosave", work, "--mutation-id", "chosen", "--keep", "3")
+    shutil.rmtree(work)  # the crash: the working directory is gone, only the autosave has it
+
+    restored = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    assert (work / "patterns" / "verse.json").read_bytes() == chosen
+    plain = json.loads(cli.ok("checkout", "demo-project", work, "--json").out)
+    assert plain["checkpoint"] is None  # the restored files are in the store, so checkout saves nothing
+    for n in range(3):
+        _mutate(work, f"later edit {n}")
+        cli.ok("autosave", work, "--mutation-id", f"later{n}", "--keep", "3")
+    assert not any(ref.endswith("-chosen") for ref in _autosave_refs(cli.store, "demo-project"))
+    cli.ok("gc", "--grace", "0")
+
+    points = json.loads(cli.ok("recover", "demo-project", "--json").out)
+    holding = []
+    for n, point in enumerate(points):
+        out = tmp_path / f"point{n}"
+        cli.ok("export", point["ref"], out)
+        if (out / "patterns" / "verse.json").read_bytes() == chosen:
+            holding.append(point)
+    assert len(holding) == 1, "recover must still list what the musician restored"
+    assert holding[0]["ref"] == restored["kept"]
+    assert holding[0]["kind"] == "checkpoint" and holding[0]["ref"].endswith("-restored")
+    assert restored["restored"] in holding[0]["prompt"]
+    listing = cli.ok("recover", "demo-project").out
+    assert f"restored {restored['restored']}" in listing
+    assert cli.ok("fsck").code == 0
+
+
+def test_restoring_the_same_point_twice_keeps_one_checkpoint(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    _mutate(work, "keep me")
+    cli.ok("autosave", work, "--mutation-id", "m1")
+    first = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    again = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    assert first["kept"] == again["kept"]
+    kept = [p for p in json.loads(cli.ok("recover", "demo-project", "--json").out) if p["ref"].endswith("-restored")]
+    assert len(kept) == 1
+
+
 @pytest.mark.parametrize(
     ("manifest", "problem"),
     [

@@ -119,6 +119,7 @@ def register(group: click.Group) -> None:
             if result.checkpoint:
                 click.echo(f"Saved what {into} held as checkpoint {result.checkpoint}")
             click.echo(f"Restored {ref} into {into}: {len(result.written)} written, {len(result.deleted)} deleted")
+            click.echo(f"Kept what was restored as checkpoint {result.kept}")
             return
         points = list_recovery_points(store, project)
         if as_json:
