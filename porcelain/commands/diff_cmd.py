@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from porcelain.commands.common import command
+from porcelain.commands.common import REV_HELP, command
 from porcelain.output import emit_json, human_bytes
 
 SECTION_TITLES = {
@@ -50,7 +50,7 @@ def _headline(record: Any) -> str:
 def register(group: click.Group) -> None:
     """Add ``diff`` to ``group``."""
 
-    @command(group, "diff")
+    @command(group, "diff", short_help="Show what changed between revisions, bundles or zips.", epilog=REV_HELP)
     @click.argument("old")
     @click.argument("new")
     @click.option("--stat", is_flag=True, help="One line per changed file with a count of changes.")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import emit_json, human_bytes
 
 
 def register(group: click.Group) -> None:
     """Add ``log`` and ``show`` to ``group``."""
 
-    @command(group, "log")
+    @command(group, "log", short_help="Show history, newest first.", epilog=REV_HELP)
     @click.argument("rev", required=False)
     @click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), help="Show at most N commits.")
     @click.option("--oneline", is_flag=True, help="One line per commit: id, date, kind, project, message.")
@@ -59,7 +59,7 @@ def register(group: click.Group) -> None:
             for line in commit.message.splitlines() or [""]:
                 click.echo(f"    {line}")
 
-    @command(group, "show")
+    @command(group, "show", short_help="Show one revision: its commit and its manifest.", epilog=REV_HELP)
     @click.argument("rev")
     @click.pass_context
     def show(ctx: click.Context, rev: str, as_json: bool) -> None:
