@@ -3,7 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_DIR ?= $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-demo)
+# Where `make demo` / `make viewer` put their store; empty: a new temporary directory, made
+# by the recipe itself (a $(shell mktemp) here would make one at every make invocation).
+DEMO_DIR ?=
+VIEWER_DIR ?=
 
 .PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
@@ -37,10 +40,11 @@ qa-autosave: $(STAMP) testdata/out/.stamp
 	@bash scripts/qa_autosave.sh
 
 # The viewer on the demo store (three autosaves newer than the head, a workdir with an unsaved edit).
-VIEWER_DIR := $(shell mktemp -d 2>/dev/null || echo /tmp/casstore-viewer)
 viewer: $(STAMP) testdata/out/.stamp
-	$(PY) testdata/make_viewer_store.py $(VIEWER_DIR)/store $(VIEWER_DIR)/work
-	$(VENV)/bin/casstore-viewer --store $(VIEWER_DIR)/store --workdir $(VIEWER_DIR)/work \
+	@dir="$(VIEWER_DIR)"; dir="$${dir:-$$(mktemp -d -t casstore-viewer.XXXXXX)}"; \
+	echo "viewer store: $$dir/store, working directory: $$dir/work"; \
+	$(PY) testdata/make_viewer_store.py "$$dir/store" "$$dir/work" && \
+	$(VENV)/bin/casstore-viewer --store "$$dir/store" --workdir "$$dir/work" \
 		--sampler-manifest testdata/out/sampler_s3_manifest.json
 
 # Real screenshots of the real app for the README (under Xvfb when there is no display).

@@ -51,11 +51,17 @@ def record_checkpoint(
 
 
 def checkpoint_commit(
-    store: Store, project_id: str, commit_id: str, operation: str, keep: int = DEFAULT_KEEP_CHECKPOINTS
+    store: Store,
+    project_id: str,
+    commit_id: str,
+    operation: str,
+    keep: int = DEFAULT_KEEP_CHECKPOINTS,
+    message: str | None = None,
 ) -> str:
-    """Record a checkpoint of a revision about to be replaced (e.g. the head an import moves); return its ref."""
+    """Record a checkpoint of a revision (e.g. the head an import moves); return its ref."""
     replaced = read_commit(store, commit_id)
-    commit = new_commit(replaced.tree, [commit_id], project_id, "checkpoint", f"checkpoint before {operation}")
+    text = message or f"checkpoint before {operation}"
+    commit = new_commit(replaced.tree, [commit_id], project_id, "checkpoint", text)
     store.objects.put_bytes(commit.encode())
     store.objects.sync()
     return _name_and_point(store, project_id, operation, commit.id, commit.created_at, keep)

@@ -8,6 +8,7 @@ from typing import Any
 from casstore import canonical
 from casstore.history import LogEntry, read_commit, read_tree, walk_first_parent
 from casstore.objects import Commit, Tree
+from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH
 from casstore.store import Store
 
@@ -70,17 +71,49 @@ def log_entries(
 
 @dataclass(frozen=True)
 class RevisionView:
-    """One revision: its commit, tree and the manifest as the tracker app wrote it."""
+    """One revision: its commit, tree and the manifest as the tracker app wrote it.
+
+    ``manifest`` is always a dict shaped like a manifest (``{}`` when the revision has none),
+    so a viewer can show what it can; ``manifest_error`` says why it is empty or partial.
+    """
 
     oid: str
     commit: Commit
     tree: Tree
     manifest: dict[str, Any]
+    manifest_error: str | None = None
+
+
+_MANIFEST_LISTS = ("patterns", "mixer_snapshots", "sampler_assets")
+
+
+def _readable_manifest(data: Any) -> tuple[dict[str, Any], str | None]:
+    """Keep the parts of a parsed manifest a viewer can show; say what had to be left out."""
+    if not isinstance(data, dict):
+        return {}, f"{MANIFEST_NAME} is not a JSON object"
+    kept = dict(data)
+    dropped = []
+    if not isinstance(kept.get("project", {}), dict):
+        kept.pop("project")
+        dropped.append("project")
+    for key in _MANIFEST_LISTS:
+        items = kept.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            kept[key] = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+            dropped.append(key)
+    return kept, (f"{MANIFEST_NAME}: unreadable entries left out: {', '.join(dropped)}" if dropped else None)
 
 
 def show_revision(store: Store, oid: str) -> RevisionView:
-    """Load a revision's commit, tree and manifest."""
+    """Load a revision's commit, tree and manifest (an autosave may have none, or a broken one)."""
     commit = read_commit(store, oid)
     tree = read_tree(store, commit.tree)
-    manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
-    return RevisionView(oid, commit, tree, manifest)
+    if tree.manifest is None:
+        return RevisionView(oid, commit, tree, {}, f"this {commit.kind} has no {MANIFEST_NAME}")
+    raw = store.objects.read_bytes(tree.manifest)
+    try:
+        data = canonical.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError included
+        return RevisionView(oid, commit, tree, {}, f"{MANIFEST_NAME} is not valid JSON ({exc})")
+    manifest, problem = _readable_manifest(data)
+    return RevisionView(oid, commit, tree, manifest, problem)

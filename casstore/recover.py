@@ -8,7 +8,7 @@ from typing import Any
 
 from casstore import canonical
 from casstore.autosave import AutosaveItem, autosave_sort_key, newest_autosave, normal_time
-from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS
+from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.diff import DiffRecord, diff_sides
 from casstore.diff_inputs import side_from_tree
 from casstore.errors import RevisionError
@@ -17,6 +17,9 @@ from casstore.objects import Tree
 from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.store import Store
 from casstore.worktree import CheckoutResult, checkout
+
+# The checkpoint operation that keeps what `recover --restore` put back.
+RESTORED_OPERATION = "restored"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class RecoveryPoint:
     manifest_sha256: str | None
     sampler_assets: tuple[str, ...]
     summary: str
+    message: str = ""
 
     @property
     def prompt(self) -> str:
@@ -42,6 +46,8 @@ class RecoveryPoint:
         if self.kind == "autosave":
             return f"Autosaved {self.project} at {self.stamp}"
         operation = self.name[len(self.stamp) + 1 :] or "an operation"
+        if operation.split(".")[0] == RESTORED_OPERATION and self.message:
+            return f"Checkpoint of {self.project} at {self.stamp} ({self.message.splitlines()[0]})"
         return f"Checkpoint of {self.project} at {self.stamp} (before {operation})"
 
     def as_json(self) -> dict[str, Any]:
@@ -60,6 +66,7 @@ class RecoveryPoint:
             "manifest_sha256": self.manifest_sha256,
             "sampler_assets": list(self.sampler_assets),
             "summary": self.summary,
+            "message": self.message,
         }
 
 
@@ -120,6 +127,7 @@ def list_recovery_points(store: Store, project: str | None = None) -> list[Recov
                     tree.manifest,
                     _assets(store, tree),
                     summary,
+                    commit.message,
                 )
             )
     return sorted(
@@ -147,12 +155,43 @@ def find_point(store: Store, project: str, which: str) -> str:
     )
 
 
+@dataclass
+class RestoreResult(CheckoutResult):
+    """What a restore did: the checkout, and the checkpoint that keeps what it put back."""
+
+    kept: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as a JSON object (the checkout's, plus ``kept``)."""
+        return {**super().as_json(), "kept": self.kept}
+
+
+def _newest_checkpoint_tree(store: Store, project: str) -> tuple[str, str] | None:
+    refs = store.refs.list(project, "checkpoints")
+    if not refs:
+        return None
+    newest = max(refs)  # checkpoint names start with their UTC second, as prune_checkpoints orders them
+    return newest, read_commit(store, refs[newest]).tree
+
+
 def restore(
     store: Store, project: str, which: str, into: Path, keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
-) -> tuple[str, CheckoutResult]:
-    """Restore an autosave or checkpoint into ``into``, checkpointing anything unsaved there first."""
+) -> tuple[str, RestoreResult]:
+    """Restore an autosave or checkpoint into ``into``, and keep what it put back as a checkpoint.
+
+    Anything unsaved in ``into`` is checkpointed first (``…-recover``). What the musician chose
+    is then recorded as the newest checkpoint (``…-restored``), because the autosave ring may
+    prune its autosave after a few more autosaves, and a later plain checkout would not save it.
+    """
     ref = find_point(store, project, which)
     oid = store.refs.read(ref)
     if oid is None:
         raise RevisionError(f"{ref} vanished while restoring; run recover again")
-    return ref, checkout(store, oid, into, force=True, operation="recover", keep_checkpoints=keep_checkpoints)
+    done = checkout(store, oid, into, force=True, operation="recover", keep_checkpoints=keep_checkpoints)
+    newest = _newest_checkpoint_tree(store, project)
+    if newest is not None and newest[0].endswith(f"-{RESTORED_OPERATION}") and newest[1] == done.tree:
+        kept = newest[0]  # the same point restored again: one checkpoint keeps it
+    else:
+        message = f"restored {ref} into {done.directory}"
+        kept = checkpoint_commit(store, project, oid, RESTORED_OPERATION, keep_checkpoints, message)
+    return ref, RestoreResult(**vars(done), kept=kept)

@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "tag": "refs_cmd",
     "fsck": "fsck_cmd",
     "gc": "gc_cmd",
+    "help": "help_cmd",
 }
 
 
@@ -49,12 +50,27 @@ class CasstoreGroup(click.Group):
             importlib.import_module(f"porcelain.commands.{COMMAND_MODULES[cmd_name]}").register(self)
         return self.commands.get(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their whole one-line descriptions (click would cut them to fit)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's entry point
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # A bare `casstore` (or `casstore bundle`) asks what there is: help, not an error.
+            click.echo(exc.ctx.get_help())
+            sys.exit(EXIT_OK)
         except click.UsageError as exc:
             path = exc.ctx.command_path if exc.ctx else "casstore"
             _fail(f"{exc.format_message()} (try '{path} --help')", EXIT_USAGE)
@@ -87,7 +103,11 @@ def _fail_from_exception(exc: Exception) -> None:
     _fail(f"internal error ({type(exc).__name__}: {exc}); please report this", EXIT_INTERNAL)
 
 
-@click.group(cls=CasstoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=CasstoreGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Revisions (REV, OLD, NEW): see 'casstore help revisions'. 'casstore help COMMAND' shows one command.",
+)
 @click.option(
     "--store",
     "store_path",

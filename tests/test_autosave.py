@@ -187,6 +187,92 @@ def test_checkpoints_before_import_checkout_and_recover(cli: Cli, demo_data: Pat
     assert kinds == {"autosave", "checkpoint"}
 
 
+def test_a_restored_autosave_outlives_the_autosave_ring(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    """The issue's repro: restore, plain checkout of the head, three autosaves: what was restored survives."""
+    cli.ok("import", demo_data / "demo_bundle")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    chosen = _mutate(work, "the take the musician wants back")
+    cli.ok("autosave", work, "--mutation-id", "chosen", "--keep", "3")
+    shutil.rmtree(work)  # the crash: the working directory is gone, only the autosave has it
+
+    restored = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    assert (work / "patterns" / "verse.json").read_bytes() == chosen
+    plain = json.loads(cli.ok("checkout", "demo-project", work, "--json").out)
+    assert plain["checkpoint"] is None  # the restored files are in the store, so checkout saves nothing
+    for n in range(3):
+        _mutate(work, f"later edit {n}")
+        cli.ok("autosave", work, "--mutation-id", f"later{n}", "--keep", "3")
+    assert not any(ref.endswith("-chosen") for ref in _autosave_refs(cli.store, "demo-project"))
+    cli.ok("gc", "--grace", "0")
+
+    points = json.loads(cli.ok("recover", "demo-project", "--json").out)
+    holding = []
+    for n, point in enumerate(points):
+        out = tmp_path / f"point{n}"
+        cli.ok("export", point["ref"], out)
+        if (out / "patterns" / "verse.json").read_bytes() == chosen:
+            holding.append(point)
+    assert len(holding) == 1, "recover must still list what the musician restored"
+    assert holding[0]["ref"] == restored["kept"]
+    assert holding[0]["kind"] == "checkpoint" and holding[0]["ref"].endswith("-restored")
+    assert restored["restored"] in holding[0]["prompt"]
+    listing = cli.ok("recover", "demo-project").out
+    assert f"restored {restored['restored']}" in listing
+    assert cli.ok("fsck").code == 0
+
+
+def test_restoring_the_same_point_twice_keeps_one_checkpoint(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    _mutate(work, "keep me")
+    cli.ok("autosave", work, "--mutation-id", "m1")
+    first = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    again = json.loads(cli.ok("recover", "demo-project", "--restore", "latest", "--into", work, "--json").out)
+    assert first["kept"] == again["kept"]
+    kept = [p for p in json.loads(cli.ok("recover", "demo-project", "--json").out) if p["ref"].endswith("-restored")]
+    assert len(kept) == 1
+
+
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [
+        (None, "has no project_manifest.json"),
+        (b"{ broken", "project_manifest.json is not valid JSON"),
+        (b"[1, 2]", "project_manifest.json is not a JSON object"),
+    ],
+)
+def test_show_an_autosave_without_a_usable_manifest(
+    cli: Cli, tmp_path: Path, manifest: bytes | None, problem: str
+) -> None:
+    work = tmp_path / "sketch"
+    (work / "patterns").mkdir(parents=True)
+    (work / "patterns" / "idea.json").write_text('{"steps": []}\n')
+    if manifest is not None:
+        (work / "project_manifest.json").write_bytes(manifest)
+    cli.ok("autosave", work, "--project", "sketch")
+    shown = cli("show", "sketch/autosave/latest")
+    assert shown.code == 0, shown.err
+    assert problem in shown.out and "patterns/idea.json" in shown.out and "error" not in shown.err
+    record = json.loads(cli.ok("show", "sketch/autosave/latest", "--json").out)
+    assert record["kind"] == "autosave" and record["manifest"] is None and problem in record["manifest_error"]
+    assert "patterns/idea.json" in {e["path"] for e in record["entries"]}
+
+
+def test_show_an_autosave_with_a_partly_readable_manifest(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(demo_data / "demo_bundle", work)
+    manifest = json.loads((work / "project_manifest.json").read_text())
+    manifest["patterns"].append("not an entry")
+    (work / "project_manifest.json").write_text(json.dumps(manifest))
+    cli.ok("autosave", work)
+    shown = cli("show", "demo-project/autosave/latest")
+    assert shown.code == 0, shown.err
+    assert "verse" in shown.out and "choir_pad_soft.wav" in shown.out
+    assert "unreadable entries left out: patterns" in shown.err
+
+
 def test_autosave_never_refuses_and_reports_mismatches(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(demo_data / "demo_bundle", work)

@@ -52,8 +52,3 @@ def test_every_command_has_a_section_naming_each_of_its_options() -> None:
 def test_documented_sections_are_real_commands() -> None:
     commands = set(cli.list_commands(click.Context(cli)))
     assert set(_sections()) <= commands
-
-
-def test_readme_starts_with_the_two_setup_commands() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text().splitlines()
-    assert readme[0].split()[:2] == ["make", "demo"] and readme[1].split()[:2] == ["make", "test"]

@@ -28,7 +28,7 @@ def _autosave_line(result: Any) -> str:
 def register(group: click.Group) -> None:
     """Add the autosave and recovery commands to ``group``."""
 
-    @command(group, "autosave")
+    @command(group, "autosave", short_help="Record a working directory as an autosave; keep the newest.")
     @click.argument("directory", type=click.Path(path_type=Path), default=".")
     @click.option("--project", help="Project id (default: the directory's checkout or manifest).")
     @click.option("--mutation-id", help="The tracker's mutation id (default: auto-<short tree id>).")
@@ -89,7 +89,7 @@ def register(group: click.Group) -> None:
 
         Watcher(store, directory, project, keep, interval, debounce, report).run(lambda: stop["now"])
 
-    @command(group, "recover")
+    @command(group, "recover", short_help="List autosaves and checkpoints, or restore one.")
     @click.argument("project", required=False)
     @click.option("--restore", "which", metavar="latest|NAME", help="Restore this autosave or checkpoint.")
     @click.option("--into", type=click.Path(path_type=Path), help="With --restore: the directory to restore into.")
@@ -119,6 +119,7 @@ def register(group: click.Group) -> None:
             if result.checkpoint:
                 click.echo(f"Saved what {into} held as checkpoint {result.checkpoint}")
             click.echo(f"Restored {ref} into {into}: {len(result.written)} written, {len(result.deleted)} deleted")
+            click.echo(f"Kept what was restored as checkpoint {result.kept}")
             return
         points = list_recovery_points(store, project)
         if as_json:
@@ -133,14 +134,20 @@ def register(group: click.Group) -> None:
             click.echo(f"  assets    {', '.join(point.sampler_assets) or '(none)'}")
             click.echo(f"  {point.summary}")
 
-    @command(group, "stress-autosave")
+    @command(group, "stress-autosave", short_help="Run the autosave stress harness on a synthetic clock.")
     @click.option("--project-id", required=True, help="Project id to autosave under.")
     @click.option(
         "--autosave-dir",
         type=click.Path(path_type=Path),
         help="Store to run against (created if missing; default: the current store).",
     )
-    @click.option("--iterations", type=click.IntRange(min=1), default=12, show_default=True)
+    @click.option(
+        "--iterations",
+        type=click.IntRange(min=1),
+        default=12,
+        show_default=True,
+        help="Mutate-and-autosave rounds to run.",
+    )
     @click.option("--interval-seconds", type=float, default=0.5, show_default=True, help="Synthetic clock step.")
     @click.option(
         "--manifest",
@@ -150,7 +157,9 @@ def register(group: click.Group) -> None:
     @click.option(
         "--asset-count", type=click.IntRange(min=0), help="Sampler assets the working copy has (added if needed)."
     )
-    @click.option("--keep", type=click.IntRange(min=1), default=5, show_default=True)
+    @click.option(
+        "--keep", type=click.IntRange(min=1), default=5, show_default=True, help="Autosaves to keep after each one."
+    )
     @click.pass_context
     def stress(
         ctx: click.Context,
@@ -179,7 +188,7 @@ def register(group: click.Group) -> None:
             )
         emit_json(summary.as_json())
 
-    @command(group, "crash-report")
+    @command(group, "crash-report", short_help="Pack a project's autosaves and checkpoints into one zip.")
     @click.argument("project")
     @click.option("--out", type=click.Path(path_type=Path), required=True, help="The zip file to write.")
     @click.pass_context

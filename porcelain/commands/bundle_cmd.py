@@ -19,7 +19,7 @@ def register(group: click.Group) -> None:
     def bundle() -> None:
         """Make bundles from loose files."""
 
-    @bundle.command("build")
+    @bundle.command("build", short_help="Build a bundle from loose files, with its manifest.")
     @click.argument("dest", type=click.Path(path_type=Path))
     @click.option(
         "--project-file", type=click.Path(path_type=Path), required=True, help="The project JSON (id, name, bpm…)."

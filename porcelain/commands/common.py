@@ -10,6 +10,12 @@ import click
 if TYPE_CHECKING:
     from casstore.store import Store
 
+# The pointer every command that takes a revision shows under its help.
+REV_HELP = (
+    "Revisions: a commit id or 6+ digit prefix, PROJECT, PROJECT/heads/B, PROJECT/tags/T, "
+    "PROJECT/autosave/latest, each with optional ~N; see 'casstore help revisions'."
+)
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 

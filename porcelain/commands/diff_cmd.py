@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from porcelain.commands.common import command
+from porcelain.commands.common import REV_HELP, command
 from porcelain.output import emit_json
 
 SECTION_TITLES = {
@@ -22,7 +22,7 @@ SECTION_TITLES = {
 def register(group: click.Group) -> None:
     """Add ``diff`` to ``group``."""
 
-    @command(group, "diff")
+    @command(group, "diff", short_help="Show what changed between revisions, bundles or zips.", epilog=REV_HELP)
     @click.argument("old")
     @click.argument("new")
     @click.option("--stat", is_flag=True, help="One line per changed file with its count of changes, then the total.")

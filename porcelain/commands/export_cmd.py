@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import Progress, emit_json, human_bytes
 
 
 def register(group: click.Group) -> None:
     """Add ``export`` to ``group``."""
 
-    @command(group, "export")
+    @command(group, "export", short_help="Write a revision as a bundle directory or zip.", epilog=REV_HELP)
     @click.argument("rev")
     @click.argument("dest", type=click.Path(path_type=Path))
     @click.option("--zip", "as_zip", is_flag=True, help="Write a .zip archive instead of a directory.")

@@ -7,12 +7,18 @@ import click
 from porcelain.commands.common import command, open_store
 from porcelain.output import Progress, emit_json, human_bytes
 
+# The README's command table quotes this sentence; tests/test_readme.py keeps the two the same.
+QUICK_HELP = (
+    "Check packs by their BLAKE3 trailers instead of re-hashing every blob with SHA-256 "
+    "(trees, commits and refs are still verified)."
+)
+
 
 def register(group: click.Group) -> None:
     """Add ``fsck`` to ``group``."""
 
-    @command(group, "fsck")
-    @click.option("--quick", is_flag=True, help="Skip re-hashing blobs (trees, commits and refs are still checked).")
+    @command(group, "fsck", short_help="Re-hash and verify the whole store; exit 1 on damage.")
+    @click.option("--quick", is_flag=True, help=QUICK_HELP)
     @click.pass_context
     def fsck(ctx: click.Context, quick: bool, as_json: bool) -> int:
         """Re-hash every object, parse every tree and commit, resolve every ref; exit 1 on problems."""

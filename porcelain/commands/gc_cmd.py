@@ -11,7 +11,7 @@ from porcelain.output import emit_json, human_bytes
 def register(group: click.Group) -> None:
     """Add ``gc`` to ``group``."""
 
-    @command(group, "gc")
+    @command(group, "gc", short_help="Drop old unreachable objects; pack the rest.")
     @click.option("--grace", default="2w", show_default=True, help="Keep unreachable objects younger than this.")
     @click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
     @click.pass_context

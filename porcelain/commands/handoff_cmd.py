@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import emit_json
 
 
 def register(group: click.Group) -> None:
     """Add ``handoff`` to ``group``."""
 
-    @command(group, "handoff")
+    @command(group, "handoff", short_help="Write the QA hand-off pack for a revision.", epilog=REV_HELP)
     @click.argument("rev")
     @click.option("--out", type=click.Path(path_type=Path), help="Write the Markdown here instead of stdout.")
     @click.option(
@@ -31,12 +31,13 @@ def register(group: click.Group) -> None:
         store = open_store(ctx)
         summary = load_stress_summary(stress_summary) if stress_summary else None
         pack = build_handoff(store, resolve(store, rev), rev, summary)
-        if as_json:
-            emit_json(pack.as_json())
-            return
         text = render_markdown(pack)
-        if out is None:
+        if out is not None:
+            # --out always means the Markdown file, with or without --json.
+            write_durable(out.absolute(), text.encode())
+        if as_json:
+            emit_json({**pack.as_json(), "out": str(out) if out is not None else None})
+        elif out is None:
             click.echo(text, nl=False)
         else:
-            write_durable(out.absolute(), text.encode())
             click.echo(f"Wrote the hand-off for {pack.project} ({pack.commit[:12]}) to {out}")

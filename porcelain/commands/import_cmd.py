@@ -25,7 +25,7 @@ def _first_names(names: list[str]) -> str:
 def register(group: click.Group) -> None:
     """Add ``import`` to ``group``."""
 
-    @command(group, "import")
+    @command(group, "import", short_help="Validate a bundle directory or zip, store and commit it.")
     @click.argument("bundle", type=click.Path(path_type=Path))
     @click.option("--project", help="Project id (default: the manifest's project.id).")
     @click.option("--branch", default="main", show_default=True, help="Branch to commit on.")

@@ -13,7 +13,7 @@ from porcelain.output import emit_json
 def register(group: click.Group) -> None:
     """Add ``init`` to ``group``."""
 
-    @command(group, "init")
+    @command(group, "init", short_help="Create an empty store.")
     @click.argument("path", required=False, type=click.Path(path_type=Path))
     @click.pass_context
     def init(ctx: click.Context, path: Path | None, as_json: bool) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import emit_json, human_bytes
 
 
 def register(group: click.Group) -> None:
     """Add ``log`` and ``show`` to ``group``."""
 
-    @command(group, "log")
+    @command(group, "log", short_help="Show history, newest first.", epilog=REV_HELP)
     @click.argument("rev", required=False)
     @click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), help="Show at most N commits.")
     @click.option("--oneline", is_flag=True, help="One line per commit: id, date, kind, project, message.")
@@ -59,7 +59,7 @@ def register(group: click.Group) -> None:
             for line in commit.message.splitlines() or [""]:
                 click.echo(f"    {line}")
 
-    @command(group, "show")
+    @command(group, "show", short_help="Show one revision: its commit and its manifest.", epilog=REV_HELP)
     @click.argument("rev")
     @click.pass_context
     def show(ctx: click.Context, rev: str, as_json: bool) -> None:
@@ -77,7 +77,8 @@ def register(group: click.Group) -> None:
                     **commit_json(view.oid, view.commit),
                     "manifest_sha256": view.tree.manifest,
                     "entries": [entry.as_json() for entry in view.tree.entries],
-                    "manifest": view.manifest,
+                    "manifest": view.manifest if view.manifest or not view.manifest_error else None,
+                    "manifest_error": view.manifest_error,
                     "sampler_loudness": [found.as_json() for found in loudness.values()],
                 }
             )
@@ -88,6 +89,15 @@ def register(group: click.Group) -> None:
         click.echo(f"Kind:    {view.commit.kind}    Date: {view.commit.created_at}    Author: {view.commit.author}")
         click.echo(f"Message: {view.commit.message}")
         click.echo()
+        if not view.manifest:
+            # An autosave of a directory without a (readable) manifest: its files are all there is.
+            click.echo(f"Project {view.tree.project_id} — {view.manifest_error}")
+            click.echo(f"Files ({len(view.tree.entries)})")
+            for entry in view.tree.entries:
+                click.echo(f"  {entry.path}  {human_bytes(entry.size)}  {entry.sha256[:16]}")
+            return
+        if view.manifest_error:
+            click.echo(f"warning: {view.manifest_error}", err=True)
         click.echo(f"Project {project.get('id')} — {project.get('name')}")
         click.echo(f"  manifest {manifest.get('manifest_version')}  sha256 {view.tree.manifest}")
         click.echo(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")

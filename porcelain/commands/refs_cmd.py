@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import emit_json
 
 if TYPE_CHECKING:
@@ -23,8 +23,21 @@ def _record_json(record: RefRecord) -> dict[str, str]:
     }
 
 
+class _OptionalNameCommand(click.Command):
+    """``branch``/``tag``: both arguments are optional, and REV only comes after NAME."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [self.options_metavar or "[OPTIONS]", "[NAME [REV]]"]
+
+
 def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str, plural: str) -> None:
-    @command(group, name)
+    @command(
+        group,
+        name,
+        cls=_OptionalNameCommand,
+        short_help=f"List, create, move or delete {plural}.",
+        epilog=REV_HELP,
+    )
     @click.argument("ref_name", metavar="NAME", required=False)
     @click.argument("rev", required=False)
     @click.option("-d", "--delete", is_flag=True, help=f"Delete the {noun}.")
@@ -76,7 +89,7 @@ def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str,
 def register(group: click.Group) -> None:
     """Add ``refs``, ``branch`` and ``tag`` to ``group``."""
 
-    @command(group, "refs")
+    @command(group, "refs", short_help="List every ref with its commit.")
     @click.option("--project", help="Only this project's refs.")
     @click.pass_context
     def refs(ctx: click.Context, project: str | None, as_json: bool) -> None:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import command, open_store
+from porcelain.commands.common import REV_HELP, command, open_store
 from porcelain.output import emit_json
 
 
 def register(group: click.Group) -> None:
     """Add ``checkout`` and ``status`` to ``group``."""
 
-    @command(group, "checkout")
+    @command(group, "checkout", short_help="Make a directory hold a revision, keeping unsaved edits.", epilog=REV_HELP)
     @click.argument("rev")
     @click.argument("directory", type=click.Path(path_type=Path))
     @click.option("--force", is_flag=True, help="Replace unsaved changes, after recording a checkpoint of them.")
@@ -40,7 +40,7 @@ def register(group: click.Group) -> None:
             f"{len(result.written)} written, {len(result.deleted)} deleted, {result.unchanged} unchanged"
         )
 
-    @command(group, "status")
+    @command(group, "status", short_help="Show what a working directory changed since its checkout.")
     @click.argument("directory", type=click.Path(path_type=Path), default=".")
     @click.option("--verify", is_flag=True, help="Re-hash every file instead of trusting the stat cache.")
     @click.pass_context
