@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import LockFile, write_durable, writer_is_gone
+from casstore.atomic import LockFile, write_durable
 from casstore.clock import parse_iso, utc_now
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
+from casstore.staging import clear_staging
 from casstore.store import Store
 
 
@@ -58,6 +59,9 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
     report = GcReport(dry_run, int(grace.total_seconds()))
     with LockFile(store.root / "gc"):
         cutoff = utc_now() - grace
+        if not dry_run:
+            # First, so that a disk filled by a failed import has room again for the new pack.
+            report.staging_removed, report.staging_bytes = clear_staging(store.tmp, cutoff)
         keep = reachable(store, roots(store, cutoff))
         loose_age = {oid: _mtime(store.objects.loose.path_for(oid)) for oid in store.objects.loose.iter_ids()}
         packs = list(store.objects.packs)
@@ -101,7 +105,6 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
             store.objects.loose.delete(oid)
         store.objects.reload_packs()
         report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
-        report.staging_removed, report.staging_bytes = _clean_staging(store, cutoff)
     return report
 
 
@@ -135,22 +138,3 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
         else:
             path.unlink()
     return expired
-
-
-def _clean_staging(store: Store, cutoff: datetime) -> tuple[int, int]:
-    """Remove unfinished writes left by killed commands: older than the grace, or whose writer is gone.
-
-    A killed 1 GB import leaves a pack of hundreds of MB in ``tmp/``; its name carries the
-    writer's pid and host, so the next gc frees it instead of waiting out the grace.
-    Returns how many files and bytes it removed.
-    """
-    files = size = 0
-    if not store.tmp.is_dir():
-        return files, size
-    for leftover in store.tmp.iterdir():
-        with contextlib.suppress(OSError):
-            if _mtime(leftover) < cutoff or writer_is_gone(leftover.name):
-                length = leftover.stat().st_size
-                leftover.unlink()
-                files, size = files + 1, size + length
-    return files, size

@@ -78,12 +78,22 @@ class Pack:
         start = len(IDX_MAGIC) + _COUNT.size
         if len(raw) != start + count * _RECORD.size + DIGEST_SIZE:
             raise CorruptObject(index_path.name, "pack index has the wrong length")
+        pack_path = index_path.with_suffix(".pack")
+        # A flipped bit in an offset or a length must not become a seek past the end or a
+        # read of exabytes: every record has to fall inside the pack's object area.
+        end = pack_path.stat().st_size - DIGEST_SIZE
         ids, offsets, lengths = [], [], []
         for oid, offset, length in _RECORD.iter_unpack(raw[start : start + count * _RECORD.size]):
+            if offset < len(PACK_MAGIC) or offset + length > end:
+                raise CorruptObject(
+                    index_path.name, f"the record of {oid.hex()} points outside {pack_path.name} ({end} bytes)"
+                )
             ids.append(oid.hex())
             offsets.append(offset)
             lengths.append(length)
-        return cls(index_path.with_suffix(".pack"), index_path, ids, offsets, lengths)
+        if ids != sorted(set(ids)):
+            raise CorruptObject(index_path.name, "pack index records are not sorted by id")
+        return cls(pack_path, index_path, ids, offsets, lengths)
 
     def _position(self, oid: str) -> int | None:
         at = bisect.bisect_left(self.ids, oid)
@@ -288,12 +298,17 @@ class PackWriter:
             return Pack.load(index_path)
 
     def discard(self) -> None:
-        """Drop the unfinished pack."""
-        self._stop_flusher()
-        if not self._out.closed:
-            self._out.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+        """Drop the unfinished pack, even when closing it fails."""
+        try:
+            self._stop_flusher()
+            if not self._out.closed:
+                # On a full disk the close's flush fails again; the file must go all the same,
+                # or the space it holds keeps every later write (gc included) failing.
+                with contextlib.suppress(OSError):
+                    self._out.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
 
 
 def write_pack(

@@ -1,0 +1,178 @@
+"""Defects a fault campaign found: a full disk, gc beside readers, damaged pack indexes, dead writers' staging."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+import subprocess
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from test_packs import _many_files_bundle
+
+from casstore.atomic import owned_prefix
+from casstore.exporter import export_revision
+from casstore.gc import gc
+from casstore.packs import IDX_MAGIC
+from casstore.store import Store
+from conftest import Cli, dirs_equal
+
+
+def _dead_pid() -> int:
+    """A pid that no process has: one of a child that already exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _dead_writers_file(tmp_dir: Path, kind: str, size: int) -> Path:
+    """A file in ``tmp/`` named as a writer that has since died would name it."""
+    live = owned_prefix(f"{kind}-")
+    dead = live.replace(f"-{os.getpid()}-", f"-{_dead_pid()}-", 1)
+    path = tmp_dir / f"{dead}abc123"
+    path.write_bytes(b"\0" * size)
+    return path
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs: a real full disk (needs root, as CI has; skipped elsewhere)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_does_not_wedge_the_store(small_disk: Path, tmp_path: Path) -> None:
+    cli = Cli(small_disk / "store", tmp_path)
+    cli.ok("init", cli.store)
+    # About 30 MB of mostly incompressible samples: the import's pack fills the 16 MiB disk.
+    too_big = _many_files_bundle(tmp_path / "too-big", seed=21, samples=200)
+    failed = cli("import", too_big)
+    assert failed.code == 2, failed.err
+    assert failed.err.count("\n") == 1 and "No space left on device" in failed.err
+    assert "Traceback" not in failed.err
+    # The failed import gave back what it staged: nothing in tmp/, the disk is usable again.
+    assert list((cli.store / "tmp").iterdir()) == []
+    small = _many_files_bundle(tmp_path / "small", seed=22, samples=70)
+    cli.ok("import", small)
+    cli.ok("gc")
+    assert json.loads(cli("fsck", "--json").out)["ok"]
+    cli.ok("export", "packed", tmp_path / "out")
+    assert dirs_equal(small, tmp_path / "out")
+
+
+def test_a_failing_flush_still_discards_the_unfinished_pack(tmp_path: Path) -> None:
+    store = Store.init(tmp_path / "store")
+    writer = store.objects.new_pack()
+    writer.add("ab" * 32, [b"x" * 100])  # still in the writer's buffer
+
+    class FullDisk:
+        """The pack's stream as a full disk leaves it: every flush fails."""
+
+        def __init__(self, real: object) -> None:
+            self.real = real
+            self.closed = False
+
+        def close(self) -> None:
+            self.real.close()  # type: ignore[attr-defined]
+            self.closed = True
+            raise OSError(28, "No space left on device")
+
+    writer._out = FullDisk(writer._out)  # type: ignore[assignment]
+    writer.discard()
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def _store_with_pack(cli: Cli, tmp_path: Path, seed: int) -> tuple[Path, dict]:
+    bundle = _many_files_bundle(tmp_path / f"bundle-{seed}", seed=seed)
+    summary = json.loads(cli.ok("import", bundle, "--json").out)
+    return bundle, summary
+
+
+def test_a_long_lived_reader_survives_gc_replacing_the_pack_it_loaded(cli: Cli, tmp_path: Path) -> None:
+    bundle, first = _store_with_pack(cli, tmp_path, seed=31)
+    viewer = Store.open(cli.store)  # as the viewer or 'autosave --watch' hold one open
+    assert len(viewer.objects.packs) == 1
+    old_pack = viewer.objects.packs[0].pack_path
+    _store_with_pack(cli, tmp_path, seed=32)
+    cli.ok("gc")  # two packs become one: the pack the viewer loaded is gone
+    assert not old_pack.exists()
+    assert viewer.objects.read_bytes(first["tree"]).startswith(b"{")
+    viewer_export = tmp_path / "viewer-export"
+    export_revision(viewer, first["commit"], viewer_export)
+    assert dirs_equal(bundle, viewer_export)
+
+
+def test_reads_keep_working_while_gc_runs_in_a_loop(cli: Cli, tmp_path: Path) -> None:
+    bundles = [_store_with_pack(cli, tmp_path, seed=40 + i) for i in range(3)]
+    reader = Store.open(cli.store)
+    gc_store = Store.open(cli.store)
+    for index in range(6):
+        # Each round adds a pack, so gc writes a new one and deletes the packs the reader loaded.
+        _store_with_pack(cli, tmp_path, seed=50 + index)
+        gc(gc_store, timedelta(days=14))
+        gc_store = Store.open(cli.store)
+        for _bundle, summary in bundles:
+            assert reader.objects.read_bytes(summary["tree"]).startswith(b"{")
+
+
+def _flip_index_record(store: Path, field: str) -> Path:
+    index = next((store / "packs").glob("pack-*.idx"))
+    raw = bytearray(index.read_bytes())
+    os.chmod(index, 0o644)
+    record = len(IDX_MAGIC) + 8 + 3 * 48  # the fourth record
+    at = record + (32 if field == "offset" else 40)
+    (value,) = struct.unpack_from(">Q", raw, at)
+    struct.pack_into(">Q", raw, at, value ^ (1 << 62))
+    index.write_bytes(bytes(raw))
+    return index
+
+
+@pytest.mark.parametrize("field", ["offset", "length"])
+def test_a_flipped_bit_in_a_pack_index_record_is_named_not_an_internal_error(
+    cli: Cli, tmp_path: Path, field: str
+) -> None:
+    _store_with_pack(cli, tmp_path, seed=60)
+    index = _flip_index_record(cli.store, field)
+    exported = cli("export", "packed", tmp_path / "out")
+    assert exported.code == 2, exported.err
+    assert "internal error" not in exported.err and "Traceback" not in exported.err
+    assert not (tmp_path / "out").exists()
+    checked = cli("fsck")
+    assert checked.code == 1
+    assert index.name in checked.out + checked.err and "outside" in checked.out + checked.err
+
+
+def test_the_next_write_frees_what_dead_writers_left_in_staging(cli: Cli, tmp_path: Path, bundle: Path) -> None:
+    tmp_dir = cli.store / "tmp"
+    dead_pack = _dead_writers_file(tmp_dir, "pack", 3_000_000)
+    dead_object = _dead_writers_file(tmp_dir, "obj", 10_000)
+    live = tmp_dir / f"{owned_prefix('pack-')}live"  # this test's own pid: a writer still running
+    live.write_bytes(b"\0" * 1000)
+    foreign = tmp_dir / "pack-123-0badc0de-elsewhere"  # another host's writer: never ours to judge
+    foreign.write_bytes(b"\0" * 1000)
+    cli.ok("import", bundle)
+    assert not dead_pack.exists() and not dead_object.exists()
+    assert live.exists() and foreign.exists()
+
+
+def test_an_autosave_frees_dead_writers_staging_too(cli: Cli, tmp_path: Path, bundle: Path) -> None:
+    cli.ok("import", bundle)
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    (work / "notes.txt").write_text(f"edit {random.Random(3).random()}\n")
+    dead = _dead_writers_file(cli.store / "tmp", "pack", 1_000_000)
+    cli.ok("autosave", work)
+    assert not dead.exists()
