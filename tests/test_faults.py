@@ -7,6 +7,7 @@ import os
 import random
 import struct
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,9 +15,12 @@ from pathlib import Path
 import pytest
 from test_packs import _many_files_bundle
 
+from casstore import canonical
 from casstore.atomic import owned_prefix
 from casstore.exporter import export_revision
 from casstore.gc import gc
+from casstore.ids import id_of_bytes
+from casstore.objects import Commit
 from casstore.packs import IDX_MAGIC
 from casstore.store import Store
 from conftest import Cli, dirs_equal
@@ -176,3 +180,91 @@ def test_an_autosave_frees_dead_writers_staging_too(cli: Cli, tmp_path: Path, bu
     dead = _dead_writers_file(cli.store / "tmp", "pack", 1_000_000)
     cli.ok("autosave", work)
     assert not dead.exists()
+
+
+def _crash_report(cli: Cli, bundle: Path, tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    cli.ok("import", bundle, "--into", work)
+    (work / "patterns" / "verse.json").write_bytes(b'{"pattern_id": "verse", "steps": []}\n')
+    cli.ok("autosave", work, "--mutation-id", "m1")
+    report = tmp_path / "crash.zip"
+    cli.ok("crash-report", "demo-project", "--out", report)
+    return report
+
+
+def _escaping_commit(blob: str, size: int) -> tuple[bytes, bytes]:
+    """A tree whose only entry escapes the bundle, and a checkpoint commit of it."""
+    tree = canonical.dumps(
+        {
+            "tree_version": 1,
+            "project_id": "demo-project",
+            "manifest": None,
+            "entries": [{"path": "../../evil.wav", "sha256": blob, "size": size, "role": "file"}],
+        }
+    )
+    commit = Commit(id_of_bytes(tree), (), "demo-project", "checkpoint", "crafted", "mallory", "2026-01-01T00:00:00Z")
+    return tree, commit.encode()
+
+
+def test_a_crash_report_whose_tree_escapes_the_bundle_is_refused_before_storing(
+    cli: Cli, bundle: Path, tmp_path: Path
+) -> None:
+    report = _crash_report(cli, bundle, tmp_path)
+    crafted = tmp_path / "crafted.zip"
+    blob = b"not really a sample\n"
+    tree, commit = _escaping_commit(id_of_bytes(blob), len(blob))
+    with zipfile.ZipFile(report) as src, zipfile.ZipFile(crafted, "w") as dst:
+        header = json.loads(src.read("casstore-crash-report.json"))
+        header["refs"] = {"demo-project/checkpoints/20260101-000000-crafted": id_of_bytes(commit)}
+        dst.writestr("casstore-crash-report.json", canonical.dumps(header))
+        for content in (blob, tree, commit):
+            dst.writestr(f"objects/{id_of_bytes(content)}", content)
+    fresh = Cli(tmp_path / "fresh", tmp_path)
+    fresh.ok("init", fresh.store)
+    refused = fresh("import", crafted)
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1 and "crafted.zip" in refused.err
+    assert "'../../evil.wav'" in refused.err and "escapes the bundle" in refused.err
+    assert list(Store.open(fresh.store).objects.iter_ids()) == []
+    assert fresh.ok("refs", "--json").out.strip() in ("[]", "{}")
+
+
+def test_fsck_reports_a_stored_tree_whose_entry_escapes_the_bundle(cli: Cli, tmp_path: Path) -> None:
+    store = Store.open(cli.store)
+    blob = b"payload\n"
+    store.objects.put_bytes(blob)
+    tree, commit = _escaping_commit(id_of_bytes(blob), len(blob))
+    store.objects.put_bytes(tree)
+    store.objects.put_bytes(commit)
+    store.objects.sync()
+    store.refs.compare_and_swap("demo-project/checkpoints/20260101-000000-crafted", None, id_of_bytes(commit), "t", "")
+    checked = cli("fsck")
+    assert checked.code == 1
+    assert id_of_bytes(tree) in checked.out and "escapes the bundle" in checked.out
+
+
+@pytest.mark.parametrize("damage", ["crc", "deflate"])
+def test_a_damaged_crash_report_zip_is_bad_input_not_an_internal_error(
+    cli: Cli, bundle: Path, tmp_path: Path, damage: str
+) -> None:
+    report = _crash_report(cli, bundle, tmp_path)
+    raw = bytearray(report.read_bytes())
+    with zipfile.ZipFile(report) as archive:
+        member = max(archive.infolist(), key=lambda info: info.compress_size)
+    # The member's data starts after its local header (30 bytes + name + extra).
+    name_len, extra_len = struct.unpack_from("<HH", raw, member.header_offset + 26)
+    data = member.header_offset + 30 + name_len + extra_len
+    if damage == "crc":
+        struct.pack_into("<I", raw, member.header_offset + 14, member.CRC ^ 1)  # the local header's CRC
+        central = raw.rindex(member.filename.encode()) - 46
+        struct.pack_into("<I", raw, central + 16, member.CRC ^ 1)
+    else:
+        raw[data : data + 16] = b"\xff" * 16
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(raw))
+    fresh = Cli(tmp_path / "fresh", tmp_path)
+    fresh.ok("init", fresh.store)
+    refused = fresh("import", damaged)
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1 and "damaged.zip" in refused.err and "internal error" not in refused.err
+    assert list(Store.open(fresh.store).objects.iter_ids()) == []
