@@ -17,6 +17,7 @@ from test_packs import _many_files_bundle
 
 from casstore import canonical
 from casstore.atomic import owned_prefix
+from casstore.checkpoints import checkpoint_commit, record_checkpoint
 from casstore.exporter import export_revision
 from casstore.gc import gc
 from casstore.ids import id_of_bytes
@@ -268,3 +269,33 @@ def test_a_damaged_crash_report_zip_is_bad_input_not_an_internal_error(
     assert refused.code == 2, refused.err
     assert refused.err.count("\n") == 1 and "damaged.zip" in refused.err and "internal error" not in refused.err
     assert list(Store.open(fresh.store).objects.iter_ids()) == []
+
+
+def _checkpoints(cli: Cli) -> dict[str, str]:
+    return Store.open(cli.store).refs.list("demo-project", "checkpoints")
+
+
+def test_an_import_rerun_after_a_kill_reuses_its_checkpoint(cli: Cli, demo_data: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    store = Store.open(cli.store)
+    head = store.refs.read("demo-project/heads/main")
+    assert head is not None
+    # What a kill between the checkpoint and the head move leaves behind:
+    left = checkpoint_commit(store, "demo-project", head, "import")
+    summary = json.loads(cli.ok("import", demo_data / "demo_bundle_rev2", "--json").out)
+    assert summary["checkpoint"] == left
+    assert list(_checkpoints(cli)) == [left]
+
+
+def test_a_forced_checkout_rerun_after_a_kill_reuses_its_checkpoint(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    cli.ok("import", demo_data / "demo_bundle_rev2")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project", work)
+    (work / "patterns" / "verse.json").write_bytes(b'{"unsaved": true}\n')
+    store = Store.open(cli.store)
+    before = set(_checkpoints(cli))
+    state = json.loads((work / ".casstore-checkout.json").read_text())
+    left = record_checkpoint(store, work, "demo-project", "checkout", state["commit"])
+    cli.ok("checkout", "demo-project~1", work, "--force")
+    assert set(_checkpoints(cli)) - before == {left.ref}
