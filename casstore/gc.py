@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any
 from casstore import canonical
 from casstore.atomic import LockFile, write_durable
 from casstore.clock import parse_iso, utc_now
+from casstore.fileops import ops
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
 from casstore.staging import clear_staging
@@ -91,15 +91,14 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
             report.pack = new_pack.pack_path.name if new_pack else None
             for pack in packs:
                 if new_pack is None or pack.pack_path != new_pack.pack_path:
-                    with contextlib.suppress(FileNotFoundError):
-                        pack.pack_path.unlink()
-                        pack.index_path.unlink()
+                    # The index first: a pack without its index is ignored by readers, never half-read.
+                    ops().unlink(pack.index_path, missing_ok=True)
+                    ops().unlink(pack.pack_path, missing_ok=True)
                     report.packs_replaced += 1
         elif not to_pack:
             for pack in packs:
-                with contextlib.suppress(FileNotFoundError):
-                    pack.index_path.unlink()
-                    pack.pack_path.unlink()
+                ops().unlink(pack.index_path, missing_ok=True)
+                ops().unlink(pack.pack_path, missing_ok=True)
                 report.packs_replaced += 1
         for oid in set(loose_age) & (to_pack | removed):
             store.objects.loose.delete(oid)
@@ -136,5 +135,5 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
         if kept:
             write_durable(path, b"".join(kept))
         else:
-            path.unlink()
+            ops().unlink(path)
     return expired

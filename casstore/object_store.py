@@ -19,6 +19,7 @@ from typing import BinaryIO
 from casstore.atomic import fsync_dirs, temp_file
 from casstore.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
+from casstore.fileops import ops
 from casstore.ids import id_of_bytes, is_object_id
 from casstore.packs import Pack, PackWriter, list_packs
 from casstore.staging import clear_staging
@@ -111,12 +112,12 @@ class LooseObjectStore:
                 self._freshen(oid)
                 return PutResult(oid, size, False, 0)
             out.flush()
-            os.fsync(out.fileno())
+            ops().fsync(out.fileno())
             stored = out.tell()
             final = self.path_for(oid)
-            final.parent.mkdir(exist_ok=True)
+            ops().mkdir(final.parent)
             os.chmod(tmp_path, 0o444)
-            os.replace(tmp_path, final)
+            ops().replace(tmp_path, final)
         with self._lock:
             self._pending_dirs.add(final.parent)
         return PutResult(oid, size, True, stored)
@@ -164,8 +165,7 @@ class LooseObjectStore:
 
     def delete(self, oid: str) -> None:
         """Remove ``oid`` (only gc calls this)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(oid).unlink()
+        ops().unlink(self.path_for(oid), missing_ok=True)
 
 
 class ObjectStore:

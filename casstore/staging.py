@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from casstore.atomic import writer_is_gone
+from casstore.fileops import ops
 
 
 def clear_staging(tmp_dir: Path, older_than: datetime | None = None) -> tuple[int, int]:
@@ -31,6 +32,6 @@ def clear_staging(tmp_dir: Path, older_than: datetime | None = None) -> tuple[in
                 gone = datetime.fromtimestamp(leftover.stat().st_mtime, UTC) < older_than
             if gone:
                 length = leftover.stat().st_size
-                leftover.unlink()
+                ops().unlink(leftover)
                 files, size = files + 1, size + length
     return files, size
