@@ -3,35 +3,39 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import hashlib
 import os
 import re
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from casstore.errors import RefLocked
+from casstore.fileops import ops
 
 
 def fsync_dir(directory: Path) -> None:
     """Make a directory's entries (new names, renames) durable."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems refuse fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
+    ops().fsync_dir(directory)
+
+
+def ensure_dir(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each one durable in its parent.
+
+    Without the parent's fsync a power cut can take a new project's whole ``refs/P/heads``
+    with it, although the ref file inside was fsynced (found by tests/test_torture.py).
+    """
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        ops().mkdir(created)
+        fsync_dir(created.parent)
 
 
 def fsync_dirs(directories: Iterable[Path]) -> None:
@@ -88,15 +92,13 @@ def user_mode(directory: bool) -> int:
 @contextlib.contextmanager
 def temp_file(directory: Path, prefix: str = "tmp-") -> Iterator[tuple[BinaryIO, Path]]:
     """Open a new temp file in ``directory``; it is removed unless the caller renamed it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=owned_prefix(prefix), dir=directory)
-    path = Path(name)
+    ops().mkdir(directory, parents=True)
+    fd, path = ops().create_temp(directory, owned_prefix(prefix))
     try:
         with os.fdopen(fd, "wb") as stream:
-            yield stream, path
+            yield ops().writer(stream, path), path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        ops().unlink(path, missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -109,48 +111,46 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
     """
     prefix = short_prefix(dest.name) + "partial-"
     if directory:
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+        staging = ops().create_temp_dir(dest.parent, prefix)
     else:
-        fd, name = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
+        fd, staging = ops().create_temp(dest.parent, prefix)
         os.close(fd)
-        staging = Path(name)
     try:
         yield staging
         # mkdtemp/mkstemp make 0700/0600; the result is the user's, like cp's or git checkout's.
         os.chmod(staging, user_mode(directory))
         if dest.is_dir() and not dest.is_symlink():
-            dest.rmdir()  # only an empty directory gets here (callers check)
-        os.replace(staging, dest)
+            ops().rmdir(dest)  # only an empty directory gets here (callers check)
+        ops().replace(staging, dest)
         fsync_dir(dest.parent)
     except BaseException:
         if directory:
             shutil.rmtree(staging, ignore_errors=True)
         else:
-            with contextlib.suppress(FileNotFoundError):
-                staging.unlink()
+            ops().unlink(staging, missing_ok=True)
         raise
 
 
 def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:
     """Atomically replace ``target`` with ``content``: temp file, fsync, rename, dir fsync."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(target.parent)
     with temp_file(target.parent, prefix=short_prefix(target.name)) as (stream, tmp):
         stream.write(content)
         stream.flush()
-        os.fsync(stream.fileno())
-        os.replace(tmp, target)
+        ops().fsync(stream.fileno())
+        ops().replace(tmp, target)
     if sync_dir:
         fsync_dir(target.parent)
 
 
 def append_durable(target: Path, line: bytes) -> None:
     """Append one line to ``target`` and fsync it (reflogs are append-only)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(target.parent)
     created = not target.exists()
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = ops().open_append(target)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
+        ops().write_fd(fd, line, target)
+        ops().fsync(fd)
     finally:
         os.close(fd)
     if created:
@@ -167,6 +167,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# How long a lock file that names no holder is taken to be still in the making.
+UNNAMED_LOCK_GRACE = 10.0
+
+
 class LockFile:
     """An exclusive lock: ``<path>.lock`` created with O_EXCL, holding ``pid host``.
 
@@ -181,13 +185,13 @@ class LockFile:
 
     def acquire(self) -> None:
         """Take the lock, waiting up to ``timeout`` seconds for a live holder, or raise :class:`RefLocked`."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.path.parent)
         owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = ops().create_exclusive(self.path)
             except FileExistsError:
                 if self._break_if_stale():
                     continue
@@ -201,9 +205,14 @@ class LockFile:
                 delay = min(delay * 2, 0.1)
                 continue
             try:
-                os.write(fd, owner)
-            finally:
+                ops().write_fd(fd, owner, self.path)
+            except BaseException:
                 os.close(fd)
+                # A lock that names no holder can only be broken by age: give it back now.
+                with contextlib.suppress(OSError):
+                    ops().unlink(self.path, missing_ok=True)
+                raise
+            os.close(fd)
             self._held = True
             return
 
@@ -211,41 +220,46 @@ class LockFile:
         """Remove a lock whose holder died on this host; True when the caller should retry."""
         try:
             content = self.path.read_text()
-            pid_text, host = content.split()
-            pid = int(pid_text)
+            age = time.time() - self.path.stat().st_mtime
         except FileNotFoundError:
             return True
-        except (OSError, ValueError):
-            # A lock caught between O_EXCL and its write is still being written.
+        except OSError:
             return False
-        if host != socket.gethostname() or _pid_alive(pid):
-            return False
+        try:
+            pid_text, host = content.split()
+            pid = int(pid_text)
+        except ValueError:
+            # Caught between O_EXCL and its write, it is still being written; one that stays
+            # without a holder for long was left by a writer killed right there.
+            if age < UNNAMED_LOCK_GRACE:
+                return False
+        else:
+            if host != socket.gethostname() or _pid_alive(pid):
+                return False
         # One breaker at a time, and only if the lock still is the dead one: a process that
         # saw the same stale lock a moment ago must not remove the fresh lock of a third.
         guard = self.path.with_name(f".{self.path.name}.break")
         try:
-            fd = os.open(guard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = ops().create_exclusive(guard)
         except FileExistsError:
             with contextlib.suppress(OSError):
                 if time.time() - guard.stat().st_mtime > 10:
-                    guard.unlink()  # its breaker died too
+                    ops().unlink(guard)  # its breaker died too
             return True
         try:
             with contextlib.suppress(FileNotFoundError):
                 if self.path.read_text() == content:
-                    self.path.unlink()
+                    ops().unlink(self.path)
         finally:
             os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                guard.unlink()
+            ops().unlink(guard, missing_ok=True)
         return True
 
     def release(self) -> None:
         """Drop the lock if held."""
         if self._held:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
             self._held = False
+            ops().unlink(self.path, missing_ok=True)
 
     def __enter__(self) -> LockFile:
         self.acquire()

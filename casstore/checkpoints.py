@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.clock import format_iso, utc_now
-from casstore.errors import RefConflict
+from casstore.errors import CasstoreError, RefConflict
 from casstore.history import new_commit, read_commit
 from casstore.snapshot import DirectorySnapshot, snapshot_directory
 from casstore.store import Store
@@ -37,6 +37,9 @@ def record_checkpoint(
 ) -> Checkpoint:
     """Snapshot ``root`` as a checkpoint commit under ``refs/<project>/checkpoints/<stamp>-<operation>``."""
     snap = snapshot_directory(store, root, project_id)
+    again = _identical_newest(store, project_id, operation, snap.tree.id, [parent] if parent else [])
+    if again is not None:
+        return Checkpoint(again[0], again[1], snap)
     commit = new_commit(
         snap.tree.id,
         [parent] if parent else [],
@@ -60,11 +63,38 @@ def checkpoint_commit(
 ) -> str:
     """Record a checkpoint of a revision (e.g. the head an import moves); return its ref."""
     replaced = read_commit(store, commit_id)
+    again = _identical_newest(store, project_id, operation, replaced.tree, [commit_id])
+    if again is not None:
+        return again[0]
     text = message or f"checkpoint before {operation}"
     commit = new_commit(replaced.tree, [commit_id], project_id, "checkpoint", text)
     store.objects.put_bytes(commit.encode())
     store.objects.sync()
     return _name_and_point(store, project_id, operation, commit.id, commit.created_at, keep)
+
+
+def _identical_newest(
+    store: Store, project_id: str, operation: str, tree: str, parents: list[str]
+) -> tuple[str, str] | None:
+    """Return the newest checkpoint (ref, commit) if it already holds this state, taken before the same operation.
+
+    A command killed between its checkpoint and its own change is simply run again; the
+    re-run must not add a second checkpoint of the same state beside the first.
+    """
+    refs = store.refs.list(project_id, "checkpoints")
+    if not refs:
+        return None
+    newest = max(refs)
+    stem = newest.rsplit("/", 1)[-1].split(".", 1)[0]
+    if not stem.endswith(f"-{operation}"):
+        return None
+    try:
+        commit = read_commit(store, refs[newest])
+    except CasstoreError:
+        return None  # a damaged checkpoint is never reused: record a fresh one
+    if commit.tree == tree and list(commit.parents) == parents:
+        return newest, refs[newest]
+    return None
 
 
 def _name_and_point(store: Store, project_id: str, operation: str, commit_id: str, when: str, keep: int) -> str:

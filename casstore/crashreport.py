@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from casstore import canonical
 from casstore.atomic import staged
 from casstore.autosave import newest_autosave
 from casstore.clock import utc_now_iso
-from casstore.errors import BundleError, UsageError
+from casstore.errors import BundleError, CorruptObject, UsageError
 from casstore.exporter import check_destination
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE, is_object_id
@@ -119,6 +120,14 @@ def _readme(project: str, refs: dict[str, str]) -> str:
 
 def import_crash_report(store: Store, location: Path) -> CrashReportResult:
     """Verify every object of a crash report, store them, then add its refs under the project."""
+    try:
+        return _import_verified(store, location)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        # Every member is read whole (CRC checked) before the first is stored: the store is unchanged.
+        raise BundleError(f"{location.name}: damaged zip archive: {exc}") from None
+
+
+def _import_verified(store: Store, location: Path) -> CrashReportResult:
     with zipfile.ZipFile(location) as archive:
         try:
             header = canonical.loads(archive.read(REPORT_NAME))
@@ -150,7 +159,10 @@ def import_crash_report(store: Store, location: Path) -> CrashReportResult:
             if digest.hexdigest() != oid:
                 raise BundleError(f"{location.name}: entry {info.filename!r}: content does not match its id")
         present = {oid for oid, _ in members}
-        missing = reachable_ids_missing(archive, refs, present)
+        try:
+            missing = reachable_ids_missing(archive, refs, present)
+        except CorruptObject as exc:
+            raise BundleError(f"{location.name}: {exc}") from None
         if missing:
             raise BundleError(f"{location.name}: incomplete crash report: object {missing} is missing")
         new = 0

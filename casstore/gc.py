@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import LockFile, write_durable, writer_is_gone
+from casstore.atomic import LockFile, write_durable
 from casstore.clock import parse_iso, utc_now
+from casstore.fileops import ops
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
+from casstore.staging import clear_staging
 from casstore.store import Store
 
 
@@ -58,6 +59,9 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
     report = GcReport(dry_run, int(grace.total_seconds()))
     with LockFile(store.root / "gc"):
         cutoff = utc_now() - grace
+        if not dry_run:
+            # First, so that a disk filled by a failed import has room again for the new pack.
+            report.staging_removed, report.staging_bytes = clear_staging(store.tmp, cutoff)
         keep = reachable(store, roots(store, cutoff))
         loose_age = {oid: _mtime(store.objects.loose.path_for(oid)) for oid in store.objects.loose.iter_ids()}
         packs = list(store.objects.packs)
@@ -87,21 +91,19 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
             report.pack = new_pack.pack_path.name if new_pack else None
             for pack in packs:
                 if new_pack is None or pack.pack_path != new_pack.pack_path:
-                    with contextlib.suppress(FileNotFoundError):
-                        pack.pack_path.unlink()
-                        pack.index_path.unlink()
+                    # The index first: a pack without its index is ignored by readers, never half-read.
+                    ops().unlink(pack.index_path, missing_ok=True)
+                    ops().unlink(pack.pack_path, missing_ok=True)
                     report.packs_replaced += 1
         elif not to_pack:
             for pack in packs:
-                with contextlib.suppress(FileNotFoundError):
-                    pack.index_path.unlink()
-                    pack.pack_path.unlink()
+                ops().unlink(pack.index_path, missing_ok=True)
+                ops().unlink(pack.pack_path, missing_ok=True)
                 report.packs_replaced += 1
         for oid in set(loose_age) & (to_pack | removed):
             store.objects.loose.delete(oid)
         store.objects.reload_packs()
         report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
-        report.staging_removed, report.staging_bytes = _clean_staging(store, cutoff)
     return report
 
 
@@ -133,24 +135,5 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
         if kept:
             write_durable(path, b"".join(kept))
         else:
-            path.unlink()
+            ops().unlink(path)
     return expired
-
-
-def _clean_staging(store: Store, cutoff: datetime) -> tuple[int, int]:
-    """Remove unfinished writes left by killed commands: older than the grace, or whose writer is gone.
-
-    A killed 1 GB import leaves a pack of hundreds of MB in ``tmp/``; its name carries the
-    writer's pid and host, so the next gc frees it instead of waiting out the grace.
-    Returns how many files and bytes it removed.
-    """
-    files = size = 0
-    if not store.tmp.is_dir():
-        return files, size
-    for leftover in store.tmp.iterdir():
-        with contextlib.suppress(OSError):
-            if _mtime(leftover) < cutoff or writer_is_gone(leftover.name):
-                length = leftover.stat().st_size
-                leftover.unlink()
-                files, size = files + 1, size + length
-    return files, size

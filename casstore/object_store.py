@@ -19,8 +19,10 @@ from typing import BinaryIO
 from casstore.atomic import fsync_dirs, temp_file
 from casstore.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
+from casstore.fileops import ops
 from casstore.ids import id_of_bytes, is_object_id
 from casstore.packs import Pack, PackWriter, list_packs
+from casstore.staging import clear_staging
 
 # Objects up to this size go into an import's pack, encoded in memory (one buffer per
 # worker thread); bigger samples stream to loose files, where one file each costs little.
@@ -110,12 +112,12 @@ class LooseObjectStore:
                 self._freshen(oid)
                 return PutResult(oid, size, False, 0)
             out.flush()
-            os.fsync(out.fileno())
+            ops().fsync(out.fileno())
             stored = out.tell()
             final = self.path_for(oid)
-            final.parent.mkdir(exist_ok=True)
+            ops().mkdir(final.parent)
             os.chmod(tmp_path, 0o444)
-            os.replace(tmp_path, final)
+            ops().replace(tmp_path, final)
         with self._lock:
             self._pending_dirs.add(final.parent)
         return PutResult(oid, size, True, stored)
@@ -163,8 +165,7 @@ class LooseObjectStore:
 
     def delete(self, oid: str) -> None:
         """Remove ``oid`` (only gc calls this)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(oid).unlink()
+        ops().unlink(self.path_for(oid), missing_ok=True)
 
 
 class ObjectStore:
@@ -177,6 +178,7 @@ class ObjectStore:
         self._packs: list[Pack] | None = None
         self._packs_seen: int | None = None
         self._freshened: set[Path] = set()
+        self._staging_cleared = False
         self.unreadable_packs: list[tuple[str, str]] = []
 
     @property
@@ -188,6 +190,8 @@ class ObjectStore:
             for index in list_packs(self.packs_dir):
                 try:
                     packs.append(Pack.load(index))
+                except FileNotFoundError:
+                    continue  # a concurrent gc replaced it between the listing and the load
                 except (CorruptObject, OSError) as exc:
                     unreadable.append((index.name, str(exc)))
             self._packs, self.unreadable_packs = packs, unreadable
@@ -222,18 +226,28 @@ class ObjectStore:
 
     def open_stored(self, oid: str) -> BinaryIO:
         """Open the stored bytes of ``oid`` from a loose file or a pack."""
-        try:
-            return self.loose.open_stored(oid)
-        except ObjectMissing:
-            pass
-        for attempt in range(2):
-            for pack in self.packs:
-                stream = pack.open_stored(oid)
-                if stream is not None:
-                    return stream
-            if attempt == 0:
-                self.reload_packs()  # a concurrent gc may have replaced the packs
+        for attempt in range(3):
+            with contextlib.suppress(ObjectMissing):
+                return self.loose.open_stored(oid)
+            stream, vanished = self._open_packed(oid)
+            if stream is not None:
+                return stream
+            if attempt > 0 and not vanished:
+                break
+            # A concurrent gc may have packed the object since, or replaced the pack that held it.
+            self.reload_packs()
         raise ObjectMissing(oid)
+
+    def _open_packed(self, oid: str) -> tuple[BinaryIO | None, bool]:
+        """Open ``oid`` from the loaded packs; also tell whether one of them vanished from disk."""
+        for pack in self.packs:
+            try:
+                stream = pack.open_stored(oid)
+            except FileNotFoundError:
+                return None, True
+            if stream is not None:
+                return stream, False
+        return None, False
 
     def reader(self, oid: str) -> ObjectReader:
         """Stream the content of ``oid``; reading to the end verifies it."""
@@ -257,6 +271,7 @@ class ObjectStore:
         encoded in memory and appended to that pack (durable when it is published);
         bigger ones are still written loose, streaming.
         """
+        self._clear_dead_staging()
         if expected is not None and (self._reuse_packed(expected) or (pack is not None and pack.has(expected))):
             return PutResult(expected, size_hint or 0, False, 0)
         if pack is None or size_hint is None or size_hint > PACKED_OBJECT_LIMIT:
@@ -304,7 +319,14 @@ class ObjectStore:
 
     def new_pack(self) -> PackWriter:
         """Start a pack for many new objects; publish it before any ref reaches them."""
+        self._clear_dead_staging()
         return PackWriter(self.packs_dir, self.tmp)
+
+    def _clear_dead_staging(self) -> None:
+        """Once per process, before its first write: free what killed writers left in ``tmp/``."""
+        if not self._staging_cleared:
+            self._staging_cleared = True
+            clear_staging(self.tmp)
 
     def missing(self, ids: Iterable[str]) -> set[str]:
         """Return which of ``ids`` the store does not hold."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casstore import canonical
-from casstore.errors import CorruptObject
+from casstore.errors import CorruptObject, PathRuleError
 from casstore.ids import id_of_bytes, is_object_id
+from casstore.paths import check_unique, path_problem
 
 ROLES = ("manifest", "pattern", "mixer_snapshot", "sampler_asset", "file")
 KINDS = ("save", "import", "autosave", "checkpoint")
@@ -79,8 +80,17 @@ class Tree:
         for entry in entries:
             if not is_object_id(entry.sha256) or entry.role not in ROLES or entry.size < 0:
                 raise CorruptObject(oid, f"not a valid tree: bad entry {entry.path!r}")
+            # The bundle's path rules hold for stored trees too: a crafted tree that escapes
+            # the bundle is refused when it arrives and reported by fsck, not at every restore.
+            problem = path_problem(entry.path)
+            if problem:
+                raise CorruptObject(oid, f"not a valid tree: entry {entry.path!r} {problem}")
         if [e.path for e in entries] != sorted(e.path for e in entries):
             raise CorruptObject(oid, "not a valid tree: entries are not sorted by path")
+        try:
+            check_unique((e.path, "entry") for e in entries)
+        except PathRuleError as exc:
+            raise CorruptObject(oid, f"not a valid tree: {exc}") from None
         if tree.manifest is not None and tree.manifest not in {e.sha256 for e in entries if e.role == "manifest"}:
             raise CorruptObject(oid, "not a valid tree: its manifest is not among its entries")
         return tree

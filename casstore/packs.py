@@ -13,7 +13,6 @@ import bisect
 import contextlib
 import os
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import BinaryIO
 
 from casstore.atomic import fsync_dir, owned_prefix, temp_file
 from casstore.errors import CorruptObject
+from casstore.fileops import ops
 from casstore.ids import CHUNK_SIZE
 
 PACK_MAGIC = b"caspack\x01"
@@ -78,12 +78,22 @@ class Pack:
         start = len(IDX_MAGIC) + _COUNT.size
         if len(raw) != start + count * _RECORD.size + DIGEST_SIZE:
             raise CorruptObject(index_path.name, "pack index has the wrong length")
+        pack_path = index_path.with_suffix(".pack")
+        # A flipped bit in an offset or a length must not become a seek past the end or a
+        # read of exabytes: every record has to fall inside the pack's object area.
+        end = pack_path.stat().st_size - DIGEST_SIZE
         ids, offsets, lengths = [], [], []
         for oid, offset, length in _RECORD.iter_unpack(raw[start : start + count * _RECORD.size]):
+            if offset < len(PACK_MAGIC) or offset + length > end:
+                raise CorruptObject(
+                    index_path.name, f"the record of {oid.hex()} points outside {pack_path.name} ({end} bytes)"
+                )
             ids.append(oid.hex())
             offsets.append(offset)
             lengths.append(length)
-        return cls(index_path.with_suffix(".pack"), index_path, ids, offsets, lengths)
+        if ids != sorted(set(ids)):
+            raise CorruptObject(index_path.name, "pack index records are not sorted by id")
+        return cls(pack_path, index_path, ids, offsets, lengths)
 
     def _position(self, oid: str) -> int | None:
         at = bisect.bisect_left(self.ids, oid)
@@ -169,7 +179,7 @@ class _EarlyFlush:
             if self._stopping:
                 return
             try:
-                os.fdatasync(self._fd)
+                ops().fdatasync(self._fd)
             except OSError:
                 return
 
@@ -194,11 +204,10 @@ class PackWriter:
 
     def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
         self.packs_dir = packs_dir
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=owned_prefix("pack-"), dir=tmp_dir)
-        self._tmp = Path(name)
+        ops().mkdir(tmp_dir, parents=True)
+        fd, self._tmp = ops().create_temp(tmp_dir, owned_prefix("pack-"))
         self._tmp_dir = tmp_dir
-        self._out = os.fdopen(fd, "wb")
+        self._out = ops().writer(os.fdopen(fd, "wb"), self._tmp)
         self._hasher = _blake3()
         self._position = 0
         self._records: dict[str, tuple[int, int]] = {}
@@ -259,10 +268,10 @@ class PackWriter:
             self._out.write(digest)
             self._out.flush()
             self._stop_flusher()
-            os.fsync(self._out.fileno())
+            ops().fsync(self._out.fileno())
             self._out.close()
             name = f"pack-{digest.hex()}"
-            self.packs_dir.mkdir(parents=True, exist_ok=True)
+            ops().mkdir(self.packs_dir, parents=True)
             ordered = sorted(self._records.items())
             index_body = IDX_MAGIC + _COUNT.pack(len(ordered))
             index_body += b"".join(_RECORD.pack(bytes.fromhex(oid), off, n) for oid, (off, n) in ordered)
@@ -272,28 +281,31 @@ class PackWriter:
                 with temp_file(self._tmp_dir, prefix="idx-") as (idx_out, idx_tmp):
                     idx_out.write(index_body + index_hasher.digest())
                     idx_out.flush()
-                    os.fsync(idx_out.fileno())
+                    ops().fsync(idx_out.fileno())
                     # Read-only like loose objects; the pack lands before its index: a reader
                     # only uses packs that have an index.
                     os.chmod(self._tmp, 0o444)
                     os.chmod(idx_tmp, 0o444)
-                    os.replace(self._tmp, self.packs_dir / f"{name}.pack")
+                    ops().replace(self._tmp, self.packs_dir / f"{name}.pack")
                     fsync_dir(self.packs_dir)
                     index_path = self.packs_dir / f"{name}.idx"
-                    os.replace(idx_tmp, index_path)
+                    ops().replace(idx_tmp, index_path)
                 fsync_dir(self.packs_dir)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    self._tmp.unlink()
+                ops().unlink(self._tmp, missing_ok=True)
             return Pack.load(index_path)
 
     def discard(self) -> None:
-        """Drop the unfinished pack."""
-        self._stop_flusher()
-        if not self._out.closed:
-            self._out.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+        """Drop the unfinished pack, even when closing it fails."""
+        try:
+            self._stop_flusher()
+            if not self._out.closed:
+                # On a full disk the close's flush fails again; the file must go all the same,
+                # or the space it holds keeps every later write (gc included) failing.
+                with contextlib.suppress(OSError):
+                    self._out.close()
+        finally:
+            ops().unlink(self._tmp, missing_ok=True)
 
 
 def write_pack(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 from casstore import canonical
 from casstore.atomic import LockFile, append_durable, fsync_dir, write_durable
 from casstore.errors import RefConflict, RefError
+from casstore.fileops import ops
 from casstore.ids import is_object_id
 
 NAMESPACES = ("heads", "tags", "autosave", "checkpoints")
@@ -90,8 +90,7 @@ class RefStore:
                     f"found {current or 'absent'}); run it again"
                 )
             if new is None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                ops().unlink(path, missing_ok=True)
                 fsync_dir(path.parent)
             else:
                 write_durable(path, (new + "\n").encode())

@@ -9,6 +9,7 @@ from casstore import canonical
 from casstore.atomic import fsync_dir, write_durable
 from casstore.clock import utc_now_iso
 from casstore.errors import StoreFormatError, StoreNotFound, UsageError
+from casstore.fileops import ops
 from casstore.object_store import ObjectStore
 from casstore.refs import RefStore
 
@@ -36,7 +37,7 @@ class Store:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UsageError(f"cannot create a store at {path}: it exists and is not an empty directory")
         for sub in ("objects", "refs", "logs", "tmp", "packs"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
+            ops().mkdir(path / sub, parents=True)
         config = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,

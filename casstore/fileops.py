@@ -1,0 +1,133 @@
+"""The one seam every durable file operation goes through: create, write, fsync, rename, unlink, mkdir, lock.
+
+The real operations live in :class:`FileOps`. Tests install a subclass (see
+``tests/torture.py``) that counts the operations and, at the N-th one, raises an
+error (EIO, ENOSPC, EDQUOT, EROFS) or cuts the power: what was not fsynced is
+then dropped. Keeping every write of the store and of working directories behind
+this one surface is what lets that campaign cover each of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+class FileOps:
+    """The real durable operations; :meth:`before` is the hook a fault injector overrides."""
+
+    def before(self, op: str, target: str | os.PathLike[str]) -> None:
+        """Called before each durable operation with its kind and target (the real one does nothing)."""
+
+    def writer(self, stream: BinaryIO, target: str | os.PathLike[str]) -> BinaryIO:
+        """Return ``stream`` as the code should write to it (an injector wraps it to count writes)."""
+        return stream
+
+    def create_temp(self, directory: Path, prefix: str, suffix: str = "") -> tuple[int, Path]:
+        """Create a new file with a unique name in ``directory``; return its fd and path."""
+        self.before("create", directory)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+        return fd, Path(name)
+
+    def create_temp_dir(self, directory: Path, prefix: str) -> Path:
+        """Create a new directory with a unique name in ``directory``."""
+        self.before("mkdir", directory)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=directory))
+
+    def create_exclusive(self, path: Path, mode: int = 0o644) -> int:
+        """Create ``path`` only if it does not exist (locks); return a write fd."""
+        self.before("lock", path)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+    def open_append(self, path: Path, mode: int = 0o644) -> int:
+        """Open ``path`` for appending, creating it if needed; return the fd."""
+        self.before("create", path)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+
+    def write_fd(self, fd: int, data: bytes, target: str | os.PathLike[str]) -> None:
+        """Write all of ``data`` to ``fd``."""
+        self.before("write", target)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def fsync(self, fd: int) -> None:
+        """Make a file's data durable."""
+        self.before("fsync", str(fd))
+        os.fsync(fd)
+
+    def fdatasync(self, fd: int) -> None:
+        """Start (and wait for) writeback of a file's data."""
+        self.before("fsync", str(fd))
+        os.fdatasync(fd)
+
+    def fsync_dir(self, directory: Path) -> None:
+        """Make a directory's entries (new names, renames, removals) durable."""
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            self.before("fsync", directory)
+            os.fsync(fd)
+        except OSError as exc:  # some filesystems refuse fsync on directories
+            if exc.errno not in (errno.EINVAL, errno.EBADF):
+                raise
+        finally:
+            os.close(fd)
+
+    def replace(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """Rename ``src`` over ``dst`` atomically."""
+        self.before("rename", dst)
+        os.replace(src, dst)
+
+    def unlink(self, path: str | os.PathLike[str], missing_ok: bool = False) -> None:
+        """Remove a file."""
+        self.before("unlink", path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def rmdir(self, path: str | os.PathLike[str]) -> None:
+        """Remove an empty directory."""
+        self.before("unlink", path)
+        os.rmdir(path)
+
+    def mkdir(self, path: Path, parents: bool = False) -> None:
+        """Create ``path`` unless it exists (with ``parents``, its missing parents too)."""
+        if path.is_dir():
+            return
+        if parents and not path.parent.is_dir():
+            self.mkdir(path.parent, parents=True)
+        self.before("mkdir", path)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+
+
+_current = FileOps()
+
+
+def ops() -> FileOps:
+    """Return the file operations in force (the real ones unless a test installed others)."""
+    return _current
+
+
+@contextlib.contextmanager
+def installed(replacement: FileOps) -> Iterator[FileOps]:
+    """Use ``replacement`` for every durable operation inside the block (tests)."""
+    global _current
+    previous, _current = _current, replacement
+    try:
+        yield replacement
+    finally:
+        _current = previous
