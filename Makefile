@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
+.PHONY: torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 test: lint testdata/out/.stamp
 	$(PY) -m pytest
+
+# Every crash point of every mutating command, failed and cut by a power loss (docs/durability.md).
+torture: $(STAMP) testdata/out/.stamp
+	CASSTORE_TORTURE_STRIDE=1 $(PY) -m pytest tests/test_torture.py tests/test_faults.py -s -q -p no:cacheprovider
 
 # A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
 qa-autosave: $(STAMP) testdata/out/.stamp

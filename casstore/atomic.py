@@ -7,7 +7,6 @@ import functools
 import hashlib
 import os
 import re
-import shutil
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -55,13 +54,47 @@ def owned_prefix(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-{_host_tag()}-"
 
 
-_OWNED = re.compile(r"[a-z]+-(\d+)-([0-9a-f]{8})-")
+# ``kind-pid-host-`` in tmp/; ``.<hash of the final name>.kind-pid-host-`` beside a file or export.
+_OWNED = re.compile(r"(?:\.[0-9a-f]{12}\.)?[a-z]+-(\d+)-([0-9a-f]{8})-")
+_TEMP_BESIDE = re.compile(r"\.[0-9a-f]{12}\.[a-z]+-\d+-[0-9a-f]{8}-")
 
 
 def writer_is_gone(name: str) -> bool:
     """Tell whether temp file ``name`` was left by a process of this host that no longer runs."""
     match = _OWNED.match(name)
     return bool(match) and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
+
+
+def is_temp_beside(name: str) -> bool:
+    """Tell whether ``name`` is a temp file casstore writes beside its final name (never a user's file)."""
+    return _TEMP_BESIDE.match(name) is not None
+
+
+def temp_beside(final_name: str, kind: str) -> str:
+    """Return the prefix of a temp name beside ``final_name``: short, and naming its writer."""
+    return short_prefix(final_name) + owned_prefix(f"{kind}-")
+
+
+def clear_dead_temps(root: Path, skip: Iterable[str] = ()) -> int:
+    """Remove the temp files and partial directories under ``root`` that killed writers left; return how many.
+
+    A checkout or export killed mid-way leaves them beside the user's files; the next run
+    removes them so that status, autosave and import never take them for the user's.
+    """
+    removed = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in [*filenames, *dirnames]:
+            if is_temp_beside(name) and writer_is_gone(name):
+                path = Path(dirpath, name)
+                if path.is_dir() and not path.is_symlink():
+                    ops().remove_tree(path)
+                    dirnames.remove(name)
+                else:
+                    ops().unlink(path, missing_ok=True)
+                removed += 1
+    return removed
 
 
 def short_prefix(name: str) -> str:
@@ -109,7 +142,8 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
     ``dest`` may be absent or an empty directory. On any failure the temp path is
     removed and ``dest`` is left exactly as it was: exports and builds are all or nothing.
     """
-    prefix = short_prefix(dest.name) + "partial-"
+    _clear_dead_partials(dest)
+    prefix = temp_beside(dest.name, "partial")
     if directory:
         staging = ops().create_temp_dir(dest.parent, prefix)
     else:
@@ -125,16 +159,29 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
         fsync_dir(dest.parent)
     except BaseException:
         if directory:
-            shutil.rmtree(staging, ignore_errors=True)
+            ops().remove_tree(staging)
         else:
             ops().unlink(staging, missing_ok=True)
         raise
 
 
+def _clear_dead_partials(dest: Path) -> None:
+    """Remove what killed exports of ``dest`` left beside it (their writers are gone)."""
+    start = short_prefix(dest.name)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(dest.parent):
+            if name.startswith(start) and is_temp_beside(name) and writer_is_gone(name):
+                leftover = dest.parent / name
+                if leftover.is_dir() and not leftover.is_symlink():
+                    ops().remove_tree(leftover)
+                else:
+                    ops().unlink(leftover, missing_ok=True)
+
+
 def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:
     """Atomically replace ``target`` with ``content``: temp file, fsync, rename, dir fsync."""
     ensure_dir(target.parent)
-    with temp_file(target.parent, prefix=short_prefix(target.name)) as (stream, tmp):
+    with temp_file(target.parent, prefix=short_prefix(target.name) + "tmp-") as (stream, tmp):
         stream.write(content)
         stream.flush()
         ops().fsync(stream.fileno())

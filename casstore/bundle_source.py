@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from casstore.atomic import is_temp_beside
 from casstore.errors import BundleError, PathRuleError
 from casstore.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique
 
@@ -128,7 +129,10 @@ def walk_directory(root: Path, warnings: list[str] | None = None) -> list[Direct
                 rel = (rel_dir / name).as_posix()
                 _check_link(full, real_root, root.name, rel)
                 raise PathRuleError(f"{root.name}: {rel}: symlinked directories are not allowed in a bundle")
+        dirnames[:] = [d for d in dirnames if not is_temp_beside(d)]
         for name in sorted(filenames):
+            if is_temp_beside(name):
+                continue  # casstore's own unfinished write (a checkout or export in progress, or killed)
             full = here / name
             rel = (rel_dir / name).as_posix()
             where = f"{root.name}: {rel}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from casstore.atomic import fsync_dirs, staged
 from casstore.errors import DestinationError
+from casstore.fileops import ops
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE
 from casstore.object_store import PACKED_OBJECT_LIMIT
@@ -81,16 +81,19 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     # Directories first, once each, so the workers only create files.
     parents = sorted({target.parent for target in targets.values()})
     for parent in parents:
-        parent.mkdir(parents=True, exist_ok=True)
+        ops().mkdir(parent, parents=True)
 
     def write_one(entry: TreeEntry) -> None:
-        with open(targets[entry.path], "wb") as out:
+        target = targets[entry.path]
+        ops().before("create", target)
+        with open(target, "wb") as raw:
+            out = ops().writer(raw, target)
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
             else:
                 copy_object_to(store, entry, out)
             out.flush()
-            os.fsync(out.fileno())
+            ops().fsync(raw.fileno())
 
     for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
         done += entry.size
@@ -105,7 +108,7 @@ def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | Non
     with (
         staged(dest, directory=False) as staging,
         open(staging, "wb") as raw,
-        zipfile.ZipFile(raw, "w", allowZip64=True) as archive,
+        zipfile.ZipFile(ops().writer(raw, staging), "w", allowZip64=True) as archive,
     ):
         for entry in tree.entries:
             info = zipfile.ZipInfo(entry.path, date_time=_ZIP_EPOCH)
@@ -119,4 +122,4 @@ def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | Non
                 progress(done, tree.total_size)
         archive.close()
         raw.flush()
-        os.fsync(raw.fileno())
+        ops().fsync(raw.fileno())

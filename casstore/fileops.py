@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,11 @@ class FileOps:
         except FileNotFoundError:
             if not missing_ok:
                 raise
+
+    def remove_tree(self, path: str | os.PathLike[str]) -> None:
+        """Remove a directory and everything in it (an unfinished export), ignoring what is gone."""
+        self.before("unlink", path)
+        shutil.rmtree(path, ignore_errors=True)
 
     def rmdir(self, path: str | os.PathLike[str]) -> None:
         """Remove an empty directory."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from casstore.atomic import is_temp_beside
 from casstore.autosave import AutosaveResult, autosave
 from casstore.paths import RESERVED_TOP
 from casstore.store import Store
@@ -21,7 +22,7 @@ def directory_signature(root: Path) -> frozenset[tuple[str, int, int, int]]:
         if Path(dirpath) == root:
             dirnames[:] = [d for d in dirnames if d not in RESERVED_TOP]
         for name in filenames:
-            if name in RESERVED_TOP:
+            if name in RESERVED_TOP or is_temp_beside(name):
                 continue
             full = os.path.join(dirpath, name)
             try:

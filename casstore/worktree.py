@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import fsync_dirs, short_prefix, user_mode, write_durable
+from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, temp_beside, user_mode, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
+from casstore.fileops import ops
 from casstore.history import read_commit, read_tree
 from casstore.objects import TreeEntry
-from casstore.paths import MANIFEST_NAME, check_path
+from casstore.paths import MANIFEST_NAME, RESERVED_TOP, check_path
 from casstore.snapshot import CachedFile, check_manifest, hash_directory
 from casstore.store import Store
 
@@ -182,6 +182,9 @@ def checkout(
     tree = read_tree(store, commit.tree)
     for entry in tree.entries:
         check_path(entry.path, f"tree {commit.tree[:12]}: entry")
+    if root.is_dir():
+        # What a killed checkout left (temp files beside the user's) goes before anything looks at the files.
+        clear_dead_temps(root, skip=RESERVED_TOP)
     marker = read_marker(root) if root.exists() else None
     hashes = hash_directory(root, marker.files if marker else None, marker.written_at_ns if marker else 0)
     current = hashes.files
@@ -212,7 +215,7 @@ def checkout(
         )
         checkpoint_ref = checkpoint.ref
     made_root = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
+    ensure_dir(root)
     try:
         written = _write_entries(
             store, root, [target[p] for p in sorted(target) if p not in current or p in overwritten]
@@ -220,11 +223,10 @@ def checkout(
     except BaseException:
         if made_root:
             with contextlib.suppress(OSError):
-                root.rmdir()  # a failed first checkout leaves no directory behind
+                ops().rmdir(root)  # a failed first checkout leaves no directory behind
         raise
     for path in doomed:
-        with contextlib.suppress(FileNotFoundError):
-            root.joinpath(*path.split("/")).unlink()
+        ops().unlink(root.joinpath(*path.split("/")), missing_ok=True)
     _remove_empty_dirs(root, doomed)
     files = hash_directory(root, current, time.time_ns()).files
     kept = {p: c for p, c in files.items() if p in target}
@@ -256,24 +258,26 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
             _make_parents(target.parent, made)
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
-            fd, tmp_name = tempfile.mkstemp(prefix=short_prefix(target.name), suffix=TEMP_SUFFIX, dir=target.parent)
+            fd, tmp_name = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
             staged.append((tmp_name, target))
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb") as raw:
+                out = ops().writer(raw, tmp_name)
                 copy_object_to(store, entry, out)
-                os.fchmod(out.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
+                os.fchmod(raw.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
                 out.flush()
-                os.fsync(out.fileno())
+                ops().fsync(raw.fileno())
         for tmp_name, target in staged:
-            os.replace(tmp_name, target)
+            ops().replace(tmp_name, target)
     except BaseException:
         for tmp_name, _target in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+            with contextlib.suppress(OSError):
+                ops().unlink(tmp_name, missing_ok=True)
         for directory in reversed(made):
             with contextlib.suppress(OSError):
-                directory.rmdir()
+                ops().rmdir(directory)
         raise
-    fsync_dirs(target.parent for _tmp, target in staged)
+    # New names in their directories, and new directories in theirs: a power cut keeps both.
+    fsync_dirs([target.parent for _tmp, target in staged] + [directory.parent for directory in made])
     return [entry.path for entry in entries]
 
 
@@ -284,7 +288,7 @@ def _make_parents(directory: Path, made: list[Path]) -> None:
         missing.append(directory)
         directory = directory.parent
     for path in reversed(missing):
-        path.mkdir()
+        ops().mkdir(path)
         made.append(path)
 
 
@@ -294,4 +298,4 @@ def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
     }
     for directory in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
-            directory.rmdir()  # only succeeds when empty
+            ops().rmdir(directory)  # only succeeds when empty

@@ -5,25 +5,29 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from test_packs import _many_files_bundle
+from torture import FaultInjector, PowerCut
 
 from casstore import canonical
 from casstore.atomic import owned_prefix
 from casstore.checkpoints import checkpoint_commit, record_checkpoint
 from casstore.exporter import export_revision
+from casstore.fileops import installed
 from casstore.gc import gc
 from casstore.ids import id_of_bytes
 from casstore.objects import Commit
 from casstore.packs import IDX_MAGIC
 from casstore.store import Store
+from casstore.worktree import checkout
 from conftest import Cli, dirs_equal
 
 
@@ -299,3 +303,70 @@ def test_a_forced_checkout_rerun_after_a_kill_reuses_its_checkpoint(cli: Cli, de
     left = record_checkpoint(store, work, "demo-project", "checkout", state["commit"])
     cli.ok("checkout", "demo-project~1", work, "--force")
     assert set(_checkpoints(cli)) - before == {left.ref}
+
+
+def _killed_midway(command: Callable[[], object], kind: str, reset: Callable[[], object] = lambda: None) -> None:
+    """Run ``command`` and stop it dead after its middle ``kind`` operation, as a SIGKILL would."""
+    counter = FaultInjector()
+    with installed(counter):
+        command()
+    reset()
+    chosen = [n for n, (op, _target) in enumerate(counter.log, 1) if op == kind]
+    assert len(chosen) >= 2
+    try:
+        with installed(FaultInjector(cut_at=chosen[len(chosen) // 2] + 1)):
+            command()
+    except PowerCut:
+        pass
+
+
+def _as_if_the_process_died(root: Path) -> list[Path]:
+    """Rename what this (still running) test process left so that it names a process that is gone."""
+    dead = str(_dead_pid())
+    renamed = []
+    for path in sorted(root.rglob(f"*-{os.getpid()}-*"), key=lambda p: -len(p.parts)):
+        target = path.with_name(path.name.replace(f"-{os.getpid()}-", f"-{dead}-", 1))
+        path.rename(target)
+        renamed.append(target)
+    return renamed
+
+
+def test_a_killed_checkout_leaves_nothing_that_status_autosave_or_import_take_for_the_users(
+    cli: Cli, demo_data: Path, tmp_path: Path
+) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    cli.ok("import", demo_data / "demo_bundle_rev2")
+    work = tmp_path / "work"
+    cli.ok("checkout", "demo-project~1", work)
+    head = Store.open(cli.store).refs.read("demo-project/heads/main") or ""
+    spare = tmp_path / "spare"
+    shutil.copytree(work, spare, symlinks=True)
+
+    def back_to_rev1() -> None:
+        shutil.rmtree(work)
+        shutil.copytree(spare, work, symlinks=True)
+
+    _killed_midway(lambda: checkout(Store.open(cli.store), head, work), "create", back_to_rev1)
+    leftovers = _as_if_the_process_died(work)
+    assert any(p.name.endswith(".casstore-tmp") for p in leftovers), "the kill left temp files to test with"
+    status = json.loads(cli.ok("status", work, "--json").out)
+    assert not any("casstore-tmp" in json.dumps(v) for v in status.values())
+    summary = json.loads(cli.ok("autosave", work, "--json").out)
+    tree = json.loads(cli.ok("show", summary["ref"], "--json").out)["entries"]
+    assert not any(".casstore-tmp" in entry["path"] for entry in tree)
+    cli.ok("checkout", "demo-project", work)
+    assert not [p for p in work.rglob("*") if p.name.endswith(".casstore-tmp")]
+
+
+def test_a_rerun_of_a_killed_export_removes_its_partial_copy(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    store = Store.open(cli.store)
+    head = store.refs.read("demo-project/heads/main") or ""
+    dest = tmp_path / "exported"
+    _killed_midway(lambda: export_revision(Store.open(cli.store), head, dest), "create", lambda: shutil.rmtree(dest))
+    assert not dest.exists()
+    partials = _as_if_the_process_died(tmp_path)
+    assert [p for p in partials if p.parent == tmp_path and "partial" in p.name]
+    cli.ok("export", "demo-project", dest)
+    assert dirs_equal(demo_data / "demo_bundle", dest)
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

@@ -22,7 +22,9 @@ from casstore.autosave import autosave
 from casstore.crashreport import import_crash_report, write_crash_report
 from casstore.gc import gc
 from casstore.importer import import_bundle
+from casstore.recover import restore
 from casstore.refs import ref_name
+from casstore.revisions import resolve
 from casstore.store import Store
 from casstore.worktree import checkout
 
@@ -77,6 +79,16 @@ def _scenarios(demo: Path, outside: Path) -> dict[str, Scenario]:
         oid = store.refs.read(ref_name("demo-project", "heads", "draft"))
         store.refs.compare_and_swap(ref_name("demo-project", "heads", "draft"), oid, None, "test", PINNED)
 
+    def checked_out_rev1(case: Path, demo: Path) -> None:
+        imported(case, demo)
+        store = Store.open(case / "store")
+        import_bundle(store, demo / "demo_bundle_rev2")
+        checkout(store, resolve(store, "demo-project~1"), case / "work")
+
+    def head_of(case: Path) -> str:
+        store = Store.open(case / "store")
+        return resolve(store, "demo-project")
+
     report = outside / "crash.zip"
     if not report.exists():
         source = outside / "report-source"
@@ -88,6 +100,11 @@ def _scenarios(demo: Path, outside: Path) -> dict[str, Scenario]:
         "import over a head": (imported, lambda c: import_bundle(Store.open(c / "store"), demo / "demo_bundle_rev2")),
         "autosave with pruning": (with_autosaves, lambda c: autosave(Store.open(c / "store"), c / "work", keep=5)),
         "gc": (with_garbage, lambda c: gc(Store.open(c / "store"), timedelta(0))),
+        "checkout": (checked_out_rev1, lambda c: checkout(Store.open(c / "store"), head_of(c), c / "work")),
+        "recover --restore": (
+            with_autosaves,
+            lambda c: restore(Store.open(c / "store"), "demo-project", "latest", c / "work"),
+        ),
         "crash-report import": (empty, lambda c: import_crash_report(Store.open(c / "store"), report)),
     }
 
@@ -97,6 +114,8 @@ SCENARIOS = (
     "import over a head",
     "autosave with pruning",
     "gc",
+    "checkout",
+    "recover --restore",
     "crash-report import",
 )
 
@@ -117,7 +136,7 @@ def test_every_crash_point_leaves_a_sound_store(
     # For power cuts, one more point: right after the command finished.
     chosen = points(total) + ([total + 1] if kind == "power" else [])
     for point in chosen:
-        outcome = run_point(template, command, kind, point, refs_before, refs_after, scratch / f"p{point}")
+        outcome = run_point(template, command, kind, point, refs_before, refs_after, scratch)
         if outcome.problems:
             failures.append(f"point {point} ({outcome.op}): " + "; ".join(outcome.problems[:3]))
     shutil.rmtree(scratch, ignore_errors=True)

@@ -235,6 +235,7 @@ def check_state(
     for index, oid in enumerate(sorted(set(now.values()))):
         try:
             export_revision(store, oid, scratch / f"export-{index}")
+            shutil.rmtree(scratch / f"export-{index}")
         except Exception as exc:  # noqa: BLE001 - any failure is a finding
             problems.append(f"export of {oid[:12]} failed: {exc}")
     return problems
@@ -257,6 +258,7 @@ def run_point(
     from casstore.errors import CasstoreError
     from casstore.fileops import installed
 
+    # Always the same path: commits that name their directory must come out the same in every run.
     case = copy_case(template, scratch / "case")
     roots = sorted(p for p in case.iterdir() if p.is_dir())
     before = DiskImage.read(roots) if kind == "power" else None
@@ -278,7 +280,7 @@ def run_point(
     op = injector.log[point - 1][0] if len(injector.log) >= point else "-"
     state = case
     if kind == "power" and before is not None:
-        state = scratch / "after-power-cut"
+        case.rename(scratch / "crashed")
         injector.after_power_cut(before, state)
     _as_if_exited(state)
     finished = not injector.fired
@@ -290,7 +292,8 @@ def run_point(
             problems.append(f"re-run failed: {type(exc).__name__}: {exc}")
         else:
             problems += [f"after re-run: {p}" for p in check_state(state, refs_before, refs_after, scratch / "again")]
-    shutil.rmtree(scratch, ignore_errors=True)
+    for leftover in scratch.iterdir():
+        shutil.rmtree(leftover, ignore_errors=True)
     return Outcome(point, kind, op, problems)
 
 
@@ -299,7 +302,7 @@ def count_operations(template: Path, command: Command, scratch: Path) -> tuple[i
     from casstore.fileops import installed
     from casstore.store import Store
 
-    case = copy_case(template, scratch / "reference")
+    case = copy_case(template, scratch / "case")
     before = Store.open(case / "store").refs.list()
     counter = FaultInjector()
     with installed(counter):
