@@ -82,7 +82,9 @@ class Watcher:
             if dirty_since is None or now - last_save < MIN_GAP_SECONDS:
                 continue
             settled = now - last_change >= self.debounce
-            overdue = now - last_save >= self.interval
+            # Measured from the burst's first change, not the last save: after a quiet hour the
+            # first poll of a new burst must not save a half-written file at once.
+            overdue = now - dirty_since >= self.interval
             if settled or overdue:
                 self._save()
                 last_save, dirty_since = self.clock(), None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -19,11 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.autosave import AutosaveItem, ordered_autosaves, prune_autosaves, select_pruned
+from casstore.autosave import AutosaveItem, AutosaveResult, ordered_autosaves, prune_autosaves, select_pruned
 from casstore.clock import format_iso
 from casstore.fsck import fsck
 from casstore.history import new_commit
 from casstore.store import Store
+from casstore.watch import Watcher
 from conftest import ROOT, Cli
 
 STRESS_ITERATIONS = int(os.environ.get("CASSTORE_STRESS_ITERATIONS", "1000"))
@@ -290,7 +292,79 @@ def test_autosave_never_refuses_and_reports_mismatches(cli: Cli, demo_data: Path
     assert broken["unchanged"] is False and "invalid JSON" in broken["manifest_error"]
 
 
-def test_watch_autosaves_edits_and_stops_cleanly(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+def test_watch_saves_an_edit_once_it_settles_and_idle_costs_nothing(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(demo_data / "demo_bundle", work)
+    store = Store.open(cli.store)
+    now = [0.0]
+    saved: list[tuple[float, AutosaveResult]] = []
+    # What happens at each moment of the fake clock: an edit at 3 s, then nothing until 20 s.
+    script = {3.0: lambda: _mutate(work, "watched edit")}
+
+    def sleep(seconds: float) -> None:
+        now[0] = round(now[0] + seconds, 3)
+        if now[0] in script:
+            script.pop(now[0])()
+
+    watcher = Watcher(
+        store,
+        work,
+        None,
+        5,
+        interval=2.0,
+        debounce=0.3,
+        on_autosave=lambda result: saved.append((now[0], result)),
+        poll=0.25,
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
+    objects_after_edit: list[int] = []
+
+    def should_stop() -> bool:
+        if len(saved) == 2 and not objects_after_edit:
+            objects_after_edit.append(len(list(store.objects.iter_ids())))
+        return now[0] >= 20.0
+
+    watcher.run(should_stop)
+    changed = [(when, result) for when, result in saved if not result.unchanged]
+    assert len(changed) == 2, "the first autosave, then the edit: and nothing while idle"
+    assert changed[1][1].ref != changed[0][1].ref
+    # The edit at 3.0 s settled after the 0.3 s debounce: saved at the first poll past 3.3 s.
+    assert changed[0][0] == 0.0 and 3.3 <= changed[1][0] < 3.6
+    assert len(list(store.objects.iter_ids())) == objects_after_edit[0]
+    assert len(_autosave_refs(cli.store, "demo-project")) == 2
+
+
+def test_watch_saves_a_long_burst_every_interval_and_once_more_when_it_settles(
+    cli: Cli, demo_data: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(demo_data / "demo_bundle", work)
+    store = Store.open(cli.store)
+    now = [0.0]
+    times: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] = round(now[0] + seconds, 3)
+        if 3.0 <= now[0] <= 9.0:  # the musician keeps editing, every poll, for six seconds
+            _mutate(work, f"edit at {now[0]}")
+
+    def on_autosave(result: AutosaveResult) -> None:
+        if not result.unchanged:
+            times.append(now[0])
+
+    watcher = Watcher(
+        store, work, None, 50, interval=2.0, debounce=0.3, on_autosave=on_autosave, clock=lambda: now[0], sleep=sleep
+    )
+    watcher.run(lambda: now[0] >= 15.0)
+    assert times[0] == 0.0
+    during = times[1:-1]
+    assert during and during[0] >= 5.0, "not before an interval of editing has passed"
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(during)), times
+    assert 9.3 <= times[-1] < 9.6, "once more when the burst settled"
+
+
+def test_watch_runs_as_a_command_and_stops_cleanly_on_sigterm(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(demo_data / "demo_bundle", work)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -305,21 +379,14 @@ def test_watch_autosaves_edits_and_stops_cleanly(cli: Cli, demo_data: Path, tmp_
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
-        first = json.loads(lines.get(timeout=20))
+        first = json.loads(lines.get(timeout=60))  # generous: only how soon it starts, never how it times
         assert first["unchanged"] is False
-        _mutate(work, "watched edit")
-        second = json.loads(lines.get(timeout=10))
-        assert second["unchanged"] is False and second["ref"] != first["ref"]
-        objects = len(list(Store.open(cli.store).objects.iter_ids()))
-        time.sleep(4.5)  # two intervals with nothing changing
-        assert lines.empty()
-        assert len(list(Store.open(cli.store).objects.iter_ids())) == objects
     finally:
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=20)
+        code = proc.wait(timeout=60)
     assert code == 0, proc.stderr.read()
     assert cli("fsck").code == 0
-    assert len(_autosave_refs(cli.store, "demo-project")) == 2
+    assert len(_autosave_refs(cli.store, "demo-project")) >= 1
 
 
 def test_crash_report_round_trip(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
