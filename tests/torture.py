@@ -297,8 +297,10 @@ def run_point(
     return Outcome(point, kind, op, problems)
 
 
-def count_operations(template: Path, command: Command, scratch: Path) -> tuple[int, dict[str, str], dict[str, str]]:
-    """Run ``command`` once without faults; return how many durable operations it made and the refs before/after."""
+def count_operations(
+    template: Path, command: Command, scratch: Path
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Run ``command`` once without faults; return the kind of each operation it made, and the refs before/after."""
     from casstore.fileops import installed
     from casstore.store import Store
 
@@ -309,7 +311,7 @@ def count_operations(template: Path, command: Command, scratch: Path) -> tuple[i
         command(case)
     after = Store.open(case / "store").refs.list()
     shutil.rmtree(case)
-    return counter.count, before, after
+    return [op for op, _target in counter.log], before, after
 
 
 def points(total: int) -> list[int]:
