@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -13,8 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from casstore import canonical
-from casstore.atomic import fsync_dir
+from casstore.atomic import ensure_dir, fsync_dir, temp_beside, user_mode
 from casstore.errors import BundleError, ManifestError
+from casstore.fileops import ops
 from casstore.ids import CHUNK_SIZE
 from casstore.manifest import SamplerAssetRecord
 from casstore.paths import check_path
@@ -115,21 +115,24 @@ class SamplerManifestIndex:
         name = asset_name or src.name
         check_path(f"assets/{name}", f"{self.source}: asset {name!r}")
         target = bundle_root / "assets" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(target.parent)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=target.parent)
+        # A short temp name that names its writer: an asset name near the 255-byte limit still fits.
+        fd, tmp_name = ops().create_temp(target.parent, temp_beside(name, "asset"), ".partial")
         try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as source:
+            with os.fdopen(fd, "wb") as raw, open(src, "rb") as source:
+                out = ops().writer(raw, tmp_name)
                 while chunk := source.read(CHUNK_SIZE):
                     digest.update(chunk)
                     out.write(chunk)
+                os.fchmod(raw.fileno(), user_mode(directory=False))  # not mkstemp's 0600
                 out.flush()
-                os.fsync(out.fileno())
+                ops().fsync(raw.fileno())
             entry = self.check(name, digest.hexdigest(), str(src))
-            os.replace(tmp_name, target)
+            ops().replace(tmp_name, target)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+            with contextlib.suppress(OSError):
+                ops().unlink(tmp_name, missing_ok=True)
             raise
         fsync_dir(target.parent)
         base = relative_to or bundle_root

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -240,3 +242,21 @@ def test_handoff_prints_the_notes_table_with_real_digests(cli: Cli, demo_data: P
     out = tmp_path / "README.md"
     cli.ok("handoff", "demo-project", "--out", out, "--stress-summary", stress)
     assert out.read_text() == text
+
+
+def test_copy_asset_takes_a_255_byte_name_and_the_users_umask(tmp_path: Path) -> None:
+    name = "é" * 10 + "k" * 231 + ".wav"
+    assert len(name.encode()) == 255
+    take = tmp_path / "take.wav"
+    take.write_bytes(b"RIFF a take with a long name")
+    manifest = tmp_path / "sampler.json"
+    manifest.write_text(json.dumps({"sampler_assets": [{"asset_name": name, "sha256": sha256_file(take)}]}))
+    old = os.umask(0o022)
+    try:
+        record = SamplerManifestIndex.load(manifest).copy_asset(take, tmp_path / "bundle", asset_name=name)
+    finally:
+        os.umask(old)
+    copied = tmp_path / "bundle" / "assets" / name
+    assert record.relative_path == f"assets/{name}" and copied.read_bytes() == take.read_bytes()
+    assert stat.S_IMODE(copied.stat().st_mode) == 0o644
+    assert sorted(p.name for p in copied.parent.iterdir()) == [name]
