@@ -204,7 +204,7 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
         if oid not in walker.reached and oid not in corrupt:
             report.findings.append(Finding("dangling", oid, "not reachable from any ref or reflog (gc may drop it)"))
     for lock in store.refs.stale_locks():
-        report.findings.append(Finding("lock", str(lock.relative_to(store.root)), "lock file left by a writer"))
+        report.findings.append(Finding("lock", lock, "lock file left by a writer"))
     if store.tmp.is_dir():
         leftovers = sorted(store.tmp.iterdir())
         if leftovers:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import LockFile, write_durable
+from casstore.atomic import LockFile
 from casstore.clock import parse_iso, utc_now
 from casstore.fileops import ops
 from casstore.packs import write_pack
@@ -117,11 +117,9 @@ def _stored_size(store: Store, oid: str) -> int:
 def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
     """Drop reflog lines older than ``cutoff``; return how many went."""
     expired = 0
-    if not store.refs.logs.is_dir():
-        return 0
-    for path in sorted(p for p in store.refs.logs.rglob("*") if p.is_file()):
+    for name in store.backend.list_logs():
         kept: list[bytes] = []
-        lines = path.read_bytes().splitlines()
+        lines = store.backend.read_log(name).splitlines()
         for raw in lines:
             try:
                 when = parse_iso(canonical.loads(raw)["when"])
@@ -132,8 +130,5 @@ def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
         expired += len(lines) - len(kept)
         if dry_run or len(kept) == len(lines):
             continue
-        if kept:
-            write_durable(path, b"".join(kept))
-        else:
-            ops().unlink(path)
+        store.backend.replace_log(name, b"".join(kept))
     return expired

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from casstore import canonical
-from casstore.atomic import LockFile, append_durable, fsync_dir, write_durable
+from casstore.backend import Backend
 from casstore.errors import RefConflict, RefError
-from casstore.fileops import ops
 from casstore.ids import is_object_id
 
 NAMESPACES = ("heads", "tags", "autosave", "checkpoints")
@@ -57,46 +54,32 @@ class ReflogEntry:
 
 
 class RefStore:
-    """Refs on disk plus their reflogs; every update is locked, checked and logged."""
+    """Refs and their reflogs, through a backend's ref side: every update is checked and logged."""
 
-    def __init__(self, refs_dir: Path, logs_dir: Path) -> None:
-        self.root = refs_dir
-        self.logs = logs_dir
-
-    def _path(self, name: str) -> Path:
-        split_ref(name)
-        return self.root.joinpath(*name.split("/"))
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def read(self, name: str) -> str | None:
         """Return the commit id ``name`` points at, or None when it does not exist."""
-        try:
-            value = self._path(name).read_text().strip()
-        except FileNotFoundError:
-            return None
-        if not is_object_id(value):
+        split_ref(name)
+        value, _version = self.backend.read_ref(name)
+        if value is not None and not is_object_id(value):
             raise RefError(f"ref {name} is damaged: {value[:80]!r} is not an object id")
         return value
 
     def compare_and_swap(self, name: str, old: str | None, new: str | None, why: str, when: str) -> None:
-        """Move ``name`` from ``old`` to ``new`` (None: absent) under its lock, or raise RefConflict."""
+        """Move ``name`` from ``old`` to ``new`` (None: absent), or raise RefConflict if it moved meanwhile."""
         if new is not None and not is_object_id(new):
             raise RefError(f"cannot point {name} at {new!r}: not an object id")
-        path = self._path(name)
-        with LockFile(path):
-            current = self.read(name)
-            if current != old:
-                raise RefConflict(
-                    f"ref {name} moved while this command ran (expected {old or 'absent'}, "
-                    f"found {current or 'absent'}); run it again"
-                )
-            if new is None:
-                ops().unlink(path, missing_ok=True)
-                fsync_dir(path.parent)
-            else:
-                write_durable(path, (new + "\n").encode())
-            entry = {"ref": name, "old": old, "new": new, "when": when, "why": why}
-            line = canonical.dumps_line(entry)
-            append_durable(self.logs.joinpath(*name.split("/")), line)
+        split_ref(name)
+        current, version = self.backend.read_ref(name)
+        if current != old:
+            raise RefConflict(
+                f"ref {name} moved while this command ran (expected {old or 'absent'}, "
+                f"found {current or 'absent'}); run it again"
+            )
+        entry = {"ref": name, "old": old, "new": new, "when": when, "why": why}
+        self.backend.compare_and_swap(name, version, new, canonical.dumps_line(entry))
 
     def create_unique(self, project: str, namespace: str, base: str, oid: str, why: str, when: str) -> str:
         """Create ``<project>/<namespace>/<base>`` pointing at ``oid``, or ``<base>.2``, ``.3``… if taken.
@@ -120,49 +103,23 @@ class RefStore:
 
     def list(self, project: str | None = None, namespace: str | None = None) -> dict[str, str]:
         """Return ``{ref name: commit id}`` for every ref, optionally of one project/namespace."""
-        found: dict[str, str] = {}
-        if not self.root.is_dir():
-            return found
-        for dirpath, _dirnames, filenames in os.walk(self.root):
-            rel = Path(dirpath).relative_to(self.root).parts
-            if len(rel) != 2:
+        prefix = "" if project is None else f"{project}/" if namespace is None else f"{project}/{namespace}/"
+        found = {}
+        for name, value in self.backend.list_refs(prefix).items():
+            parts = name.split("/")
+            if namespace is not None and parts[1] != namespace:
                 continue
-            if project is not None and rel[0] != project:
-                continue
-            if namespace is not None and rel[1] != namespace:
-                continue
-            for filename in filenames:
-                if filename.endswith(".lock") or filename.startswith("."):
-                    continue
-                name = f"{rel[0]}/{rel[1]}/{filename}"
-                try:
-                    value = self.read(name)
-                except RefError:
-                    continue
-                if value is not None:
-                    found[name] = value
-        return dict(sorted(found.items()))
+            if is_object_id(value):
+                found[name] = value
+        return found
 
     def damaged(self) -> list[str]:
-        """Return refs whose files do not hold an object id (for fsck)."""
-        bad = []
-        if not self.root.is_dir():
-            return bad
-        for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or path.name.endswith(".lock") or path.name.startswith("."):
-                continue
-            name = "/".join(path.relative_to(self.root).parts)
-            try:
-                self.read(name)
-            except RefError:
-                bad.append(name)
-        return bad
+        """Return refs that do not hold an object id (for fsck)."""
+        return [name for name, value in self.backend.list_refs().items() if not is_object_id(value)]
 
-    def stale_locks(self) -> list[Path]:
-        """Return lock files left in the refs tree (a killed writer, or one running now)."""
-        if not self.root.is_dir():
-            return []
-        return sorted(self.root.rglob("*.lock"))
+    def stale_locks(self) -> list[str]:
+        """Return the ref locks left in the store (a killed writer, or one running now)."""
+        return self.backend.ref_locks()
 
     def projects(self) -> list[str]:
         """Return every project that has at least one ref."""
@@ -170,12 +127,10 @@ class RefStore:
 
     def reflog(self, name: str | None = None) -> list[ReflogEntry]:
         """Return reflog entries of one ref, or of every ref, oldest first."""
-        paths = [self.logs.joinpath(*name.split("/"))] if name else sorted(self.logs.rglob("*"))
+        names = [name] if name else self.backend.list_logs()
         entries = []
-        for path in paths:
-            if not path.is_file():
-                continue
-            for raw in path.read_bytes().splitlines():
+        for each in names:
+            for raw in self.backend.read_log(each).splitlines():
                 try:
                     item = canonical.loads(raw)
                     entries.append(ReflogEntry(item["ref"], item["old"], item["new"], item["when"], item["why"]))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from casstore import canonical
 from casstore.atomic import fsync_dir, write_durable
+from casstore.backend_local import LocalBackend
 from casstore.clock import utc_now_iso
 from casstore.errors import StoreFormatError, StoreNotFound, UsageError
 from casstore.fileops import ops
@@ -25,7 +26,8 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.objects = ObjectStore(root / "objects", root / "packs", root / "tmp")
-        self.refs = RefStore(root / "refs", root / "logs")
+        self.backend = LocalBackend(root)
+        self.refs = RefStore(self.backend)
         self.tmp = root / "tmp"
 
     @classmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from casstore.backend_local import LocalBackend
 from casstore.errors import RefConflict, RefError, RefLocked
 from casstore.refs import RefStore, check_component
 
@@ -18,7 +19,7 @@ A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 @pytest.fixture()
 def refs(tmp_path: Path) -> RefStore:
-    return RefStore(tmp_path / "refs", tmp_path / "logs")
+    return RefStore(LocalBackend(tmp_path))
 
 
 def test_create_move_delete_with_reflog(refs: RefStore) -> None:
