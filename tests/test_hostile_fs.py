@@ -223,7 +223,9 @@ def shared_disk(disks: Disks) -> Iterator[Path]:
             pytest.skip(f"cannot run as uid {NOBODY}: {probe.stderr.decode().strip()}")
         yield disk
     finally:
-        subprocess.run(["umount", "-l", str(parent / "disk")], check=False, capture_output=True)
+        if parent / "disk" in disks.points:
+            subprocess.run(["umount", "-l", str(parent / "disk")], check=False)
+            disks.points.remove(parent / "disk")
         shutil.rmtree(parent, ignore_errors=True)
 
 
