@@ -282,8 +282,13 @@ def test_importers_autosavers_gc_and_a_reader_run_together_without_a_failed_comm
     by_kind: dict[str, int] = {}
     for run in tally.runs:
         by_kind[run.args[0]] = by_kind.get(run.args[0], 0) + 1
+    gcs = [json.loads(run.result.out) for run in tally.runs if run.args[0] == "gc" and run.result.code == 0]
     print(
-        f"\nsoak: {ROUNDS} rounds, {len(tally.runs)} commands ({by_kind}), {len(failed)} failed; "
+        f"\nsoak: gc replaced {sum(g['packs_replaced'] for g in gcs)} packs and removed "
+        f"{sum(g['removed']['objects'] for g in gcs)} unreachable objects in {len(gcs)} runs"
+    )
+    print(
+        f"soak: {ROUNDS} rounds, {len(tally.runs)} commands ({by_kind}), {len(failed)} failed; "
         f"{tally.reads} reads by a long-lived reader, {len(tally.read_failures)} failed; "
         f"{len(problems)} store problems"
     )
