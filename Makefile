@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
+.PHONY: soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: lint testdata/out/.stamp
 # Every crash point of every mutating command, failed and cut by a power loss (docs/durability.md).
 torture: $(STAMP) testdata/out/.stamp
 	CASSTORE_TORTURE_STRIDE=1 $(PY) -m pytest tests/test_torture.py tests/test_faults.py -s -q -p no:cacheprovider
+
+# Importers, autosavers, a gc loop and a long-lived reader on one store, 20 rounds (docs/soak.md).
+SOAK_ROUNDS ?= 20
+soak: $(STAMP) testdata/out/.stamp
+	CASSTORE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(PY) -m pytest tests/test_soak.py tests/test_hostile_fs.py -s -q -p no:cacheprovider
 
 # A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
 qa-autosave: $(STAMP) testdata/out/.stamp

@@ -86,14 +86,14 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     def write_one(entry: TreeEntry) -> None:
         target = targets[entry.path]
         ops().before("create", target)
-        with open(target, "wb") as raw:
-            out = ops().writer(raw, target)
+        # The writer closes the file too: a full disk fails that close's flush again, naming the file.
+        with ops().writer(open(target, "wb"), target) as out:
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
             else:
                 copy_object_to(store, entry, out)
             out.flush()
-            ops().fsync(raw.fileno())
+            ops().fsync(out.fileno())
 
     for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
         done += entry.size
@@ -107,8 +107,8 @@ def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | Non
     done = 0
     with (
         staged(dest, directory=False) as staging,
-        open(staging, "wb") as raw,
-        zipfile.ZipFile(ops().writer(raw, staging), "w", allowZip64=True) as archive,
+        ops().writer(open(staging, "wb"), staging) as raw,
+        zipfile.ZipFile(raw, "w", allowZip64=True) as archive,
     ):
         for entry in tree.entries:
             info = zipfile.ZipInfo(entry.path, date_time=_ZIP_EPOCH)

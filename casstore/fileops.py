@@ -26,8 +26,8 @@ class FileOps:
         """Called before each durable operation with its kind and target (the real one does nothing)."""
 
     def writer(self, stream: BinaryIO, target: str | os.PathLike[str]) -> BinaryIO:
-        """Return ``stream`` as the code should write to it (an injector wraps it to count writes)."""
-        return stream
+        """Return ``stream`` as the code should write to it: its errors name ``target`` (an injector also counts)."""
+        return _NamedWrites(stream, target)  # type: ignore[return-value]
 
     def create_temp(self, directory: Path, prefix: str, suffix: str = "") -> tuple[int, Path]:
         """Create a new file with a unique name in ``directory``; return its fd and path."""
@@ -60,12 +60,18 @@ class FileOps:
     def fsync(self, fd: int) -> None:
         """Make a file's data durable."""
         self.before("fsync", str(fd))
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _naming(exc, _path_of(fd)) from None
 
     def fdatasync(self, fd: int) -> None:
         """Start (and wait for) writeback of a file's data."""
         self.before("fsync", str(fd))
-        os.fdatasync(fd)
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise _naming(exc, _path_of(fd)) from None
 
     def fsync_dir(self, directory: Path) -> None:
         """Make a directory's entries (new names, renames, removals) durable."""
@@ -118,6 +124,59 @@ class FileOps:
         except FileExistsError:
             if not path.is_dir():
                 raise
+
+
+def _naming(exc: OSError, target: str | os.PathLike[str] | None) -> OSError:
+    """Return ``exc`` naming ``target`` if it names no file: a full disk's ENOSPC from write() names none."""
+    if exc.filename is None and target is not None:
+        exc.filename = os.fspath(target)
+    return exc
+
+
+def _path_of(fd: int) -> str | None:
+    """Return the path an open file descriptor refers to, if the system tells."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+class _NamedWrites:
+    """A stream being written whose errors name its file, so the one error line says which disk is full."""
+
+    def __init__(self, stream: BinaryIO, target: str | os.PathLike[str]) -> None:
+        self._stream = stream
+        self._target = target
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Write ``data``."""
+        try:
+            return self._stream.write(data)
+        except OSError as exc:
+            raise _naming(exc, self._target) from None
+
+    def flush(self) -> None:
+        """Flush the stream's buffer to the file."""
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _naming(exc, self._target) from None
+
+    def close(self) -> None:
+        """Close the stream (flushing what is left)."""
+        try:
+            self._stream.close()
+        except OSError as exc:
+            raise _naming(exc, self._target) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+    def __enter__(self) -> _NamedWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _current = FileOps()

@@ -10,13 +10,16 @@ from casstore.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, 
 from casstore.bundle_source import SourceFile, opened
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
-from casstore.errors import RefError
+from casstore.errors import RefConflict, RefError
 from casstore.history import new_commit, read_commit
 from casstore.object_store import PACKED_OBJECT_LIMIT, PutResult
 from casstore.packs import PackWriter
 from casstore.parallel import parallel_map
 from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.store import Store
+
+# How often an import commits again on top of a head that other imports keep moving.
+IMPORT_RETRIES = 20
 
 
 @dataclass
@@ -147,34 +150,50 @@ def import_bundle(
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing)
             results = store_bundle_objects(store, scanned, progress, pack, staged)
             tree_id = scanned.tree.id
-            created = True
-            if old is not None and read_commit(store, old).tree == tree_id:
-                commit_id, created = old, False
-            else:
+            # Where the bundle came from and how: the viewer shows the last import's bundle root,
+            # and the QA hand-off quotes the exact command that made this revision.
+            extra = {"bundle": str(location.absolute())}
+            if command:
+                extra["command"] = command
+
+            def commit_on(parent: str | None) -> tuple[str, bool, PutResult | None]:
+                """Return (commit, created, stored) for the bundle's tree on top of ``parent``."""
+                if parent is not None and read_commit(store, parent).tree == tree_id:
+                    return parent, False, None
                 commit = new_commit(
-                    tree_id, [old] if old else [], project_id, "import", message or f"import {location.name}"
+                    tree_id, [parent] if parent else [], project_id, "import", message or f"import {location.name}"
                 )
-                # Where the bundle came from and how: the viewer shows the last import's bundle root,
-                # and the QA hand-off quotes the exact command that made this revision.
-                extra = {"bundle": str(location.absolute())}
-                if command:
-                    extra["command"] = command
                 commit = replace(commit, extra=extra)
-                results.append(store.objects.put_bytes(commit.encode(), pack))
-                commit_id = commit.id
+                return commit.id, True, store.objects.put_bytes(commit.encode(), pack)
+
+            commit_id, created, put = commit_on(old)
+            results += [put] if put else []
             if pack is not None:
                 store.objects.publish(pack)
+                pack = None
         except BaseException:
             if pack is not None:
                 pack.discard()
             raise
     store.objects.sync()
-    checkpoint = None
-    if created and old is not None:
-        # The head an import moves stays reachable, and recover lists it, for 'keep_checkpoints' imports.
-        checkpoint = checkpoint_commit(store, project_id, old, "import", keep_checkpoints)
-    if created:
-        store.refs.compare_and_swap(ref, old, commit_id, f"import: {location.name}", utc_now_iso())
+    checkpoint, conflicts = None, 0
+    while created:
+        if old is not None:
+            # The head an import moves stays reachable, and recover lists it, for 'keep_checkpoints' imports.
+            checkpoint = checkpoint_commit(store, project_id, old, "import", keep_checkpoints)
+        try:
+            store.refs.compare_and_swap(ref, old, commit_id, f"import: {location.name}", utc_now_iso())
+            break
+        except RefConflict:
+            conflicts += 1
+            if conflicts >= IMPORT_RETRIES:
+                raise
+            # Another import moved the branch meanwhile: every object is stored, so this one
+            # commits again on top of the new head instead of failing.
+            old = store.refs.read(ref)
+            commit_id, created, _put = commit_on(old)
+            checkpoint = None
+            store.objects.sync()
     manifest = scanned.manifest
     return ImportResult(
         project=project_id,

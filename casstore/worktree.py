@@ -260,12 +260,11 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
             fd, tmp_name = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
             staged.append((tmp_name, target))
-            with os.fdopen(fd, "wb") as raw:
-                out = ops().writer(raw, tmp_name)
+            with ops().writer(os.fdopen(fd, "wb"), tmp_name) as out:
                 copy_object_to(store, entry, out)
-                os.fchmod(raw.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
+                os.fchmod(out.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
                 out.flush()
-                ops().fsync(raw.fileno())
+                ops().fsync(out.fileno())
         for tmp_name, target in staged:
             ops().replace(tmp_name, target)
     except BaseException:
