@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
+.PHONY: fuzz torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: lint testdata/out/.stamp
 # Every crash point of every mutating command, failed and cut by a power loss (docs/durability.md).
 torture: $(STAMP) testdata/out/.stamp
 	CASSTORE_TORTURE_STRIDE=1 $(PY) -m pytest tests/test_torture.py tests/test_faults.py -s -q -p no:cacheprovider
+
+# Every fuzz target at FUZZ_EXAMPLES cases each: 8 targets x 1,250 = 10,000 cases (docs/fuzzing.md).
+FUZZ_EXAMPLES ?= 1250
+fuzz: $(STAMP) testdata/out/.stamp
+	CASSTORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz.py -q -p no:cacheprovider
 
 # A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
 qa-autosave: $(STAMP) testdata/out/.stamp
