@@ -193,9 +193,12 @@ class _ZipMember:
     def read(self, size: int = -1) -> bytes:
         """Read up to ``size`` bytes of the entry, checking its stream and CRC."""
         try:
-            return self._counted.count(self._stream.read(size))
+            chunk = self._counted.count(self._stream.read(size))
         except ZIP_DAMAGE as exc:
             raise BundleError(f"{self._where}: damaged zip entry ({exc})") from None
+        if not chunk and size != 0:
+            self._counted.finish()
+        return chunk
 
     def close(self) -> None:
         """Close the entry."""

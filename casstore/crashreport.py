@@ -26,7 +26,7 @@ from casstore.ids import CHUNK_SIZE, is_object_id
 from casstore.reachability import reachable
 from casstore.refs import split_ref
 from casstore.store import Store
-from casstore.zip_limits import ZIP_DAMAGE, open_zip
+from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
 
 REPORT_NAME = "casstore-crash-report.json"
 FORMAT = "casstore-crash-report"
@@ -129,13 +129,15 @@ def import_crash_report(store: Store, location: Path) -> CrashReportResult:
 def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, oid: str, name: str) -> None:
     """Read one member whole (CRC and length checked) and refuse it unless it hashes to ``oid``."""
     digest = hashlib.sha256()
+    counted = CountedRead(f"{name}: entry {info.filename!r}", info.file_size)
     try:
         with archive.open(info) as stream:
             while chunk := stream.read(CHUNK_SIZE):
-                digest.update(chunk)
+                digest.update(counted.count(chunk))
     except ZIP_DAMAGE as exc:
         # Every member is read whole before the first is stored: the store is unchanged.
         raise BundleError(f"{name}: entry {info.filename!r}: damaged zip entry ({exc})") from None
+    counted.finish()  # the store is told the declared size: a shorter entry must not get there
     if digest.hexdigest() != oid:
         raise BundleError(f"{name}: entry {info.filename!r}: content does not match its id")
 

@@ -82,6 +82,8 @@ def check_zip_limits(archive: zipfile.ZipFile, name: str, archive_size: int) -> 
     total = 0
     for info in infos:
         where = f"{name}: entry {info.orig_filename!r}"
+        if info.flag_bits & 0x1:
+            raise BundleError(f"{where}: encrypted entries are not supported")
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
             ratio = info.file_size / max(info.compress_size, 1)
             raise BundleError(
@@ -141,3 +143,10 @@ class CountedRead:
         if self._seen > self._declared:
             raise BundleError(f"{self._where}: yields more than the {self._declared} bytes it declares (zip limits)")
         return chunk
+
+    def finish(self) -> None:
+        """At the end of the entry: refuse one that held fewer bytes than it declares."""
+        if self._seen != self._declared:
+            raise BundleError(
+                f"{self._where}: holds {self._seen} bytes but declares {self._declared} (damaged zip entry)"
+            )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 
 import pytest
 from test_fuzz import PROJECT, make_small_bundle, zip_of
+from test_zip_bombs import _patch_sizes
 
 from casstore.crashreport import import_crash_report, is_crash_report
 from casstore.errors import BundleError, CorruptObject, RevisionError
@@ -97,3 +99,32 @@ def test_a_crash_report_whose_entry_points_outside_the_zip_is_refused(
     with pytest.raises(BundleError, match=r"report\.zip: entry 'casstore-crash-report\.json': damaged zip archive"):
         import_crash_report(target, report)
     assert snapshot_tree(target.root) == before
+
+
+def _report_entry(cli: Cli, tmp_path: Path, demo_data: Path) -> tuple[Path, bytearray, str]:
+    report = _report_shifted(cli, tmp_path, demo_data, 0)
+    name = next(n for n in zipfile.ZipFile(report).namelist() if n.startswith("objects/"))
+    return report, bytearray(report.read_bytes()), name
+
+
+def test_a_crash_report_entry_shorter_than_it_declares_is_refused(cli: Cli, tmp_path: Path, demo_data: Path) -> None:
+    report, data, name = _report_entry(cli, tmp_path, demo_data)
+    declared = zipfile.ZipFile(report).getinfo(name).file_size
+    _patch_sizes(data, name, declared + 10)  # the CRC still matches the real, shorter content
+    report.write_bytes(bytes(data))
+    target = Store.init(tmp_path / "target")
+    before = snapshot_tree(target.root)
+    with pytest.raises(BundleError, match=rf"holds {declared} bytes but declares {declared + 10}"):
+        import_crash_report(target, report)
+    assert snapshot_tree(target.root) == before
+
+
+def test_a_crash_report_with_an_encrypted_entry_is_refused(cli: Cli, tmp_path: Path, demo_data: Path) -> None:
+    report, data, name = _report_entry(cli, tmp_path, demo_data)
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name.encode():
+        central = data.find(b"PK\x01\x02", central + 4)
+    data[central + 8] |= 0x1
+    report.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="encrypted entries are not supported"):
+        import_crash_report(Store.init(tmp_path / "target"), report)
