@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
+.PHONY: fuzz soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ torture: $(STAMP) testdata/out/.stamp
 SOAK_ROUNDS ?= 20
 soak: $(STAMP) testdata/out/.stamp
 	CASSTORE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(PY) -m pytest tests/test_soak.py tests/test_hostile_fs.py -s -q -p no:cacheprovider
+
+# Every fuzz target at FUZZ_EXAMPLES cases each: 8 targets x 1,250 = 10,000 cases (docs/fuzzing.md).
+FUZZ_EXAMPLES ?= 1250
+fuzz: $(STAMP) testdata/out/.stamp
+	CASSTORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz.py -q -p no:cacheprovider
 
 # A real stress-harness run against the choir demo, kept in docs/qa/autosave/.
 qa-autosave: $(STAMP) testdata/out/.stamp

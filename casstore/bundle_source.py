@@ -6,7 +6,6 @@ import contextlib
 import os
 import stat
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import BinaryIO
 from casstore.atomic import is_temp_beside
 from casstore.errors import BundleError, PathRuleError
 from casstore.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique
+from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,7 @@ def _check_link(link: Path, real_root: Path, bundle: str, rel: str) -> None:
 
 
 def _zip_source(archive_path: Path) -> BundleSource:
-    try:
-        archive = zipfile.ZipFile(archive_path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
-        raise BundleError(f"{archive_path.name}: damaged zip archive ({exc})") from None
+    archive = open_zip(archive_path)
     try:
         return _list_zip(archive_path, archive)
     except BaseException:
@@ -187,17 +184,21 @@ class _ZipMember:
 
     def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_name: str) -> None:
         self._where = f"{archive_name}: entry {info.filename!r}"
+        self._counted = CountedRead(self._where, info.file_size)
         try:
             self._stream = archive.open(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        except ZIP_DAMAGE as exc:
             raise BundleError(f"{self._where}: damaged or unreadable zip entry ({exc})") from None
 
     def read(self, size: int = -1) -> bytes:
         """Read up to ``size`` bytes of the entry, checking its stream and CRC."""
         try:
-            return self._stream.read(size)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            chunk = self._counted.count(self._stream.read(size))
+        except ZIP_DAMAGE as exc:
             raise BundleError(f"{self._where}: damaged zip entry ({exc})") from None
+        if not chunk and size != 0:
+            self._counted.finish()
+        return chunk
 
     def close(self) -> None:
         """Close the entry."""

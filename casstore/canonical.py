@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -29,11 +30,25 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf, which canonical JSON never holds
+        raise ValueError(f"number {text[:20]} is too large for a float")
+    return value
+
+
 def loads(raw: bytes | str) -> Any:
-    """Decode JSON, refusing NaN and Infinity (which canonical JSON never holds)."""
+    """Decode JSON, refusing NaN, Infinity and numbers past a float (which canonical JSON never holds).
+
+    Every failure is a ValueError, so callers name the file or object: nesting deeper than
+    Python's recursion limit too, and integers of more digits than Python converts.
+    """
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
-    return json.loads(raw, parse_constant=_refuse_constant)
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def is_canonical(raw: bytes) -> bool:

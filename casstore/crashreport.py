@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from casstore.ids import CHUNK_SIZE, is_object_id
 from casstore.reachability import reachable
 from casstore.refs import split_ref
 from casstore.store import Store
+from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
 
 REPORT_NAME = "casstore-crash-report.json"
 FORMAT = "casstore-crash-report"
@@ -57,8 +57,11 @@ def is_crash_report(location: Path) -> bool:
     """Tell whether ``location`` is a crash-report zip."""
     if not location.is_file() or not zipfile.is_zipfile(location):
         return False
-    with zipfile.ZipFile(location) as archive:
-        return REPORT_NAME in archive.namelist()
+    try:
+        with zipfile.ZipFile(location) as archive:
+            return REPORT_NAME in archive.namelist()
+    except ZIP_DAMAGE:
+        return False  # damaged: the bundle reader then refuses it, naming the zip
 
 
 def write_crash_report(store: Store, project: str, out: Path) -> CrashReportResult:
@@ -120,17 +123,35 @@ def _readme(project: str, refs: dict[str, str]) -> str:
 
 def import_crash_report(store: Store, location: Path) -> CrashReportResult:
     """Verify every object of a crash report, store them, then add its refs under the project."""
+    return _import_verified(store, location)
+
+
+def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, oid: str, name: str) -> None:
+    """Read one member whole (CRC and length checked) and refuse it unless it hashes to ``oid``."""
+    digest = hashlib.sha256()
+    counted = CountedRead(f"{name}: entry {info.filename!r}", info.file_size)
     try:
-        return _import_verified(store, location)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        # Every member is read whole (CRC checked) before the first is stored: the store is unchanged.
-        raise BundleError(f"{location.name}: damaged zip archive: {exc}") from None
+        with archive.open(info) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(counted.count(chunk))
+    except ZIP_DAMAGE as exc:
+        # Every member is read whole before the first is stored: the store is unchanged.
+        raise BundleError(f"{name}: entry {info.filename!r}: damaged zip entry ({exc})") from None
+    counted.finish()  # the store is told the declared size: a shorter entry must not get there
+    if digest.hexdigest() != oid:
+        raise BundleError(f"{name}: entry {info.filename!r}: content does not match its id")
 
 
 def _import_verified(store: Store, location: Path) -> CrashReportResult:
-    with zipfile.ZipFile(location) as archive:
+    with open_zip(location) as archive:
         try:
-            header = canonical.loads(archive.read(REPORT_NAME))
+            raw_header = archive.read(REPORT_NAME)
+        except KeyError:
+            raise BundleError(f"{location.name}: no {REPORT_NAME}: not a crash report") from None
+        except ZIP_DAMAGE as exc:
+            raise BundleError(f"{location.name}: entry {REPORT_NAME!r}: damaged zip entry ({exc})") from None
+        try:
+            header = canonical.loads(raw_header)
             project, refs = str(header["project"]), dict(header["refs"])
         except (ValueError, KeyError, TypeError):
             raise BundleError(f"{location.name}: {REPORT_NAME} is not a valid crash report header") from None
@@ -152,12 +173,7 @@ def _import_verified(store: Store, location: Path) -> CrashReportResult:
             members.append((oid, info))
         # Verify everything before the store changes at all.
         for oid, info in members:
-            digest = hashlib.sha256()
-            with archive.open(info) as stream:
-                while chunk := stream.read(CHUNK_SIZE):
-                    digest.update(chunk)
-            if digest.hexdigest() != oid:
-                raise BundleError(f"{location.name}: entry {info.filename!r}: content does not match its id")
+            _verify_member(archive, info, oid, location.name)
         present = {oid for oid, _ in members}
         try:
             missing = reachable_ids_missing(archive, refs, present)

@@ -16,6 +16,8 @@ from casstore.ids import MIN_PREFIX, is_id_prefix, is_object_id
 from casstore.refs import DEFAULT_BRANCH, NAMESPACES, check_component
 from casstore.store import Store
 
+# ~N takes at most 18 digits: no history is that long, and Python refuses to convert past 4,300.
+MAX_STEP_DIGITS = 18
 _ANCESTRY = re.compile(r"^(?P<base>.+?)(?P<steps>(?:~\d*)*)$")
 
 
@@ -37,6 +39,10 @@ def parse_revision(text: str) -> RevSpec:
         raise RevisionError(f"invalid revision {text!r}")
     back = 0
     for step in match.group("steps").split("~")[1:]:
+        if len(step) > MAX_STEP_DIGITS:
+            raise RevisionError(
+                f"invalid revision {text[:40]!r}…: ~{step[:12]}… goes back more generations than any history"
+            )
         back += int(step) if step else 1
     base = match.group("base")
     parts = base.split("/")
