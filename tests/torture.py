@@ -232,13 +232,31 @@ def check_state(
             problems.append(f"ref {name} holds {now.get(name)} after the command finished, not {refs_after.get(name)}")
         elif now.get(name) not in (refs_before.get(name), refs_after.get(name)):
             problems.append(f"ref {name} holds {now.get(name)}, neither old nor new")
-    for index, oid in enumerate(sorted(set(now.values()))):
+    for index, oid in enumerate(_reachable_revisions(store, now.values())):
         try:
             export_revision(store, oid, scratch / f"export-{index}")
             shutil.rmtree(scratch / f"export-{index}")
         except Exception as exc:  # noqa: BLE001 - any failure is a finding
             problems.append(f"export of {oid[:12]} failed: {exc}")
     return problems
+
+
+def _reachable_revisions(store: Any, heads: Any) -> list[str]:
+    """Every commit the refs reach through their parents, one per distinct tree (export verifies each file)."""
+    from casstore.history import read_commit
+
+    seen: set[str] = set()
+    trees: dict[str, str] = {}
+    pending = sorted(set(heads))
+    while pending:
+        oid = pending.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        commit = read_commit(store, oid)
+        trees.setdefault(commit.tree, oid)
+        pending.extend(commit.parents)
+    return sorted(trees.values())
 
 
 def run_point(
