@@ -2,7 +2,7 @@
 
 Every target is given mostly-valid input (a real manifest, zip, tree, commit, pack or index,
 mutated) and some raw random bytes; it may succeed or raise a CasstoreError, nothing else.
-``CASSTORE_FUZZ_EXAMPLES=N`` runs N cases for each target (``make fuzz``: 1,000 each).
+``CASSTORE_FUZZ_EXAMPLES=N`` runs N cases for each target (``make fuzz``: 1,250 each).
 """
 
 from __future__ import annotations

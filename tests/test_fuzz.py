@@ -3,7 +3,7 @@
 Targets: the manifest parser, the zip reader (listing and reading, and the real import into a
 store, which a refusal leaves unchanged), the revision grammar, the tree and commit decoders,
 the pack index loader, reads and fsck over a damaged pack or index, and crash-report import.
-``CASSTORE_FUZZ_EXAMPLES=N`` runs N cases per target; ``make fuzz`` runs 1,000 per target
+``CASSTORE_FUZZ_EXAMPLES=N`` runs N cases per target; ``make fuzz`` runs 1,250 per target
 (docs/fuzzing.md).
 """
 
