@@ -31,6 +31,7 @@ demo: $(STAMP) testdata/out/.stamp
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict casstore
 
 test: lint testdata/out/.stamp
 	$(PY) -m pytest

@@ -62,7 +62,7 @@ _TEMP_BESIDE = re.compile(r"\.[0-9a-f]{12}\.[a-z]+-\d+-[0-9a-f]{8}-")
 def writer_is_gone(name: str) -> bool:
     """Tell whether temp file ``name`` was left by a process of this host that no longer runs."""
     match = _OWNED.match(name)
-    return bool(match) and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
+    return match is not None and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
 
 
 def is_temp_beside(name: str) -> bool:

@@ -16,6 +16,7 @@ of docs/format.md, unchanged) and :class:`casstore.backend_memory.MemoryBackend`
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,13 +96,13 @@ class Backend(Protocol):
     def read_log(self, name: str) -> bytes:
         """Return the reflog of ``name`` (empty when it has none)."""
 
-    def list_logs(self) -> list[str]:
+    def list_logs(self) -> builtins.list[str]:
         """Return the names of every ref that has a reflog."""
 
     def replace_log(self, name: str, content: bytes) -> None:
         """Replace the reflog of ``name`` (gc's expiry); empty content removes it."""
 
-    def ref_locks(self) -> list[str]:
+    def ref_locks(self) -> builtins.list[str]:
         """Return the ref locks present now (left by a killed writer, or held by a running one)."""
 
     def acquire(self, name: str, ttl: float, owner: str) -> Lease:

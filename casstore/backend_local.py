@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -72,9 +73,10 @@ class _LocalLease:
 class LocalBackend:
     """Files under a store directory: temp file, fsync, rename for every write; refs under a lock."""
 
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time, lock_timeout: float = 5.0) -> None:
         self.root = root
         self.clock = clock
+        self.lock_timeout = lock_timeout  # how long a ref update waits for a live holder's lock
 
     # Files -----------------------------------------------------------------------------------
 
@@ -183,7 +185,7 @@ class LocalBackend:
     def compare_and_swap(self, name: str, expected: str | None, new: str | None, log_line: bytes) -> str | None:
         """Move ``name`` under its lock file, only from ``expected``; log the move in the same lock."""
         path = self._ref_path(name)
-        with LockFile(path):
+        with LockFile(path, timeout=self.lock_timeout):
             current = self.read_ref(name)[1]
             if current != expected:
                 raise RefConflict(
@@ -222,7 +224,7 @@ class LocalBackend:
         except FileNotFoundError:
             return b""
 
-    def list_logs(self) -> list[str]:
+    def list_logs(self) -> builtins.list[str]:
         """Return the refs that have a reflog file."""
         logs_root = self.root / LOGS_DIR
         return sorted(
@@ -239,7 +241,7 @@ class LocalBackend:
         else:
             ops().unlink(path, missing_ok=True)
 
-    def ref_locks(self) -> list[str]:
+    def ref_locks(self) -> builtins.list[str]:
         """Return the ``refs/**.lock`` files, relative to the store."""
         return sorted(path.relative_to(self.root).as_posix() for path in (self.root / REFS_DIR).rglob("*.lock"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import threading
 import time
@@ -131,7 +132,7 @@ class MemoryBackend:
         with self._lock:
             return bytes(self._logs.get(name, b""))
 
-    def list_logs(self) -> list[str]:
+    def list_logs(self) -> builtins.list[str]:
         """Return the refs that have a reflog."""
         with self._lock:
             return sorted(self._logs)
@@ -144,7 +145,7 @@ class MemoryBackend:
             else:
                 self._logs.pop(name, None)
 
-    def ref_locks(self) -> list[str]:
+    def ref_locks(self) -> builtins.list[str]:
         """Ref updates hold an in-process mutex only: nothing is ever left behind."""
         return []
 

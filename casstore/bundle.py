@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from casstore.bundle_source import BundleSource, SourceFile
 from casstore.errors import BundleError
 from casstore.ids import hash_stream
-from casstore.manifest import MANIFEST_NAME, ProjectManifest, parse_manifest
+from casstore.manifest import ProjectManifest, parse_manifest
 from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
-from casstore.paths import check_path, check_unique
+from casstore.paths import MANIFEST_NAME, check_path, check_unique
 
 ProgressFn = Callable[[int, int], None]
 

@@ -15,8 +15,8 @@ from casstore.bundle_source import opened
 from casstore.errors import BundleError, UsageError
 from casstore.exporter import check_destination
 from casstore.ids import hash_stream
-from casstore.manifest import MANIFEST_NAME, ProjectManifest, manifest_from_json
-from casstore.paths import check_path
+from casstore.manifest import ProjectManifest, manifest_from_json
+from casstore.paths import MANIFEST_NAME, check_path
 from casstore.refs import check_component
 from casstore.sampler import SamplerManifestIndex
 
@@ -135,18 +135,18 @@ def build_bundle(
             manifest["mixer_snapshots"].append(
                 {"name": spec.name, "path": rel, "sha256": _sha(target), "snapshot_type": spec.snapshot_type}
             )
-        for spec in assets:
-            if not spec.path.is_file():
-                raise BundleError(f"--asset {spec.name}: no such file {spec.path}")
+        for asset in assets:
+            if not asset.path.is_file():
+                raise BundleError(f"--asset {asset.name}: no such file {asset.path}")
             if index is not None:
-                record = index.copy_asset(spec.path, staging, asset_name=spec.name).as_json()
+                record = index.copy_asset(asset.path, staging, asset_name=asset.name).as_json()
             else:
-                rel = check_path(f"assets/{spec.name}", f"--asset {spec.name!r}")
+                rel = check_path(f"assets/{asset.name}", f"--asset {asset.name!r}")
                 (staging / "assets").mkdir(exist_ok=True)
-                shutil.copyfile(spec.path, staging / rel)
+                shutil.copyfile(asset.path, staging / rel)
                 loudness = measure(staging / rel)
                 record = {
-                    "asset_name": spec.name,
+                    "asset_name": asset.name,
                     "relative_path": rel,
                     "sha256": _sha(staging / rel),
                     "lufs_lu": None if loudness.lufs is None else round(loudness.lufs, 2),

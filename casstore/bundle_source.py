@@ -6,8 +6,9 @@ import contextlib
 import os
 import stat
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -102,6 +103,11 @@ def open_source(location: Path) -> BundleSource:
     raise BundleError(f"{location}: no such bundle directory or zip")
 
 
+def open_binary(path: Path) -> BinaryIO:
+    """Open ``path`` for reading bytes (the opener a directory's files are read with)."""
+    return open(path, "rb")
+
+
 @dataclass(frozen=True)
 class DirectoryFile:
     """A regular file found under a directory: bundle path, real path and its stat."""
@@ -154,7 +160,7 @@ def _directory_source(root: Path) -> BundleSource:
     files: dict[str, SourceFile] = {}
     junk: dict[str, SourceFile] = {}
     for item in walk_directory(root, warnings):
-        found = SourceFile(item.path, item.stat.st_size, lambda full=item.full: open(full, "rb"))  # noqa: SIM115
+        found = SourceFile(item.path, item.stat.st_size, partial(open_binary, item.full))
         (junk if is_junk(item.path) else files)[item.path] = found
     hint = ""
     if MANIFEST_NAME not in files:
@@ -272,7 +278,7 @@ def _common_prefix(members: dict[str, zipfile.ZipInfo]) -> str:
 
 
 @contextlib.contextmanager
-def opened(location: Path):  # noqa: ANN201 - a context manager of BundleSource
+def opened(location: Path) -> Iterator[BundleSource]:
     """Open a bundle source and close it afterwards."""
     source = open_source(location)
     try:

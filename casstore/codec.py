@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:  # imported lazily at run time: CLI start-up must not pay for zstandard
+    import zstandard
 
 from casstore.errors import CorruptObject
 from casstore.ids import CHUNK_SIZE
@@ -24,7 +28,8 @@ PROBE_BYTES = 128 << 10
 MIN_SAVING = 0.10
 
 
-def _zstd():  # noqa: ANN202 - zstandard is imported lazily to keep CLI start-up fast
+def _zstd() -> ModuleType:
+    """Return the zstandard module, imported on first use to keep CLI start-up fast."""
     import zstandard
 
     return zstandard
@@ -48,9 +53,9 @@ def _saves_enough(compressed: bytes, original: bytes | memoryview) -> bool:
     return len(original) >= 64 and len(compressed) <= len(original) * (1 - MIN_SAVING)
 
 
-def _compressor(level: int):  # noqa: ANN202 - a zstandard.ZstdCompressor
+def _compressor(level: int) -> zstandard.ZstdCompressor:
     # One compressor per thread and level: contexts are reusable but not thread-safe.
-    cache = _local.__dict__.setdefault("compressors", {})
+    cache: dict[int, zstandard.ZstdCompressor] = _local.__dict__.setdefault("compressors", {})
     if level not in cache:
         cache[level] = _zstd().ZstdCompressor(level=level)
     return cache[level]
@@ -103,10 +108,12 @@ def encode_stream(source: BinaryIO, out: BinaryIO, size_hint: int | None) -> tup
     return digest.hexdigest(), size
 
 
-def _decompressor():  # noqa: ANN202 - a zstandard.ZstdDecompressor, one per thread
+def _decompressor() -> zstandard.ZstdDecompressor:
+    """Return this thread's decompressor (contexts are reusable but not thread-safe)."""
     if not hasattr(_local, "decompressor"):
         _local.decompressor = _zstd().ZstdDecompressor()
-    return _local.decompressor
+    decompressor: zstandard.ZstdDecompressor = _local.decompressor
+    return decompressor
 
 
 def decode_bytes(oid: str, stored: bytes, size: int | None = None) -> bytes:

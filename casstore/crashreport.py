@@ -12,8 +12,9 @@ import hashlib
 import os
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from casstore import canonical
 from casstore.atomic import staged
@@ -183,7 +184,7 @@ def _import_verified(store: Store, location: Path) -> CrashReportResult:
             raise BundleError(f"{location.name}: incomplete crash report: object {missing} is missing")
         new = 0
         for oid, info in members:
-            result = store.objects.put_stream(lambda info=info: archive.open(info), info.file_size, expected=oid)
+            result = store.objects.put_stream(partial(_open_member, archive, info), info.file_size, expected=oid)
             new += int(result.new)
         store.objects.sync()
     added = {}
@@ -196,6 +197,11 @@ def _import_verified(store: Store, location: Path) -> CrashReportResult:
             store.refs.compare_and_swap(target, None, oid, f"crash report: {location.name}", utc_now_iso())
             added[target] = oid
     return CrashReportResult(project, added, len(members), new, str(location))
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    """Open one member of the report for reading its bytes."""
+    return archive.open(info)  # type: ignore[return-value]  # ZipExtFile is a binary stream
 
 
 def reachable_ids_missing(archive: zipfile.ZipFile, refs: dict[str, str], present: set[str]) -> str | None:

@@ -194,9 +194,9 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     for name, oid in refs.items():
         walker.commit(oid, f"ref {name}")
     for entry in reflog:
-        for oid in (entry.new, entry.old):
-            if oid and oid not in walker.reached:
-                walker.commit(oid, f"reflog of {entry.ref}")
+        for logged in (entry.new, entry.old):
+            if logged and logged not in walker.reached:
+                walker.commit(logged, f"reflog of {entry.ref}")
     for oid, problem in sorted(corrupt.items()):
         via = walker.reached.get(oid)
         report.findings.append(Finding("corrupt", oid, problem, via or "not reachable from any ref"))

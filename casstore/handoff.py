@@ -204,6 +204,7 @@ def load_stress_summary(path: Path) -> dict[str, Any]:
     from casstore.errors import UsageError
 
     try:
-        return json.loads(path.read_text())
+        summary: dict[str, Any] = json.loads(path.read_text())
+        return summary
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a stress-autosave JSON summary: {exc}") from None

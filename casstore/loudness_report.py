@@ -228,8 +228,9 @@ def sample_loudness_changes(
     if not content_changed and not any(isinstance(c, LoudnessChange) for c in labelled):
         return labelled
     before, after = _measure_side(old, old_path), _measure_side(new, new_path)
-    both_measured = before is not None and before.measured is not None and after is not None and after.measured
-    if content_changed and both_measured:  # audio that cannot be read is compared by its bytes alone
+    measured_both = before is not None and before.measured is not None and after is not None and after.measured
+    if content_changed and measured_both and before is not None and after is not None:
+        # Audio that cannot be read is compared by its bytes alone.
         old_value, new_value = _round(before.measured_lufs), _round(after.measured_lufs)
         if (old_value, before.method) != (new_value, after.method):
             labelled.append(

@@ -13,6 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from casstore import canonical
@@ -213,7 +214,7 @@ class ProjectManifest:
         out["manifest_version"] = self.manifest_version
         out["project"] = self.project.as_json()
         for section, _cls, key in _SECTIONS:
-            items = sorted(getattr(self, section), key=lambda item, key=key: getattr(item, key))
+            items = sorted(getattr(self, section), key=attrgetter(key))
             out[section] = [item.as_json() for item in items]
         return out
 

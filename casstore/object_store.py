@@ -48,7 +48,8 @@ def _read_buffer() -> bytearray:
     """Return the calling thread's buffer for reading one packable object whole (reused, not reallocated)."""
     if not hasattr(_local, "buffer"):
         _local.buffer = bytearray(PACKED_OBJECT_LIMIT + 1)
-    return _local.buffer
+    buffer: bytearray = _local.buffer
+    return buffer
 
 
 def _read_into(source: BinaryIO, view: memoryview) -> int:

@@ -17,7 +17,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from blake3 import blake3
 
 from casstore.atomic import fsync_dir, owned_prefix, temp_file
 from casstore.errors import CorruptObject
@@ -31,7 +34,8 @@ _RECORD = struct.Struct(">32sQQ")
 _COUNT = struct.Struct(">Q")
 
 
-def _blake3():  # noqa: ANN202 - imported lazily to keep CLI start-up fast
+def _blake3() -> blake3:
+    """Return a BLAKE3 hasher (the module is imported on first use to keep CLI start-up fast)."""
     from blake3 import blake3
 
     return blake3(max_threads=1)

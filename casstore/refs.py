@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 
@@ -113,19 +114,19 @@ class RefStore:
                 found[name] = value
         return found
 
-    def damaged(self) -> list[str]:
+    def damaged(self) -> builtins.list[str]:
         """Return refs that do not hold an object id (for fsck)."""
         return [name for name, value in self.backend.list_refs().items() if not is_object_id(value)]
 
-    def stale_locks(self) -> list[str]:
+    def stale_locks(self) -> builtins.list[str]:
         """Return the ref locks left in the store (a killed writer, or one running now)."""
         return self.backend.ref_locks()
 
-    def projects(self) -> list[str]:
+    def projects(self) -> builtins.list[str]:
         """Return every project that has at least one ref."""
         return sorted({name.split("/")[0] for name in self.list()})
 
-    def reflog(self, name: str | None = None) -> list[ReflogEntry]:
+    def reflog(self, name: str | None = None) -> builtins.list[ReflogEntry]:
         """Return reflog entries of one ref, or of every ref, oldest first."""
         names = [name] if name else self.backend.list_logs()
         entries = []

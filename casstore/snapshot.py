@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.bundle_source import DirectoryFile, walk_directory
+from casstore.bundle_source import DirectoryFile, open_binary, walk_directory
 from casstore.errors import BundleError
 from casstore.ids import hash_stream
 from casstore.object_store import PACK_MIN_OBJECTS
@@ -114,10 +114,10 @@ def _listed_light(data: object) -> list[tuple[str, str, str, str, str]] | None:
         for item in items:
             if not isinstance(item, dict):
                 return None
-            values = (item.get(ident), item.get(path_key), item.get("sha256"))
-            if not all(isinstance(v, str) for v in values):
+            name, path, sha256 = item.get(ident), item.get(path_key), item.get("sha256")
+            if not (isinstance(name, str) and isinstance(path, str) and isinstance(sha256, str)):
                 return None
-            listed.append((f"{key}[{values[0]!r}]", values[1], values[2], role, values[0]))
+            listed.append((f"{key}[{name!r}]", path, sha256, role, name))
     return listed
 
 
@@ -193,7 +193,7 @@ def snapshot_directory(
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
         full = hashes.sources[path].full
-        result = store.objects.put_stream(partial(open, full, "rb"), cached.size, expected=cached.sha256, pack=pack)
+        result = store.objects.put_stream(partial(open_binary, full), cached.size, expected=cached.sha256, pack=pack)
         return result.new, result.size
 
     try:

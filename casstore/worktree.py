@@ -258,7 +258,8 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
             _make_parents(target.parent, made)
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
-            fd, tmp_name = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
+            fd, tmp_path = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
+            tmp_name = str(tmp_path)
             staged.append((tmp_name, target))
             with ops().writer(os.fdopen(fd, "wb"), tmp_name) as out:
                 copy_object_to(store, entry, out)

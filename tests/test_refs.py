@@ -19,7 +19,7 @@ A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 @pytest.fixture()
 def refs(tmp_path: Path) -> RefStore:
-    return RefStore(LocalBackend(tmp_path))
+    return RefStore(LocalBackend(tmp_path, lock_timeout=0.0))  # a live lock fails at once: no waiting
 
 
 def test_create_move_delete_with_reflog(refs: RefStore) -> None:
