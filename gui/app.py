@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from casstore.errors import CasstoreError
 
     try:
-        from gui.viewmodels import TrackerMixerRoot
+        from .viewmodels import TrackerMixerRoot
 
         vm = TrackerMixerRoot(args.store, args.project, args.workdir)
         if args.sampler_manifest:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from kivy.app import App
     from kivy.clock import Clock
 
-    from gui.views import build_root
+    from .views import build_root
 
     class CasstoreViewerApp(App):
         title = "casstore viewer"

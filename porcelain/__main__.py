@@ -1,5 +1,5 @@
 """Allow ``python -m porcelain`` (used by the tests to run the real CLI in a subprocess)."""
 
-from porcelain.cli import main
+from .cli import main
 
 main()

@@ -47,7 +47,7 @@ class CasstoreGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102 - click's hook
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            importlib.import_module(f"porcelain.commands.{COMMAND_MODULES[cmd_name]}").register(self)
+            importlib.import_module(f"{__package__}.commands.{COMMAND_MODULES[cmd_name]}").register(self)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -91,3 +91,19 @@ def test_every_command_loads_from_the_module_the_table_names() -> None:
     for name in COMMAND_MODULES:
         assert cli.get_command(ctx, name) is not None, name
     assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+
+
+def test_the_installed_distribution_takes_no_generic_top_level_names(tmp_path: Path) -> None:
+    # Outside the source tree, as a user's program sees the installed casstore.
+    probe = (
+        "import importlib.util as u, casstore.porcelain.cli, casstore.gui.viewmodels\n"
+        "print(u.find_spec('porcelain') is None, u.find_spec('gui') is None)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    if "No module named 'casstore'" in done.stderr:
+        import pytest
+
+        pytest.skip("casstore is not installed in this interpreter (make test installs it)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

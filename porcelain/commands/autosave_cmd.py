@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from porcelain.commands.common import command, open_store
-from porcelain.output import emit_json, human_bytes
+from ..output import emit_json, human_bytes
+from .common import command, open_store
 
 
 def _autosave_line(result: Any) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import json_option
-from porcelain.output import emit_json, human_bytes
+from ..output import emit_json, human_bytes
+from .common import json_option
 
 
 def register(group: click.Group) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from porcelain.commands.common import REV_HELP, command
-from porcelain.output import emit_json
+from ..output import emit_json
+from .common import REV_HELP, command
 
 SECTION_TITLES = {
     "project": "Project",

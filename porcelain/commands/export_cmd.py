@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import REV_HELP, command, open_store
-from porcelain.output import Progress, emit_json, human_bytes
+from ..output import Progress, emit_json, human_bytes
+from .common import REV_HELP, command, open_store
 
 
 def register(group: click.Group) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from porcelain.commands.common import command, open_store
-from porcelain.output import Progress, emit_json, human_bytes
+from ..output import Progress, emit_json, human_bytes
+from .common import command, open_store
 
 # The README's command table quotes this sentence; tests/test_readme.py keeps the two the same.
 QUICK_HELP = (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import REV_HELP, command, open_store
-from porcelain.output import emit_json
+from ..output import emit_json
+from .common import REV_HELP, command, open_store
 
 
 def register(group: click.Group) -> None:

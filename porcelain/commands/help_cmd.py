@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from porcelain.commands.common import command
-from porcelain.output import emit_json
+from ..output import emit_json
+from .common import command
 
 REVISIONS = """\
 Revisions: how REV, OLD and NEW name a commit

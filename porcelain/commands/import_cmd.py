@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import command, open_store
-from porcelain.output import Progress, emit_json, human_bytes
+from ..output import Progress, emit_json, human_bytes
+from .common import command, open_store
 
 SHOWN_ASSETS = 8
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from porcelain.commands.common import command
-from porcelain.output import emit_json
+from ..output import emit_json
+from .common import command
 
 
 def register(group: click.Group) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from porcelain.commands.common import REV_HELP, command, open_store
-from porcelain.output import emit_json, human_bytes
+from ..output import emit_json, human_bytes
+from .common import REV_HELP, command, open_store
 
 
 def register(group: click.Group) -> None:

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from porcelain.commands.common import REV_HELP, command, open_store
-from porcelain.output import emit_json
+from ..output import emit_json
+from .common import REV_HELP, command, open_store
 
 if TYPE_CHECKING:
     from casstore.branches import RefRecord
