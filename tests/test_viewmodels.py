@@ -45,7 +45,7 @@ def test_view_models_create_no_window(viewer_store: tuple[Path, Path]) -> None:
 
 
 def test_recovery_prompt_and_history_rows(viewer_store: tuple[Path, Path]) -> None:
-    from gui.viewmodels import KIND_COLORS, TrackerMixerRoot
+    from casstore.gui.viewmodels import KIND_COLORS, TrackerMixerRoot
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -69,7 +69,7 @@ def test_recovery_prompt_and_history_rows(viewer_store: tuple[Path, Path]) -> No
 
 
 def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> None:
-    from gui.viewmodels import TrackerMixerRoot
+    from casstore.gui.viewmodels import TrackerMixerRoot
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -90,8 +90,8 @@ def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> No
 
 
 def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
+    from casstore.gui.viewmodels import TrackerMixerRoot
     from casstore.store import Store
-    from gui.viewmodels import TrackerMixerRoot
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -122,7 +122,7 @@ def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Pat
 
 
 def test_errors_become_readable_messages(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
-    from gui.viewmodels import TrackerMixerRoot
+    from casstore.gui.viewmodels import TrackerMixerRoot
 
     store, _work = viewer_store
     vm = TrackerMixerRoot(str(store), None, None)
@@ -135,7 +135,7 @@ def test_errors_become_readable_messages(viewer_store: tuple[Path, Path], tmp_pa
 
 
 def test_import_plan_and_import_summary(viewer_store: tuple[Path, Path], demo_data: Path) -> None:
-    from gui.viewmodels import TrackerMixerRoot
+    from casstore.gui.viewmodels import TrackerMixerRoot
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -155,8 +155,8 @@ def test_import_plan_and_import_summary(viewer_store: tuple[Path, Path], demo_da
 def test_a_damaged_revision_or_manifest_shows_an_error_not_a_crash(
     viewer_store: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    from casstore.gui.viewmodels import TrackerMixerRoot
     from casstore.store import Store
-    from gui.viewmodels import TrackerMixerRoot
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))

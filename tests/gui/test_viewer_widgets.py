@@ -49,8 +49,8 @@ def _wait(vm: Any, timeout: float = 30) -> None:
 def viewer(kivy_window: Any, tmp_path: Path, demo_data: Path) -> Any:
     import make_viewer_store
 
-    from gui.viewmodels import TrackerMixerRoot
-    from gui.views import build_root
+    from casstore.gui.viewmodels import TrackerMixerRoot
+    from casstore.gui.views import build_root
 
     make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
     vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
@@ -133,7 +133,7 @@ def test_not_now_hides_the_panel(viewer: Any) -> None:
 
 
 def test_selecting_two_history_rows_shows_their_diff(viewer: Any) -> None:
-    from gui.views import HistoryRow
+    from casstore.gui.views import HistoryRow
 
     def row(words: str) -> HistoryRow:
         # RecycleView reuses row widgets when its data changes: look the row up before each click.
