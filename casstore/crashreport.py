@@ -24,7 +24,8 @@ from casstore.errors import BundleError, CorruptObject, UsageError
 from casstore.exporter import check_destination
 from casstore.history import read_commit, read_tree
 from casstore.ids import CHUNK_SIZE, is_object_id
-from casstore.reachability import reachable
+from casstore.objects import TreeEntry
+from casstore.reachability import GraphWalk, reachable
 from casstore.refs import split_ref
 from casstore.store import Store
 from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
@@ -205,24 +206,25 @@ def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
 
 
 def reachable_ids_missing(archive: zipfile.ZipFile, refs: dict[str, str], present: set[str]) -> str | None:
-    """Return an id the refs need that the report lacks, or None when it is complete."""
-    from casstore.objects import Commit, Tree
+    """Return an id the refs need that the report lacks, or None when it is complete (raises CorruptObject)."""
+    missing: list[str] = []
 
-    seen: set[str] = set()
-    pending = list(refs.values())
-    while pending:
-        oid = pending.pop()
-        if oid in seen:
-            continue
-        seen.add(oid)
+    def load(oid: str, _what: str) -> bytes | None:
         if oid not in present:
-            return oid
-        commit = Commit.decode(oid, archive.read(f"objects/{oid}"))
-        pending.extend(commit.parents)
-        if commit.tree not in present:
-            return commit.tree
-        tree = Tree.decode(commit.tree, archive.read(f"objects/{commit.tree}"))
-        for entry in tree.entries:
-            if entry.sha256 not in present:
-                return entry.sha256
+            missing.append(oid)
+            return None
+        return archive.read(f"objects/{oid}")
+
+    def invalid(oid: str, detail: str) -> None:
+        raise CorruptObject(oid, detail)
+
+    def entry(_tree: str, item: TreeEntry) -> None:
+        if item.sha256 not in present:
+            missing.append(item.sha256)
+
+    walk = GraphWalk(load, invalid, entry)
+    for ref, oid in sorted(refs.items()):
+        walk.from_commit(oid, f"ref {ref}")
+        if missing:
+            return missing[0]
     return None

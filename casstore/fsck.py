@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
-from casstore.objects import Commit, Tree
+from casstore.objects import TreeEntry
 from casstore.parallel import parallel_map
+from casstore.reachability import GraphWalk
 from casstore.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -81,8 +82,8 @@ def _rehash(store: Store, oid: str) -> tuple[str, int, str | None]:
         return oid, 0, f"unreadable: {exc.strerror}"
 
 
-class _Walker:
-    """Follows refs to commits, trees and blobs, remembering the first path that reaches each."""
+class _Checker:
+    """What fsck asks of the one graph walker: load each commit and tree, report what is wrong."""
 
     def __init__(
         self, store: Store, report: FsckReport, corrupt: dict[str, str], sizes: dict[str, int], present: set[str]
@@ -91,18 +92,12 @@ class _Walker:
         self.report = report
         self.corrupt = corrupt
         self.sizes = sizes
-        self.reached: dict[str, str] = {}
         self.present = present
+        self.walk = GraphWalk(self._load, self._invalid, self._entry)
 
-    def add(self, kind: str, subject: str, detail: str, via: str | None) -> None:
-        self.report.findings.append(Finding(kind, subject, detail, via))
-
-    def _load(self, oid: str, via: str, what: str) -> bytes | None:
-        if oid in self.reached:
-            return None
-        self.reached[oid] = via
+    def _load(self, oid: str, what: str) -> bytes | None:
         if oid not in self.present:
-            self.add("missing", oid, f"{what} is missing", via)
+            self.report.findings.append(Finding("missing", oid, f"{what} is missing", self.walk.path(oid)))
             return None
         if oid in self.corrupt:
             return None
@@ -112,48 +107,16 @@ class _Walker:
             self.corrupt.setdefault(oid, str(exc))
             return None
 
-    def commit(self, oid: str, via: str) -> None:
-        pending = [(oid, via)]
-        while pending:
-            oid, via = pending.pop()
-            raw = self._load(oid, via, "commit")
-            if raw is None:
-                continue
-            try:
-                commit = Commit.decode(oid, raw)
-            except CorruptObject as exc:
-                self.add("invalid", oid, str(exc).split(": ", 1)[-1], via)
-                continue
-            self.report.commits += 1
-            here = f"{via} → commit {oid[:12]}"
-            self.tree(commit.tree, here)
-            for parent in commit.parents:
-                pending.append((parent, f"{via} → parent of {oid[:12]}"))
+    def _invalid(self, oid: str, detail: str) -> None:
+        self.report.findings.append(Finding("invalid", oid, detail, self.walk.path(oid)))
 
-    def tree(self, oid: str, via: str) -> None:
-        raw = self._load(oid, via, "tree")
-        if raw is None:
-            return
-        try:
-            tree = Tree.decode(oid, raw)
-        except CorruptObject as exc:
-            self.add("invalid", oid, str(exc).split(": ", 1)[-1], via)
-            return
-        self.report.trees += 1
-        for entry in tree.entries:
-            where = f"{via} → {tree.project_id}:{entry.path}"
-            if entry.sha256 in self.reached:
-                continue
-            self.reached[entry.sha256] = where
-            if entry.sha256 not in self.present:
-                self.add("missing", entry.sha256, f"blob for {entry.path} is missing", where)
-            elif entry.sha256 in self.sizes and self.sizes[entry.sha256] != entry.size:
-                self.add(
-                    "invalid",
-                    oid,
-                    f"{entry.path}: tree says {entry.size} bytes, object holds {self.sizes[entry.sha256]}",
-                    where,
-                )
+    def _entry(self, tree: str, entry: TreeEntry) -> None:
+        if entry.sha256 not in self.present:
+            where = self.walk.path(entry.sha256)
+            self.report.findings.append(Finding("missing", entry.sha256, f"blob for {entry.path} is missing", where))
+        elif entry.sha256 in self.sizes and self.sizes[entry.sha256] != entry.size:
+            detail = f"{entry.path}: tree says {entry.size} bytes, object holds {self.sizes[entry.sha256]}"
+            self.report.findings.append(Finding("invalid", tree, detail, self.walk.path(entry.sha256)))
 
 
 def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) -> FsckReport:
@@ -187,21 +150,23 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
             report.findings.append(Finding("corrupt", pack.pack_path.name, problem))
     for name, problem in store.objects.unreadable_packs:
         report.findings.append(Finding("corrupt", name, problem))
-    walker = _Walker(store, report, corrupt, sizes, set(ids))
+    checker = _Checker(store, report, corrupt, sizes, set(ids))
+    walk = checker.walk
     for name in damaged:
         report.findings.append(Finding("bad-ref", name, "ref file does not hold an object id"))
     report.refs = len(refs)
     for name, oid in refs.items():
-        walker.commit(oid, f"ref {name}")
+        walk.from_commit(oid, f"ref {name}")
     for entry in reflog:
         for logged in (entry.new, entry.old):
-            if logged and logged not in walker.reached:
-                walker.commit(logged, f"reflog of {entry.ref}")
+            if logged:
+                walk.from_commit(logged, f"reflog of {entry.ref}")
+    report.commits, report.trees = walk.commits, walk.trees
     for oid, problem in sorted(corrupt.items()):
-        via = walker.reached.get(oid)
-        report.findings.append(Finding("corrupt", oid, problem, via or "not reachable from any ref"))
+        via = walk.path(oid) if oid in walk else "not reachable from any ref"
+        report.findings.append(Finding("corrupt", oid, problem, via))
     for oid in ids:
-        if oid not in walker.reached and oid not in corrupt:
+        if oid not in walk and oid not in corrupt:
             report.findings.append(Finding("dangling", oid, "not reachable from any ref or reflog (gc may drop it)"))
     for lock in store.refs.stale_locks():
         report.findings.append(Finding("lock", lock, "lock file left by a writer"))
