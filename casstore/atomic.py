@@ -62,7 +62,7 @@ _TEMP_BESIDE = re.compile(r"\.[0-9a-f]{12}\.[a-z]+-\d+-[0-9a-f]{8}-")
 def writer_is_gone(name: str) -> bool:
     """Tell whether temp file ``name`` was left by a process of this host that no longer runs."""
     match = _OWNED.match(name)
-    return match is not None and match.group(2) == _host_tag() and not _pid_alive(int(match.group(1)))
+    return match is not None and match.group(2) == _host_tag() and not pid_alive(int(match.group(1)))
 
 
 def is_temp_beside(name: str) -> bool:
@@ -204,7 +204,8 @@ def append_durable(target: Path, line: bytes) -> None:
         fsync_dir(target.parent)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Tell whether process ``pid`` runs on this host (one we may not signal still counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -281,7 +282,7 @@ class LockFile:
             if age < UNNAMED_LOCK_GRACE:
                 return False
         else:
-            if host != socket.gethostname() or _pid_alive(pid):
+            if host != socket.gethostname() or pid_alive(pid):
                 return False
         # One breaker at a time, and only if the lock still is the dead one: a process that
         # saw the same stale lock a moment ago must not remove the fresh lock of a third.

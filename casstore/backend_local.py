@@ -20,6 +20,7 @@ from casstore.atomic import (
     ensure_dir,
     fsync_dir,
     owned_prefix,
+    pid_alive,
     write_durable,
 )
 from casstore.backend import FileStat, StoredFileMissing
@@ -27,16 +28,6 @@ from casstore.errors import RefConflict, RefLocked
 from casstore.fileops import ops
 
 REFS_DIR, LOGS_DIR, LOCKS_DIR, TMP_DIR = "refs", "logs", "locks", "tmp"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -272,7 +263,7 @@ class LocalBackend:
         if not isinstance(expires, int | float) or expires <= now:
             return True
         pid = held.get("pid")
-        return held.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+        return held.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
 
     def _take_aside(self, path: Path, judged: dict[str, object] | None, nonce: str) -> None:
         """Move the expired lease we judged out of the way; put back a fresh one a racing taker made meanwhile."""
