@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.clock import format_iso, utc_now
-from casstore.errors import CasstoreError, RefConflict
+from casstore.errors import CasstoreError, RefConflict, RefLocked
 from casstore.history import new_commit, read_commit
 from casstore.snapshot import DirectorySnapshot, snapshot_directory
 from casstore.store import Store
@@ -112,7 +112,7 @@ def prune_checkpoints(store: Store, project_id: str, keep: int) -> list[str]:
     for name in doomed:
         try:
             store.refs.compare_and_swap(name, refs[name], None, "checkpoint: pruned", format_iso(utc_now()))
-        except RefConflict:
-            continue  # a concurrent command pruned it first
+        except (RefConflict, RefLocked):
+            continue  # a concurrent command prunes (or just pruned) it: the next prune finishes the job
         pruned.append(name)
     return pruned

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import struct
 import subprocess
 import zipfile
@@ -19,7 +20,7 @@ from torture import FaultInjector, PowerCut
 
 from casstore import canonical
 from casstore.atomic import owned_prefix
-from casstore.checkpoints import checkpoint_commit, record_checkpoint
+from casstore.checkpoints import checkpoint_commit, prune_checkpoints, record_checkpoint
 from casstore.exporter import export_revision
 from casstore.fileops import installed
 from casstore.gc import gc
@@ -370,3 +371,19 @@ def test_a_rerun_of_a_killed_export_removes_its_partial_copy(cli: Cli, demo_data
     cli.ok("export", "demo-project", dest)
     assert dirs_equal(demo_data / "demo_bundle", dest)
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_pruning_skips_a_checkpoint_another_writer_holds_locked(cli: Cli, demo_data: Path) -> None:
+    cli.ok("import", demo_data / "demo_bundle")
+    store = Store.open(cli.store)
+    store.backend.lock_timeout = 0.0  # a live holder fails the update at once: no waiting
+    head = store.refs.read("demo-project/heads/main") or ""
+    first = checkpoint_commit(store, "demo-project", head, "checkout")
+    second = checkpoint_commit(store, "demo-project", head, "import")
+    # Another command (alive: this test's own pid) is moving the oldest checkpoint right now.
+    lock = cli.store / "refs" / Path(first + ".lock")
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    assert prune_checkpoints(store, "demo-project", 1) == []
+    lock.unlink()
+    assert prune_checkpoints(store, "demo-project", 1) == [first]
+    assert list(store.refs.list("demo-project", "checkpoints")) == [second]
