@@ -22,18 +22,24 @@ def fsync_dir(directory: Path) -> None:
     ops().fsync_dir(directory)
 
 
-def ensure_dir(directory: Path) -> None:
-    """Create ``directory`` and its missing parents, each one durable in its parent.
-
-    Without the parent's fsync a power cut can take a new project's whole ``refs/P/heads``
-    with it, although the ref file inside was fsynced (found by tests/test_torture.py).
-    """
+def make_dirs(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; return those it created, outermost first."""
     missing = []
     while not directory.is_dir():
         missing.append(directory)
         directory = directory.parent
     for created in reversed(missing):
         ops().mkdir(created)
+    return missing[::-1]
+
+
+def ensure_dir(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each one durable in its parent.
+
+    Without the parent's fsync a power cut can take a new project's whole ``refs/P/heads``
+    with it, although the ref file inside was fsynced (found by tests/test_torture.py).
+    """
+    for created in make_dirs(directory):
         fsync_dir(created.parent)
 
 

@@ -14,7 +14,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,17 +59,16 @@ class FileOps:
 
     def fsync(self, fd: int) -> None:
         """Make a file's data durable."""
-        self.before("fsync", str(fd))
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise _naming(exc, _path_of(fd)) from None
+        self._sync(os.fsync, fd)
 
     def fdatasync(self, fd: int) -> None:
         """Start (and wait for) writeback of a file's data."""
+        self._sync(os.fdatasync, fd)
+
+    def _sync(self, sync: Callable[[int], None], fd: int) -> None:
         self.before("fsync", str(fd))
         try:
-            os.fdatasync(fd)
+            sync(fd)
         except OSError as exc:
             raise _naming(exc, _path_of(fd)) from None
 

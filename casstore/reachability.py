@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from casstore.clock import parse_iso
 from casstore.errors import CorruptObject, ObjectMissing
@@ -20,6 +21,7 @@ from casstore.store import Store
 # Given an object id and what it should be ("commit" or "tree"), its bytes; None when it
 # cannot be had (missing or damaged: the loader records that as it sees fit).
 Loader = Callable[[str, str], bytes | None]
+T = TypeVar("T")
 
 
 def _nothing(*_args: object) -> None:
@@ -66,13 +68,8 @@ class GraphWalk:
         pending = [oid]
         while pending:
             oid = pending.pop()
-            raw = self.load(oid, "commit")
-            if raw is None:
-                continue
-            try:
-                commit = Commit.decode(oid, raw)
-            except CorruptObject as exc:
-                self.on_invalid(oid, str(exc).split(": ", 1)[-1])
+            commit = self._decode(oid, "commit", Commit.decode)
+            if commit is None:
                 continue
             self.commits += 1
             self._tree(commit.tree, oid)
@@ -81,17 +78,23 @@ class GraphWalk:
                     self.back[parent] = (oid, f"parent of {oid[:12]}")
                     pending.append(parent)
 
+    def _decode(self, oid: str, what: str, decode: Callable[[str, bytes], T]) -> T | None:
+        """Load and decode one commit or tree; None when it cannot be had or does not decode."""
+        raw = self.load(oid, what)
+        if raw is None:
+            return None
+        try:
+            return decode(oid, raw)
+        except CorruptObject as exc:
+            self.on_invalid(oid, str(exc).split(": ", 1)[-1])
+            return None
+
     def _tree(self, oid: str, commit: str) -> None:
         if oid in self.back:
             return
         self.back[oid] = (commit, f"commit {commit[:12]}")
-        raw = self.load(oid, "tree")
-        if raw is None:
-            return
-        try:
-            tree = Tree.decode(oid, raw)
-        except CorruptObject as exc:
-            self.on_invalid(oid, str(exc).split(": ", 1)[-1])
+        tree = self._decode(oid, "tree", Tree.decode)
+        if tree is None:
             return
         self.trees += 1
         for entry in tree.entries:

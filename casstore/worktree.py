@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, temp_beside, user_mode, write_durable
+from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_beside, user_mode, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
@@ -255,7 +255,7 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
     try:
         for entry in entries:
             target = root.joinpath(*entry.path.split("/"))
-            _make_parents(target.parent, made)
+            made += make_dirs(target.parent)  # removed again if the checkout fails
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
             fd, tmp_path = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
@@ -279,17 +279,6 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
     # New names in their directories, and new directories in theirs: a power cut keeps both.
     fsync_dirs([target.parent for _tmp, target in staged] + [directory.parent for directory in made])
     return [entry.path for entry in entries]
-
-
-def _make_parents(directory: Path, made: list[Path]) -> None:
-    """Create ``directory`` and missing parents, recording each one made (outermost first)."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        ops().mkdir(path)
-        made.append(path)
 
 
 def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
