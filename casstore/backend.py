@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from casstore.errors import CasstoreError
 
@@ -53,8 +53,47 @@ class Lease(Protocol):
         """Give the lease up (a no-op if another holder took it over after it expired)."""
 
 
+class StagedFile(Protocol):
+    """Bytes being written under no name yet: a loose object or a pack whose id is known only at the end.
+
+    Local: a temp file in ``tmp/``; S3: a spooled temp file or a multipart upload. Nothing
+    is visible under any key until :meth:`publish`.
+    """
+
+    def write(self, chunk: bytes | memoryview) -> int:
+        """Append ``chunk``; return its length."""
+
+    def tell(self) -> int:
+        """Return how many bytes were written so far."""
+
+    def publish(self, key: str) -> bool:
+        """Store the bytes under ``key`` unless it exists (then drop them); True if this call stored them.
+
+        The content is durable when this returns; the new name may become durable only at
+        the backend's next :meth:`Backend.sync` (one directory fsync per batch, locally).
+        """
+
+    def discard(self) -> None:
+        """Drop the bytes (a no-op after :meth:`publish`)."""
+
+
 class Backend(Protocol):
     """The operations a store needs from wherever its bytes live."""
+
+    def open_reader(self, key: str) -> BinaryIO:
+        """Open ``key`` for streaming, seekable reads (raises StoredFileMissing); the caller closes it.
+
+        An open reader keeps reading the content it opened even if ``key`` is deleted meanwhile.
+        """
+
+    def stage(self, label: str) -> StagedFile:
+        """Start writing a file whose key is known only at the end; ``label`` names it for fsck's leftovers."""
+
+    def put(self, key: str, content: bytes) -> None:
+        """Store ``content`` under ``key`` durably, replacing what was there (caches, not history)."""
+
+    def sync(self) -> None:
+        """Make the names of every file published through :meth:`stage` since the last call durable."""
 
     def get(self, key: str) -> bytes:
         """Return the whole content of ``key`` (raises StoredFileMissing)."""

@@ -8,10 +8,12 @@ import json
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from casstore.atomic import (
     UNNAMED_LOCK_GRACE,
@@ -19,6 +21,7 @@ from casstore.atomic import (
     append_durable,
     ensure_dir,
     fsync_dir,
+    fsync_dirs,
     owned_prefix,
     pid_alive,
     write_durable,
@@ -61,6 +64,58 @@ class _LocalLease:
             ops().unlink(self.path, missing_ok=True)
 
 
+class _LocalStagedFile:
+    """A temp file in ``tmp/``, named so gc can tell a dead writer's leftover; renamed into place by publish."""
+
+    def __init__(self, backend: LocalBackend, label: str) -> None:
+        self.backend = backend
+        tmp_dir = backend.root / TMP_DIR
+        ops().mkdir(tmp_dir, parents=True)
+        fd, self.path = ops().create_temp(tmp_dir, owned_prefix(f"{label}-"))
+        self._stream = ops().writer(os.fdopen(fd, "wb"), self.path)
+        self._finished = False
+
+    def write(self, chunk: bytes | memoryview) -> int:
+        """Append ``chunk`` to the temp file."""
+        return self._stream.write(chunk)
+
+    def tell(self) -> int:
+        """Return the bytes written so far."""
+        return self._stream.tell()
+
+    def publish(self, key: str) -> bool:
+        """Fsync the temp file and rename it to ``key`` unless that exists; the directory fsync waits for sync()."""
+        final = self.backend._path(key)
+        self._stream.flush()
+        ops().fsync(self._stream.fileno())
+        self._stream.close()
+        if final.is_file():  # content-addressed: whoever stored it first stored the same bytes
+            self.discard()
+            return False
+        os.chmod(self.path, 0o444)  # stored files never change in place
+        parent = final.parent
+        if not parent.is_dir():
+            ops().mkdir(parent, parents=True)
+            self.backend._note_new_name(parent.parent)
+        ops().replace(self.path, final)
+        self._finished = True
+        self.backend._note_new_name(parent)
+        return True
+
+    def discard(self) -> None:
+        """Remove the temp file (nothing once published)."""
+        if not self._finished:
+            self._finished = True
+            self._stream.close()
+            ops().unlink(self.path, missing_ok=True)
+
+    def __enter__(self) -> _LocalStagedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
 class LocalBackend:
     """Files under a store directory: temp file, fsync, rename for every write; refs under a lock."""
 
@@ -68,6 +123,12 @@ class LocalBackend:
         self.root = root
         self.clock = clock
         self.lock_timeout = lock_timeout  # how long a ref update waits for a live holder's lock
+        self._unsynced_dirs: set[Path] = set()
+        self._unsynced_lock = threading.Lock()
+
+    def _note_new_name(self, directory: Path) -> None:
+        with self._unsynced_lock:
+            self._unsynced_dirs.add(directory)
 
     # Files -----------------------------------------------------------------------------------
 
@@ -89,6 +150,28 @@ class LocalBackend:
                 return stream.read(length)
         except FileNotFoundError:
             raise StoredFileMissing(key) from None
+
+    def open_reader(self, key: str) -> BinaryIO:
+        """Open ``key`` for reading; an open file keeps its content on POSIX even if gc deletes it."""
+        try:
+            return open(self._path(key), "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise StoredFileMissing(key) from None
+
+    def stage(self, label: str) -> _LocalStagedFile:
+        """Start a temp file in ``tmp/`` for a file whose key is known only at the end."""
+        return _LocalStagedFile(self, label)
+
+    def put(self, key: str, content: bytes) -> None:
+        """Replace ``key`` atomically and durably (temp file, fsync, rename, directory fsync)."""
+        write_durable(self._path(key), content)
+
+    def sync(self) -> None:
+        """Fsync every directory a staged file was published into since the last call, once each."""
+        with self._unsynced_lock:
+            pending, self._unsynced_dirs = self._unsynced_dirs, set()
+        if pending:
+            fsync_dirs(pending)
 
     def put_if_absent(self, key: str, content: bytes) -> bool:
         """Write ``content`` to a temp file, fsync it, and link it into place unless ``key`` exists."""

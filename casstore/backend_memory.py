@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import io
 import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from casstore.backend import FileStat, StoredFileMissing
 from casstore.errors import RefConflict, RefLocked
@@ -38,6 +40,42 @@ class _MemoryLease:
                 del self.backend._leases[self.name]
 
 
+class _MemoryStagedFile:
+    """Bytes gathered in memory until published under a key."""
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        self.backend = backend
+        self._content: bytearray | None = bytearray()
+
+    def write(self, chunk: bytes | memoryview) -> int:
+        """Append ``chunk``."""
+        if self._content is None:
+            raise ValueError("write to a staged file that was already published or discarded")
+        self._content.extend(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        """Return the bytes written so far."""
+        return len(self._content or b"")
+
+    def publish(self, key: str) -> bool:
+        """Store the bytes under ``key`` unless it exists."""
+        if self._content is None:
+            raise ValueError("a staged file is published once")
+        content, self._content = bytes(self._content), None
+        return self.backend.put_if_absent(key, content)
+
+    def discard(self) -> None:
+        """Drop the bytes."""
+        self._content = None
+
+    def __enter__(self) -> _MemoryStagedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
 @dataclass
 class MemoryBackend:
     """Files, refs, reflogs and leases in dictionaries; versions are generation numbers."""
@@ -60,6 +98,22 @@ class MemoryBackend:
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``key`` from ``offset``."""
         return self.get(key)[offset : offset + length]
+
+    def open_reader(self, key: str) -> BinaryIO:
+        """Open a snapshot of ``key``'s content (a later delete does not change it)."""
+        return io.BytesIO(self.get(key))
+
+    def stage(self, label: str) -> _MemoryStagedFile:
+        """Start a file whose key is known only at the end."""
+        return _MemoryStagedFile(self)
+
+    def put(self, key: str, content: bytes) -> None:
+        """Store ``content`` under ``key``, replacing what was there."""
+        with self._lock:
+            self._files[key] = (bytes(content), self.clock())
+
+    def sync(self) -> None:
+        """Nothing to do: memory has no directory entries to make durable."""
 
     def put_if_absent(self, key: str, content: bytes) -> bool:
         """Store ``content`` unless ``key`` exists."""

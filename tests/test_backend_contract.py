@@ -70,6 +70,50 @@ def test_a_missing_key_is_a_named_error(backend: Backend) -> None:
         backend.get_range("packs/nope.pack", 0, 10)
 
 
+def test_a_staged_file_is_invisible_until_published_then_stored_once(backend: Backend) -> None:
+    staged = backend.stage("obj")
+    staged.write(b"kick ")
+    staged.write(memoryview(b"drum"))
+    assert staged.tell() == 9
+    assert backend.list("objects/") == []
+    assert staged.publish("objects/ki/ck") is True
+    backend.sync()
+    assert backend.get("objects/ki/ck") == b"kick drum"
+    second = backend.stage("obj")
+    second.write(b"other bytes")
+    assert second.publish("objects/ki/ck") is False  # the first writer's content stays
+    assert backend.get("objects/ki/ck") == b"kick drum"
+    assert not [key for key in backend.list("") if key.startswith("tmp/")]  # no temp file left
+
+
+def test_a_discarded_staged_file_leaves_nothing(backend: Backend) -> None:
+    before = backend.list("")
+    staged = backend.stage("pack")
+    staged.write(b"half a pack")
+    staged.discard()
+    staged.discard()
+    assert backend.list("") == before
+
+
+def test_an_open_reader_streams_and_outlives_a_delete(backend: Backend) -> None:
+    content = bytes(range(256)) * 64
+    backend.put_if_absent("packs/pack-1.pack", content)
+    with backend.open_reader("packs/pack-1.pack") as reader:
+        assert reader.read(10) == content[:10]
+        backend.delete("packs/pack-1.pack")  # a gc in another process
+        reader.seek(1000)
+        assert reader.read() == content[1000:]
+    with pytest.raises(StoredFileMissing):
+        backend.open_reader("packs/pack-1.pack")
+
+
+def test_put_replaces_and_is_read_back(backend: Backend) -> None:
+    backend.put("cache/dirs/abc", b"old")
+    backend.put("cache/dirs/abc", b"new and longer")
+    assert backend.get("cache/dirs/abc") == b"new and longer"
+    assert backend.stat("cache/dirs/abc").size == len(b"new and longer")
+
+
 def test_get_range_reads_inside_and_stops_at_the_end(backend: Backend) -> None:
     backend.put_if_absent("packs/p.pack", bytes(range(100)))
     assert backend.get_range("packs/p.pack", 10, 5) == bytes(range(10, 15))
