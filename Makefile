@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: fuzz soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench loudness-table
+.PHONY: fuzz soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench bench-compare loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ BENCH_RUNS ?= 3
 bench: $(STAMP)
 	bash bench/setup.sh
 	$(PY) bench/run.py --preset $(BENCH_PRESET) --runs $(BENCH_RUNS)
+
+# This checkout against an earlier commit (BENCH_BASE), alternating runs: bench/results/compare-<preset>.md.
+BENCH_BASE ?= HEAD~1
+bench-compare: $(STAMP)
+	bash bench/compare.sh "$(BENCH_BASE)" "$(BENCH_PRESET)" "$(BENCH_RUNS)"
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -28,7 +28,6 @@ sys.path.insert(0, str(HERE))
 
 from workload import write_workload  # noqa: E402
 
-CASSTORE = [str(ROOT / ".venv" / "bin" / "casstore")]
 PHASES = ["store rev1", "store rev2", "full check", "restore rev1", "no-op", "autosave unchanged", "status unchanged"]
 
 
@@ -91,15 +90,16 @@ def same_tree(a: Path, b: Path) -> None:
         raise RuntimeError(f"restore of {a} differs: {done.stdout[:400]!r}")
 
 
-def bench_casstore(rev1: Path, rev2: Path, scratch: Path, result: Result) -> None:
+def bench_casstore(rev1: Path, rev2: Path, scratch: Path, result: Result, root: Path = ROOT) -> None:
+    """Time every phase with the casstore of checkout ``root`` (its own ``.venv``)."""
     # Byte-compile casstore first, as pip does when it installs a package: with
     # PYTHONDONTWRITEBYTECODE set (as on some CI machines) every command would otherwise
     # compile its modules from source again, ~25 ms a run that no user pays.
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(ROOT / "casstore"), str(ROOT / "porcelain")], check=True
-    )
+    python = root / ".venv" / "bin" / "python"
+    sources = [str(root / name) for name in ("casstore", "porcelain", "gui") if (root / name).is_dir()]
+    subprocess.run([str(python), "-m", "compileall", "-q", *sources], check=True)
     store = scratch / "store"
-    cli = [*CASSTORE, "--store", str(store)]
+    cli = [str(root / ".venv" / "bin" / "casstore"), "--store", str(store)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)
     result.add("store rev1", timed([*cli, "import", str(rev1), "-m", "rev1"]))
     result.sizes.setdefault("after rev1", []).append(du(store))
@@ -212,6 +212,49 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def comparison(preset: str, runs: int, baseline: str, now: Result, before: Result) -> str:
+    """Render the before/after table of two casstore checkouts measured in one interleaved run."""
+    lines = [
+        f"# casstore before and after: {preset} preset, median of {runs} interleaved runs",
+        "",
+        f"Baseline: {baseline}; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| phase | before (s) | after (s) | change | peak RSS before / after (MiB) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for phase in PHASES:
+        old, new = before.median(phase), now.median(phase)
+        change = f"{(new - old) / old * 100:+.1f}%" if old and new is not None else "n/a"
+        lines.append(
+            f"| {phase} | {fmt(old, 3)} ± {before.spread(phase):.3f} | {fmt(new, 3)} ± {now.spread(phase):.3f} "
+            f"| {change} | {fmt(before.rss(phase), 1)} / {fmt(now.rss(phase), 1)} |"
+        )
+    for key in ("after rev1", "after rev2"):
+        old_size = statistics.median(before.sizes[key]) / 1e6 if before.sizes.get(key) else None
+        new_size = statistics.median(now.sizes[key]) / 1e6 if now.sizes.get(key) else None
+        lines.append(f"| store size {key} (MB) | {fmt(old_size, 1)} | {fmt(new_size, 1)} | | |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(args: argparse.Namespace, rev1: Path, rev2: Path, base: Path) -> None:
+    """Run this checkout and ``--baseline`` alternately, so drift in the machine's load hits both alike."""
+    now, before = Result(), Result()
+    for index in range(args.runs):
+        for label, root, result in (("now", ROOT, now), ("before", args.baseline, before)):
+            scratch = base / f"{label}-{index}"
+            scratch.mkdir()
+            bench_casstore(rev1, rev2, scratch, result, root)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(f"run {index + 1} of {args.runs}: done", file=sys.stderr)
+    label = subprocess.run(
+        ["git", "-C", str(args.baseline), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    ).stdout.strip()
+    text = comparison(args.preset, args.runs, label or str(args.baseline), now, before)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"compare-{args.preset}.md").write_text(text)
+    print(text)
+
+
 def report(preset: str, runs: int, size: int, files: int, results: dict[str, Result]) -> str:
     """Render the Markdown results."""
     cs, borg, git = results["casstore"], results.get("borg"), results.get("git")
@@ -301,12 +344,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default="casstore,git,restic,borg,floor")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (with its own .venv): time it against this one instead"
+    )
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix=f"casstore-bench-{args.preset}-"))
     try:
         rev1, rev2 = write_workload(base / f"workload-{args.preset}", args.preset)
         size = sum(p.stat().st_size for p in rev1.rglob("*") if p.is_file())
         files = sum(1 for p in rev1.rglob("*") if p.is_file())
+        if args.baseline is not None:
+            compare(args, rev1, rev2, base)
+            return
         results: dict[str, Result] = {}
         for tool in args.tools.split(","):
             needed, run = TOOLS[tool]
