@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: fuzz soak torture demo test lint fmt testdata clean qa-autosave screenshots viewer bench bench-compare loudness-table
+.PHONY: fuzz soak torture demo test quick lint fmt testdata clean qa-autosave screenshots viewer bench bench-compare loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 
 test: lint testdata/out/.stamp
 	$(PY) -m pytest
+
+# The edit-test loop: lint, then every test but the slow tier (crash points, fuzzing, soak,
+# multi-process stress), about half of make test's time. make test (and CI) runs them all.
+quick: lint testdata/out/.stamp
+	$(PY) -m pytest -m "not slow" -q
 
 # Every crash point of every mutating command, failed and cut by a power loss (docs/durability.md).
 torture: $(STAMP) testdata/out/.stamp

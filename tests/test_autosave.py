@@ -95,6 +95,7 @@ def _mutate(work: Path, tag: str) -> bytes:
     return content
 
 
+@pytest.mark.slow
 def test_four_concurrent_autosave_processes(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
     expected: dict[str, bytes] = {}
     errors: list[str] = []

@@ -40,6 +40,9 @@ from casstore.revisions import resolve
 from casstore.store import Store
 from conftest import snapshot_tree
 
+# Every crash point / fuzz case: the slow tier (make quick leaves it out; make test runs it).
+pytestmark = pytest.mark.slow
+
 PROJECT = "fuzz-project"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from casstore.fsck import fsck
 from casstore.ids import id_of_bytes
 from casstore.objects import Commit, Tree, TreeEntry
@@ -105,6 +107,7 @@ def _fsck_peak(tmp_path: Path, length: int) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_fsck_memory_is_linear_in_history(tmp_path: Path) -> None:
     # Measured before the one walker: 1,000 commits 25 MiB, 3,000 commits 217 MiB (quadratic).
     small, large = _fsck_peak(tmp_path, 500), _fsck_peak(tmp_path, 1_500)

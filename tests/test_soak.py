@@ -226,6 +226,7 @@ def _check_round(cli: Cli, runs: list[Run], pruned: set[str], scratch: Path) -> 
     return problems
 
 
+@pytest.mark.slow
 def test_importers_autosavers_gc_and_a_reader_run_together_without_a_failed_command(
     cli: Cli, demo_data: Path, tmp_path: Path
 ) -> None:

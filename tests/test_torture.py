@@ -29,6 +29,9 @@ from casstore.revisions import resolve
 from casstore.store import Store
 from casstore.worktree import checkout
 
+# Every crash point / fuzz case: the slow tier (make quick leaves it out; make test runs it).
+pytestmark = pytest.mark.slow
+
 KINDS = ("error", "power")
 PINNED = "2026-06-01T12:00:00Z"
 
