@@ -74,7 +74,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "status": ("worktree", None),
     "StatusReport": ("worktree", None),
     # autosave and recovery
-    "autosave": ("autosave", None),
+    "record_autosave": ("autosave", "autosave"),
     "AutosaveResult": ("autosave", None),
     "autosave_prompt": ("autosave", None),
     "Watcher": ("watch", None),
@@ -88,7 +88,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "stress_autosave": ("actions", None),
     "StressSummary": ("stress", None),
     # history, revisions, diff
-    "history": ("api", None),
+    "revision_history": ("api", None),
     "project_history": ("api", None),
     "HistoryEntry": ("api", None),
     "last_import": ("api", None),
@@ -96,7 +96,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "show_revision": ("inspect", None),
     "RevisionView": ("inspect", None),
     "revision_lines": ("api", None),
-    "diff": ("diff", "diff_specs"),
+    "diff_revisions": ("diff", "diff_specs"),
     "DiffRecord": ("diff", None),
     "diff_headline": ("diff", "headline"),
     "diff_stat": ("diff", "stat"),
@@ -110,10 +110,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "SampleLoudness": ("loudness_report", None),
     "LoudnessChange": ("loudness_report", None),
     # integrity and space
-    "fsck": ("fsck", None),
+    "fsck_store": ("fsck", "fsck"),
     "FsckReport": ("fsck", None),
     "Finding": ("fsck", None),
-    "gc": ("gc", None),
+    "gc_store": ("gc", "gc"),
     "GcReport": ("gc", None),
     # refs
     "list_refs": ("branches", None),
@@ -121,7 +121,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "delete_ref": ("branches", None),
     "RefRecord": ("branches", None),
     # QA hand-off
-    "handoff": ("actions", None),
+    "qa_handoff": ("actions", None),
     "HandoffResult": ("actions", None),
     "Handoff": ("handoff", None),
 }
@@ -188,24 +188,21 @@ __all__ = [
     "UsageError",
     "Watcher",
     "__version__",
-    "autosave",
     "autosave_prompt",
     "build_bundle",
     "checkout",
     "create_ref",
     "default_project",
     "delete_ref",
-    "diff",
     "diff_headline",
+    "diff_revisions",
     "diff_stat",
     "diff_stat_lines",
     "diff_value_text",
     "export_revision",
     "find_store",
-    "fsck",
-    "gc",
-    "handoff",
-    "history",
+    "fsck_store",
+    "gc_store",
     "import_bundle",
     "init_store",
     "last_import",
@@ -217,9 +214,12 @@ __all__ = [
     "open_store",
     "parse_duration",
     "project_history",
+    "qa_handoff",
+    "record_autosave",
     "recovery_offer",
     "resolve_revision",
     "restore",
+    "revision_history",
     "revision_lines",
     "revision_loudness",
     "show_revision",
@@ -247,21 +247,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from casstore.actions import HandoffResult, handoff, import_bundle, open_or_init_store, stress_autosave
+    from casstore.actions import HandoffResult, import_bundle, open_or_init_store, qa_handoff, stress_autosave
     from casstore.api import (
         HistoryEntry,
         LastImport,
         default_project,
         find_store,
-        history,
         init_store,
         last_import,
         open_store,
         project_history,
         recovery_offer,
+        revision_history,
         revision_lines,
     )
-    from casstore.autosave import AutosaveResult, autosave, autosave_prompt
+    from casstore.autosave import AutosaveResult, autosave_prompt
+    from casstore.autosave import autosave as record_autosave
     from casstore.branches import RefRecord, create_ref, delete_ref, list_refs
     from casstore.bundle import ProgressFn
     from casstore.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
@@ -269,7 +270,7 @@ if TYPE_CHECKING:
     from casstore.crashreport import CrashReportResult, write_crash_report
     from casstore.defaults import DEFAULTS, Defaults
     from casstore.diff import DiffRecord, StatLine
-    from casstore.diff import diff_specs as diff
+    from casstore.diff import diff_specs as diff_revisions
     from casstore.diff import headline as diff_headline
     from casstore.diff import stat as diff_stat
     from casstore.diff import stat_lines as diff_stat_lines
@@ -295,8 +296,10 @@ if TYPE_CHECKING:
         UsageError,
     )
     from casstore.exporter import ExportResult, export_revision
-    from casstore.fsck import Finding, FsckReport, fsck
-    from casstore.gc import GcReport, gc
+    from casstore.fsck import Finding, FsckReport
+    from casstore.fsck import fsck as fsck_store
+    from casstore.gc import GcReport
+    from casstore.gc import gc as gc_store
     from casstore.handoff import Handoff
     from casstore.importer import ImportResult
     from casstore.inspect import RevisionView, show_revision

@@ -111,7 +111,7 @@ class HandoffResult:
         return {**self.pack.as_json(), "out": self.out}
 
 
-def handoff(store: Store, rev: str, stress_summary: Path | None = None, out: Path | None = None) -> HandoffResult:
+def qa_handoff(store: Store, rev: str, stress_summary: Path | None = None, out: Path | None = None) -> HandoffResult:
     """Build the QA hand-off pack of revision ``rev``; with ``out``, write its Markdown there durably.
 
     Without a saved stress-harness summary the harness runs on a scratch copy.

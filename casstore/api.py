@@ -66,7 +66,7 @@ class HistoryEntry:
         return commit_json(self.oid, self.commit, list(self.refs) or None)
 
 
-def history(
+def revision_history(
     store: Store, rev: str | None = None, limit: int | None = None, every_ref: bool = False
 ) -> list[HistoryEntry]:
     """History newest first: of ``rev``, or of every project's main branch.
@@ -88,7 +88,7 @@ def history(
 
 def project_history(store: Store, project: str) -> list[HistoryEntry]:
     """Every commit any ref of ``project`` reaches, newest first."""
-    return history(store, project, every_ref=True)
+    return revision_history(store, project, every_ref=True)
 
 
 def recovery_offer(store: Store, project: str) -> RecoveryPoint | None:

@@ -54,7 +54,7 @@ def create_ref(store: Store, namespace: str, name: str, rev: str | None, force: 
     full = ref_name(owner, namespace, check_component(short, f"{namespace} name"))
     current = store.refs.read(full)
     if current is not None and not force:
-        raise RefError(f"{full} already exists (at {current[:12]}); force to move it", hint=HINT_FORCE)
+        raise RefError(f"{full} already exists (at {current[:12]}); it moves only when forced", hint=HINT_FORCE)
     store.refs.compare_and_swap(full, current, commit_id, f"{namespace}: create {short} at {rev}", utc_now_iso())
     return RefRecord(full, commit_id)
 

@@ -12,9 +12,16 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
+# How the command line words the way past an error the library raises with a hint.
+HINTS = {
+    "force": "use --force",
+    "project": "use --project",
+    "store": "run 'casstore init' or pass --store PATH",
+}
 
-# Which module registers each command: a run imports only the module of the command it runs
-# (``--help`` imports them all), so start-up does not pay for nineteen commands.
+
+# Which module defines each command (as ``<name>_command``): a run imports only the module of
+# the command it runs (``--help`` imports them all), so start-up does not pay for nineteen commands.
 COMMAND_MODULES = {
     "init": "init_cmd",
     "import": "import_cmd",
@@ -47,7 +54,8 @@ class CasstoreGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102 - click's hook
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            importlib.import_module(f"{__package__}.commands.{COMMAND_MODULES[cmd_name]}").register(self)
+            module = importlib.import_module(f"{__package__}.commands.{COMMAND_MODULES[cmd_name]}")
+            self.add_command(getattr(module, f"{cmd_name.replace('-', '_')}_command"), cmd_name)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -93,10 +101,11 @@ def _fail(message: str, code: int) -> None:
 
 
 def _fail_from_exception(exc: Exception) -> None:
-    from casstore.errors import CasstoreError
+    from casstore import CasstoreError
 
     if isinstance(exc, CasstoreError):
-        _fail(str(exc), exc.exit_code)
+        hint = HINTS.get(exc.hint or "")
+        _fail(f"{exc} ({hint})" if hint else str(exc), exc.exit_code)
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         _fail(f"{exc.strerror or exc}{where}", EXIT_USAGE)
