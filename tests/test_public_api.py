@@ -181,3 +181,9 @@ def test_history_is_what_log_prints(cli: Cli, bundle: Path, demo_data: Path) -> 
     assert {e.oid for e in entries} < {e.oid for e in every_ref} and "checkpoint" in {e.kind for e in every_ref}
     last = casstore.last_import(store, "demo-project")
     assert last is not None and last.commit == entries[0].oid and last.bundle_root.endswith("demo_bundle_rev2")
+
+
+def test_the_api_reference_names_every_public_name() -> None:
+    text = re.sub(r"```.*?```", "", (ROOT / "docs" / "api.md").read_text(), flags=re.S)
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(re.findall(r"`([^`]+)`", text))))
+    assert sorted(set(casstore.__all__) - {"__version__"} - named) == []
