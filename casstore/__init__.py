@@ -2,7 +2,8 @@
 
 This package is the library's public API: the command line and the viewer use only the
 names below (``from casstore import import_bundle``), never the modules behind them, so
-the modules can move without breaking a front end. docs/api.md lists them by task.
+the modules can move without breaking a front end. docs/api.md lists them with their signatures
+(scripts/api_reference.py writes it from ``__all__``).
 
 Importing this package loads nothing heavy: each name is imported from its module the
 first time it is used (PEP 562), so ``casstore --help`` starts fast.

@@ -183,7 +183,10 @@ def test_history_is_what_log_prints(cli: Cli, bundle: Path, demo_data: Path) -> 
     assert last is not None and last.commit == entries[0].oid and last.bundle_root.endswith("demo_bundle_rev2")
 
 
-def test_the_api_reference_names_every_public_name() -> None:
-    text = re.sub(r"```.*?```", "", (ROOT / "docs" / "api.md").read_text(), flags=re.S)
-    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(re.findall(r"`([^`]+)`", text))))
-    assert sorted(set(casstore.__all__) - {"__version__"} - named) == []
+def test_the_api_reference_page_is_current() -> None:
+    # docs/api.md is generated from casstore.__all__: a name added, renamed or re-documented
+    # without regenerating the page fails here (python scripts/api_reference.py rewrites it).
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "api_reference.py"), "--check"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
