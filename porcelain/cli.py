@@ -12,13 +12,6 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
-# How the command line words the way past an error the library raises with a hint.
-HINTS = {
-    "force": "use --force",
-    "project": "use --project",
-    "store": "run 'casstore init' or pass --store PATH",
-}
-
 
 # Which module defines each command (as ``<name>_command``): a run imports only the module of
 # the command it runs (``--help`` imports them all), so start-up does not pay for nineteen commands.
@@ -100,11 +93,23 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def hint_text(hint: str | None) -> str | None:
+    """Word a library error's hint as the command line's flag (the library's messages name none)."""
+    from casstore import HINT_FORCE, HINT_PROJECT, HINT_STORE
+
+    wording = {
+        HINT_FORCE: "use --force",
+        HINT_PROJECT: "use --project",
+        HINT_STORE: "run 'casstore init' or pass --store PATH",
+    }
+    return wording.get(hint) if hint else None
+
+
 def _fail_from_exception(exc: Exception) -> None:
     from casstore import CasstoreError
 
     if isinstance(exc, CasstoreError):
-        hint = HINTS.get(exc.hint or "")
+        hint = hint_text(exc.hint)
         _fail(f"{exc} ({hint})" if hint else str(exc), exc.exit_code)
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""

@@ -140,6 +140,14 @@ def test_an_error_hint_becomes_the_flag_on_the_command_line_only(cli: Cli, bundl
     assert caught.value.hint == casstore.HINT_FORCE and "--" not in str(caught.value)
 
 
+def test_the_command_line_words_every_hint() -> None:
+    from porcelain.cli import hint_text
+
+    hints = [getattr(casstore, name) for name in casstore.__all__ if name.startswith("HINT_")]
+    assert hints and all((hint_text(hint) or "").startswith(("use --", "run ")) for hint in hints)
+    assert hint_text(None) is None
+
+
 def test_import_into_checks_the_destination_before_storing_anything(bundle: Path, tmp_path: Path) -> None:
     store = casstore.init_store(tmp_path / "store")
     taken = tmp_path / "taken"
