@@ -1,18 +1,43 @@
-"""The library's public surface for front ends (the Kivy viewer): plain data in, plain data out."""
+"""What front ends read: history, the recovery offer, the last import and a revision's lines, as typed records.
+
+The command line and the viewer both call these (through ``casstore``'s re-exports), so a
+project's history or its recovery offer reads the same in a terminal and in a window.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casstore import canonical
 from casstore.clock import parse_iso
+from casstore.defaults import BRANCH
+from casstore.errors import StoreNotFound
 from casstore.store import Store
 
+if TYPE_CHECKING:
+    from casstore.objects import Commit
+    from casstore.recover import RecoveryPoint
 
-def open_store(path: str | None) -> Store:
+
+def open_store(path: str | os.PathLike[str] | None = None) -> Store:
     """Locate a store (``path``, ``CASSTORE_DIR``, or ``.casstore`` upward)."""
     return Store.locate(path)
+
+
+def find_store(path: str | os.PathLike[str] | None = None) -> Store | None:
+    """Locate a store like :func:`open_store`, or return None where there is none (diffing two bundles)."""
+    try:
+        return Store.locate(path)
+    except StoreNotFound:
+        return None
+
+
+def init_store(path: str | os.PathLike[str]) -> Store:
+    """Create an empty store at ``path``."""
+    return Store.init(Path(path))
 
 
 def default_project(store: Store) -> str | None:
@@ -21,16 +46,52 @@ def default_project(store: Store) -> str | None:
     return projects[0] if projects else None
 
 
-def project_history(store: Store, project: str) -> list[dict[str, Any]]:
-    """Every commit any ref of ``project`` reaches, newest first, as log records."""
-    from casstore.inspect import commit_json, log_entries, refs_by_commit
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One commit of a history listing, with the refs that point at it."""
 
+    oid: str
+    commit: Commit
+    refs: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """Return the commit's kind: save, import, autosave or checkpoint."""
+        return self.commit.kind
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the commit as the JSON record ``log`` and ``show`` print."""
+        from casstore.inspect import commit_json
+
+        return commit_json(self.oid, self.commit, list(self.refs) or None)
+
+
+def revision_history(
+    store: Store, rev: str | None = None, limit: int | None = None, every_ref: bool = False
+) -> list[HistoryEntry]:
+    """History newest first: of ``rev``, or of every project's main branch.
+
+    With ``every_ref`` every branch, tag, autosave and checkpoint is followed too, and
+    ``rev`` names the project to list (every ref of one project).
+    """
+    from casstore.inspect import log_entries, refs_by_commit
+    from casstore.revisions import resolve
+
+    project = None
+    if rev and every_ref:
+        project, rev = rev, None
+    start = resolve(store, rev) if rev else None
+    entries = log_entries(store, start, limit, every_ref, project)
     decorations = refs_by_commit(store)
-    entries = log_entries(store, None, None, every_ref=True, project=project)
-    return [commit_json(e.oid, e.commit, decorations.get(e.oid)) for e in entries]
+    return [HistoryEntry(e.oid, e.commit, tuple(decorations.get(e.oid, ()))) for e in entries]
 
 
-def recovery_offer(store: Store, project: str) -> dict[str, Any] | None:
+def project_history(store: Store, project: str) -> list[HistoryEntry]:
+    """Every commit any ref of ``project`` reaches, newest first."""
+    return revision_history(store, project, every_ref=True)
+
+
+def recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
     """The newest autosave when it is newer than the project head (what the launch panel offers)."""
     from casstore.history import read_commit
     from casstore.recover import list_recovery_points
@@ -39,32 +100,37 @@ def recovery_offer(store: Store, project: str) -> dict[str, Any] | None:
     if not autosaves:
         return None
     newest = autosaves[0]
-    head = store.refs.read(f"{project}/heads/main")
+    head = store.refs.read(f"{project}/heads/{BRANCH}")
     if head is not None and parse_iso(read_commit(store, head).created_at) > parse_iso(newest.created_at):
         return None
-    return newest.as_json()
+    return newest
 
 
-def last_import(store: Store, project: str) -> dict[str, Any] | None:
-    """The newest import of ``project``: its commit, manifest digest, bundle and sampler asset names."""
-    from casstore.history import read_commit, read_tree
+@dataclass(frozen=True)
+class LastImport:
+    """The newest import of a project: its commit, manifest digest, bundle and sampler asset names."""
+
+    commit: str
+    manifest_sha256: str
+    bundle_root: str
+    sampler_assets: tuple[str, ...]
+
+
+def last_import(store: Store, project: str) -> LastImport | None:
+    """The newest import of ``project``, or None when it has none."""
+    from casstore.history import read_tree
 
     for entry in project_history(store, project):
-        if entry["kind"] != "import":
+        if entry.kind != "import":
             continue
-        commit = read_commit(store, entry["commit"])
+        commit = entry.commit
         tree = read_tree(store, commit.tree)
         bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
         assets: list[str] = []
         if tree.manifest:
             manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
             assets = [str(a.get("asset_name")) for a in manifest.get("sampler_assets", [])]
-        return {
-            "commit": entry["commit"],
-            "manifest_sha256": tree.manifest or "",
-            "bundle_root": bundle,
-            "sampler_assets": assets,
-        }
+        return LastImport(entry.oid, tree.manifest or "", bundle, tuple(assets))
     return None
 
 
@@ -106,45 +172,3 @@ def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
             )
         )
     return lines
-
-
-def diff_records(store: Store, old: str, new: str) -> list[dict[str, Any]]:
-    """Semantic diff records between revisions, bundle directories or zips."""
-    from casstore.diff import diff_specs
-
-    return [record.as_json() for record in diff_specs(store, old, new)]
-
-
-def restore(store: Store, project: str, which: str, workdir: str) -> dict[str, Any]:
-    """Restore an autosave or checkpoint into ``workdir``, checkpointing what it replaces."""
-    from casstore.recover import restore as run_restore
-
-    ref, result = run_restore(store, project, which, Path(workdir))
-    return {"restored": ref, **result.as_json()}
-
-
-def import_plan(sampler_manifest: str) -> tuple[dict[str, Any], Any]:
-    """The import dialog's plan from a sampler manifest, and the loaded index."""
-    from casstore.sampler import SamplerManifestIndex
-
-    index = SamplerManifestIndex.load(Path(sampler_manifest))
-    return index.build_import_plan().as_json(), index
-
-
-def import_bundle(store: Store, bundle: str) -> dict[str, Any]:
-    """Import a bundle directory or zip; return the import summary plus ``bundle_root``."""
-    from casstore.importer import import_bundle as run_import
-
-    summary = run_import(store, Path(bundle)).as_json()
-    summary["bundle_root"] = str(Path(bundle).absolute())
-    return summary
-
-
-def autosave(store: Store, workdir: str, project: str | None) -> dict[str, Any]:
-    """Autosave a working directory; the result carries the prompt line."""
-    from casstore.autosave import autosave as run_autosave
-
-    result = run_autosave(store, Path(workdir), project or None).as_json()
-    stamp = (result["ref"] or "").rsplit("/", 1)[-1][:15]
-    result["prompt"] = f"Autosaved {result['project']} at {stamp}"
-    return result

@@ -14,7 +14,8 @@ from typing import Any
 
 from casstore import canonical
 from casstore.clock import format_iso, utc_now
-from casstore.errors import CasstoreError, RefConflict, RefLocked, UsageError
+from casstore.defaults import AUTOSAVE_KEEP
+from casstore.errors import HINT_PROJECT, CasstoreError, RefConflict, RefLocked, UsageError
 from casstore.history import new_commit, read_commit
 from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH, check_component
@@ -23,7 +24,7 @@ from casstore.statcache import load_dir_cache, save_dir_cache
 from casstore.store import Store
 from casstore.worktree import read_marker
 
-DEFAULT_KEEP = 5
+DEFAULT_KEEP = AUTOSAVE_KEEP
 _NAME = re.compile(r"(?P<stamp>\d{8}-\d{6})-(?P<mutation>[A-Za-z0-9][A-Za-z0-9._-]*?)(?:\.(?P<seq>\d+))?")
 
 
@@ -96,6 +97,11 @@ def prune_autosaves(
     return pruned
 
 
+def autosave_prompt(project: str, stamp: str) -> str:
+    """Return the recovery prompt line: ``Autosaved <project> at <YYYYMMDD-HHMMSS>``."""
+    return f"Autosaved {project} at {stamp}"
+
+
 @dataclass
 class AutosaveResult:
     """What one autosave did."""
@@ -113,6 +119,16 @@ class AutosaveResult:
     retained: list[str] = field(default_factory=list)
     new_objects: int = 0
     new_bytes: int = 0
+
+    @property
+    def stamp(self) -> str:
+        """Return the autosave's ``YYYYMMDD-HHMMSS`` (UTC), read from its ref name."""
+        return (self.ref or "").rsplit("/", 1)[-1][:15]
+
+    @property
+    def prompt(self) -> str:
+        """Return the recovery prompt line for this autosave."""
+        return autosave_prompt(self.project, self.stamp)
 
     def as_json(self) -> dict[str, Any]:
         """Return the result as a JSON object."""
@@ -144,7 +160,7 @@ def project_of_directory(root: Path, explicit: str | None) -> str:
         project = canonical.loads((root / MANIFEST_NAME).read_bytes())["project"]["id"]
         return check_component(str(project), "project id")
     except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(f"{root}: cannot tell which project this is; pass --project") from None
+        raise UsageError(f"{root}: cannot tell which project this is; name the project", hint=HINT_PROJECT) from None
 
 
 def default_mutation_id(tree_id: str) -> str:
@@ -171,7 +187,7 @@ def autosave(
         raise UsageError(f"{root}: no such directory to autosave")
     project_id = project_of_directory(root, project)
     if keep < 1:
-        raise UsageError("--keep must be at least 1")
+        raise UsageError("the number of autosaves to keep must be at least 1")
     cache, cached_at = load_dir_cache(store, root)
     snap = snapshot_directory(store, root, project_id, cache, cached_at)
     save_dir_cache(store, root, snap.files, snap.taken_at_ns)

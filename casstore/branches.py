@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from casstore.clock import utc_now_iso
-from casstore.errors import RefError
+from casstore.errors import HINT_FORCE, RefError
 from casstore.history import read_commit
 from casstore.refs import check_component, ref_name, split_ref
 from casstore.revisions import resolve
@@ -54,7 +54,7 @@ def create_ref(store: Store, namespace: str, name: str, rev: str | None, force: 
     full = ref_name(owner, namespace, check_component(short, f"{namespace} name"))
     current = store.refs.read(full)
     if current is not None and not force:
-        raise RefError(f"{full} already exists (at {current[:12]}); use --force to move it")
+        raise RefError(f"{full} already exists (at {current[:12]}); it moves only when forced", hint=HINT_FORCE)
     store.refs.compare_and_swap(full, current, commit_id, f"{namespace}: create {short} at {rev}", utc_now_iso())
     return RefRecord(full, commit_id)
 

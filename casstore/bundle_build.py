@@ -34,7 +34,7 @@ class MixerSpec:
         """Parse ``NAME=PATH[,TYPE]``."""
         name, sep, rest = text.partition("=")
         if not sep or not name or not rest:
-            raise UsageError(f"--mixer-snapshot {text!r}: expected NAME=PATH[,TYPE]")
+            raise UsageError(f"mixer snapshot {text!r}: expected NAME=PATH[,TYPE]")
         path, _, kind = rest.partition(",")
         return cls(name, Path(path), kind or "master")
 
@@ -53,7 +53,7 @@ class AssetSpec:
         if not sep:
             return cls(Path(text).name, Path(text))
         if not name or not path:
-            raise UsageError(f"--asset {text!r}: expected NAME=PATH")
+            raise UsageError(f"sampler asset {text!r}: expected NAME=PATH")
         return cls(name, Path(path))
 
 
@@ -112,7 +112,7 @@ def build_bundle(
             pattern = _read_json(pattern_path, "pattern")
             pattern_id = str(pattern.get("pattern_id") or pattern_path.stem) if isinstance(pattern, dict) else ""
             check_component(pattern_id, "pattern_id")
-            rel = check_path(f"patterns/{pattern_id}.json", f"--pattern {pattern_path}")
+            rel = check_path(f"patterns/{pattern_id}.json", f"pattern {pattern_path}")
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(pattern_path, target)
@@ -128,7 +128,7 @@ def build_bundle(
             )
         for spec in mixer_snapshots:
             _read_json(spec.path, "mixer snapshot")
-            rel = check_path(f"mixer/{spec.path.name}", f"--mixer-snapshot {spec.name!r}")
+            rel = check_path(f"mixer/{spec.path.name}", f"mixer snapshot {spec.name!r}")
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(spec.path, target)
@@ -137,11 +137,11 @@ def build_bundle(
             )
         for asset in assets:
             if not asset.path.is_file():
-                raise BundleError(f"--asset {asset.name}: no such file {asset.path}")
+                raise BundleError(f"sampler asset {asset.name}: no such file {asset.path}")
             if index is not None:
                 record = index.copy_asset(asset.path, staging, asset_name=asset.name).as_json()
             else:
-                rel = check_path(f"assets/{asset.name}", f"--asset {asset.name!r}")
+                rel = check_path(f"assets/{asset.name}", f"sampler asset {asset.name!r}")
                 (staging / "assets").mkdir(exist_ok=True)
                 shutil.copyfile(asset.path, staging / rel)
                 loudness = measure(staging / rel)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.clock import format_iso, utc_now
+from casstore.defaults import KEEP_CHECKPOINTS
 from casstore.errors import CasstoreError, RefConflict, RefLocked
 from casstore.history import new_commit, read_commit
 from casstore.snapshot import DirectorySnapshot, snapshot_directory
 from casstore.store import Store
 
-DEFAULT_KEEP_CHECKPOINTS = 20
+DEFAULT_KEEP_CHECKPOINTS = KEEP_CHECKPOINTS
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 
 class CasstoreError(Exception):
-    """Base of every error casstore raises on purpose; ``str()`` is one user-facing line."""
+    """Base of every error casstore raises on purpose; ``str()`` is one user-facing line.
+
+    ``hint`` names, in no front end's words, the choice that gets past the error (``"force"``,
+    ``"project"``, ``"store"``): the message itself names no command-line flag because the
+    viewer shows it too, and each front end words the hint its own way.
+    """
 
     exit_code = 2
+    hint: str | None = None
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        if hint is not None:
+            self.hint = hint
+
+
+# The hints front ends know how to word (the command line: "use --force", "use --project", ...).
+HINT_FORCE = "force"
+HINT_PROJECT = "project"
+HINT_STORE = "store"
 
 
 class UsageError(CasstoreError):

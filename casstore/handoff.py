@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
+from casstore.defaults import STRESS_INTERVAL_SECONDS, STRESS_ITERATIONS
 from casstore.exporter import export_revision
 from casstore.history import read_commit, read_tree, walk_first_parent
 from casstore.loudness_report import QA_THRESHOLD_LU, SampleLoudness, revision_loudness
@@ -115,7 +116,13 @@ def _run_stress(store: Store, commit_id: str, project: str, asset_count: int) ->
         export_revision(store, commit_id, bundle)
         scratch_store = Store.init(Path(scratch) / "store")
         summary = run_stress(
-            scratch_store, project, Path(scratch) / "work", 12, 0.5, bundle / "project_manifest.json", asset_count
+            scratch_store,
+            project,
+            Path(scratch) / "work",
+            STRESS_ITERATIONS,
+            STRESS_INTERVAL_SECONDS,
+            bundle / "project_manifest.json",
+            asset_count,
         )
     return summary.as_json()
 

@@ -10,7 +10,7 @@ from casstore.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, 
 from casstore.bundle_source import SourceFile, opened
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.clock import utc_now_iso
-from casstore.errors import RefConflict, RefError
+from casstore.errors import HINT_PROJECT, RefConflict, RefError
 from casstore.history import new_commit, read_commit
 from casstore.object_store import PACKED_OBJECT_LIMIT, PutResult
 from casstore.packs import PackWriter
@@ -40,10 +40,11 @@ class ImportResult:
     created_commit: bool
     checkpoint: str | None = None
     warnings: list[str] = field(default_factory=list)
+    into: str | None = None  # the directory the revision was also laid out in
 
     def as_json(self) -> dict[str, Any]:
         """Return the contract's import summary."""
-        return {
+        summary: dict[str, Any] = {
             "project": self.project,
             "branch": self.branch,
             "commit": self.commit,
@@ -57,6 +58,9 @@ class ImportResult:
             "checkpoint": self.checkpoint,
             "warnings": self.warnings,
         }
+        if self.into is not None:
+            summary["into"] = self.into
+        return summary
 
 
 def store_bundle_objects(
@@ -140,8 +144,11 @@ def import_bundle(
         try:
             project_id = check_component(project or listed.manifest.project.id, "project id")
         except RefError as exc:
-            hint = "; choose one with --project" if project is None else ""
-            raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}{hint}") from None
+            if project is not None:
+                raise RefError(f"{source.name}/project_manifest.json: project.id: {exc}") from None
+            raise RefError(
+                f"{source.name}/project_manifest.json: project.id: {exc}; choose a project id", hint=HINT_PROJECT
+            ) from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
         missing = store.objects.missing(listed.expected().values())

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.autosave import AutosaveItem, autosave_sort_key, newest_autosave, normal_time
+from casstore.autosave import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.diff import DiffRecord, diff_sides
 from casstore.diff_inputs import side_from_tree
@@ -44,7 +44,7 @@ class RecoveryPoint:
     def prompt(self) -> str:
         """Return the prompt line: ``Autosaved <project> at <YYYYMMDD-HHMMSS>``."""
         if self.kind == "autosave":
-            return f"Autosaved {self.project} at {self.stamp}"
+            return autosave_prompt(self.project, self.stamp)
         operation = self.name[len(self.stamp) + 1 :] or "an operation"
         if operation.split(".")[0] == RESTORED_OPERATION and self.message:
             return f"Checkpoint of {self.project} at {self.stamp} ({self.message.splitlines()[0]})"

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from casstore import canonical
 from casstore.backend import Backend
+from casstore.defaults import BRANCH
 from casstore.errors import RefConflict, RefError
 from casstore.ids import is_object_id
 
 NAMESPACES = ("heads", "tags", "autosave", "checkpoints")
-DEFAULT_BRANCH = "main"
+DEFAULT_BRANCH = BRANCH
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 

@@ -9,14 +9,15 @@ from casstore import canonical
 from casstore.atomic import fsync_dir, write_durable
 from casstore.backend_local import LocalBackend
 from casstore.clock import utc_now_iso
-from casstore.errors import StoreFormatError, StoreNotFound, UsageError
+from casstore.defaults import STORE_DIRNAME
+from casstore.errors import HINT_STORE, StoreFormatError, StoreNotFound, UsageError
 from casstore.fileops import ops
 from casstore.object_store import ObjectStore
 from casstore.refs import RefStore
 
 FORMAT_NAME = "casstore"
 FORMAT_VERSION = 1
-DEFAULT_DIRNAME = ".casstore"
+DEFAULT_DIRNAME = STORE_DIRNAME
 CONFIG_NAME = "casstore.json"
 
 
@@ -83,6 +84,4 @@ class Store:
             candidate = directory / DEFAULT_DIRNAME
             if (candidate / CONFIG_NAME).is_file():
                 return cls.open(candidate)
-        raise StoreNotFound(
-            f"no casstore store found in {here} or any parent; run 'casstore init' or pass --store PATH"
-        )
+        raise StoreNotFound(f"no casstore store found in {here} or any parent; create one or name one", hint=HINT_STORE)

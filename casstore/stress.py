@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore.autosave import AutosaveResult, autosave
+from casstore.defaults import AUTOSAVE_KEEP
 from casstore.paths import MANIFEST_NAME
 from casstore.recover import list_recovery_points
 from casstore.store import Store
@@ -156,7 +157,7 @@ def run_stress(
     interval_seconds: float,
     manifest: Path | None = None,
     asset_count: int | None = None,
-    keep: int = 5,
+    keep: int = AUTOSAVE_KEEP,
     start: datetime | None = None,
 ) -> StressSummary:
     """Run the harness on a synthetic clock (no sleeping) and return its summary."""

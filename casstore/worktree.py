@@ -17,7 +17,7 @@ from typing import Any
 from casstore import canonical
 from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_beside, user_mode, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
-from casstore.errors import DestinationError, UsageError
+from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.exporter import copy_object_to
 from casstore.fileops import ops
 from casstore.history import read_commit, read_tree
@@ -202,7 +202,8 @@ def checkout(
         shown = ", ".join(unsaved[:8]) + (f" and {len(unsaved) - 8} more" if len(unsaved) > 8 else "")
         raise UnsavedChanges(
             f"{root}: unsaved changes that no revision holds would be lost: {shown}; "
-            "save them (casstore autosave/import) or use --force, which checkpoints them first"
+            "save them (autosave or import) or force the checkout, which checkpoints them first",
+            hint=HINT_FORCE,
         )
     if unsaved:
         checkpoint = record_checkpoint(

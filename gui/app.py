@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the viewer."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     args = parse_args(argv)
-    from casstore.errors import CasstoreError
+    from casstore import CasstoreError
 
     try:
         from .viewmodels import TrackerMixerRoot

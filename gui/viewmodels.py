@@ -11,14 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from casstore import api
-from casstore.errors import CasstoreError
+import casstore
+from casstore import CasstoreError
+
+if TYPE_CHECKING:
+    from casstore import AutosaveResult, CrashReportResult, DiffRecord, HistoryEntry, ImportResult, RestoreResult
 
 KIND_COLORS = {
     "import": (0.35, 0.65, 1.0, 1),
@@ -66,37 +69,38 @@ class RecoveryState(EventDispatcher):
     ref = StringProperty("")
 
 
-def history_rows(entries: list[dict[str, Any]], selected: list[str]) -> list[dict[str, Any]]:
-    """Turn log records into RecycleView rows (all state in the data, as RecycleView needs)."""
+def history_rows(entries: list[HistoryEntry], selected: list[str]) -> list[dict[str, Any]]:
+    """Turn history entries into RecycleView rows (all state in the data, as RecycleView needs)."""
     rows = []
     for entry in entries:
-        mutation = f"  [{entry['mutation_id']}]" if entry.get("mutation_id") else ""
-        when = entry["created_at"][:19].replace("T", " ")
+        commit = entry.commit
+        mutation = f"  [{commit.mutation_id}]" if commit.mutation_id else ""
+        when = commit.created_at[:19].replace("T", " ")
         rows.append(
             {
-                "commit": entry["commit"],
-                "kind": entry["kind"],
-                "text": f"{when}  {entry['kind']:<10}  {entry['message']}{mutation}",
-                "kind_color": KIND_COLORS.get(entry["kind"], (0.8, 0.8, 0.8, 1)),
-                "selected": entry["commit"] in selected,
+                "commit": entry.oid,
+                "kind": commit.kind,
+                "text": f"{when}  {commit.kind:<10}  {commit.message}{mutation}",
+                "kind_color": KIND_COLORS.get(commit.kind, (0.8, 0.8, 0.8, 1)),
+                "selected": entry.oid in selected,
             }
         )
     return rows
 
 
-def diff_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def diff_rows(records: list[DiffRecord]) -> list[dict[str, Any]]:
     """Group diff records under section headings: a row per heading, record and change, in QA's words."""
     rows: list[dict[str, Any]] = []
     for section in SECTION_TITLES:
-        members = [r for r in records if r["section"] == section]
+        members = [r for r in records if r.section == section]
         if not members:
             continue
         rows.append({"text": SECTION_TITLES[section], "heading": True})
         for record in members:
-            rows.append({"text": f"  {_glyphs(record['display'])}", "heading": False})
-            if record["change"] in ("modified", "renamed"):
-                for change in record["changes"]:
-                    rows.append({"text": f"      {_glyphs(change['display'])}", "heading": False})
+            rows.append({"text": f"  {_glyphs(casstore.diff_headline(record))}", "heading": False})
+            if record.change in ("modified", "renamed"):
+                for line in record.lines():
+                    rows.append({"text": f"      {_glyphs(line)}", "heading": False})
     return rows
 
 
@@ -122,8 +126,8 @@ class TrackerMixerRoot(EventDispatcher):
 
     def __init__(self, store_path: str | None, project: str | None, workdir: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.store = api.open_store(store_path)
-        self.project = project or api.default_project(self.store) or ""
+        self.store = casstore.open_store(store_path)
+        self.project = project or casstore.default_project(self.store) or ""
         self.workdir = str(Path(workdir).absolute()) if workdir else ""
         self.panel = TrackerPanelState()
         self.transport = TransportControlsState()
@@ -166,31 +170,31 @@ class TrackerMixerRoot(EventDispatcher):
         self.refresh_history()
         if self.history:
             self.show_revision(self.history[0]["commit"])
-        imported = api.last_import(self.store, self.project)
+        imported = casstore.last_import(self.store, self.project)
         if imported is not None:
-            self._show_import(imported["manifest_sha256"], imported["bundle_root"], imported["sampler_assets"])
-        point = api.recovery_offer(self.store, self.project)
+            self._show_import(imported.manifest_sha256, imported.bundle_root, list(imported.sampler_assets))
+        point = casstore.recovery_offer(self.store, self.project)
         if point is not None:
-            self.recovery.prompt = point["prompt"]
-            self.recovery.manifest_sha256 = point["manifest_sha256"] or ""
-            self.recovery.sampler_assets = point["sampler_assets"]
-            self.recovery.summary = point["summary"]
-            self.recovery.ref = point["ref"]
+            self.recovery.prompt = point.prompt
+            self.recovery.manifest_sha256 = point.manifest_sha256 or ""
+            self.recovery.sampler_assets = list(point.sampler_assets)
+            self.recovery.summary = point.summary
+            self.recovery.ref = point.ref
             self.recovery.visible = True
-            self.transport.recovery_prompt = self._prompt_line(point)
+            self.transport.recovery_prompt = self._prompt_line(point.prompt, point.manifest_sha256)
         else:
             self.recovery.visible = False
 
-    def _prompt_line(self, point: dict[str, Any]) -> str:
-        digest = (point.get("manifest_sha256") or "")[:16]
-        line = f"{point['prompt']} · manifest {digest}"
+    def _prompt_line(self, prompt: str, manifest_sha256: str | None) -> str:
+        digest = (manifest_sha256 or "")[:16]
+        line = f"{prompt} · manifest {digest}"
         if self.transport.import_summary:
             line += f" · {self.transport.import_summary}"
         return line
 
     def refresh_history(self) -> None:
         """Reload the project's history rows, newest first."""
-        entries = api.project_history(self.store, self.project)
+        entries = casstore.project_history(self.store, self.project)
         self.history = history_rows(entries, list(self.selected))
 
     # -- selection, revision and diff views ---------------------------------------------------
@@ -207,7 +211,7 @@ class TrackerMixerRoot(EventDispatcher):
     def show_revision(self, commit: str) -> None:
         """Fill the revision view with the manifest of ``commit`` (a damaged revision shows as an error)."""
         try:
-            lines = api.revision_lines(self.store, commit)
+            lines = casstore.revision_lines(self.store, commit)
         except CasstoreError as exc:
             self.error = str(exc)
             return
@@ -225,9 +229,9 @@ class TrackerMixerRoot(EventDispatcher):
         order = [row["commit"] for row in self.history]
         if old in order and new in order and order.index(old) < order.index(new):
             old, new = new, old  # history is newest first; diff from the older one
-        self.run_in_background("diff", lambda: api.diff_records(self.store, old, new), self._show_diff)
+        self.run_in_background("diff", lambda: casstore.diff_revisions(self.store, old, new), self._show_diff)
 
-    def _show_diff(self, records: list[dict[str, Any]]) -> None:
+    def _show_diff(self, records: list[DiffRecord]) -> None:
         self.diff_rows = diff_rows(records) or [{"text": "no differences", "heading": False}]
 
     # -- recovery --------------------------------------------------------------------------
@@ -238,13 +242,14 @@ class TrackerMixerRoot(EventDispatcher):
             return
         ref = self.recovery.ref
         self.run_in_background(
-            "restore", lambda: api.restore(self.store, self.project, ref, self.workdir), self._restored
+            "restore", lambda: casstore.restore(self.store, self.project, ref, Path(self.workdir)), self._restored
         )
 
-    def _restored(self, result: dict[str, Any]) -> None:
+    def _restored(self, done: tuple[str, RestoreResult]) -> None:
+        restored, result = done
         self.recovery.visible = False
-        checkpoint = f"; what it held is checkpoint {result['checkpoint']}" if result.get("checkpoint") else ""
-        self.status = f"restored {result['restored']} into {self.workdir}{checkpoint}"
+        checkpoint = f"; what it held is checkpoint {result.checkpoint}" if result.checkpoint else ""
+        self.status = f"restored {restored} into {self.workdir}{checkpoint}"
         self.refresh_history()
 
     def dismiss_recovery(self) -> None:
@@ -255,18 +260,24 @@ class TrackerMixerRoot(EventDispatcher):
     def configure_sampler_manifest(self, path: str) -> None:
         """Load a sampler manifest: its dialog filters, asset count and label go to the panel state."""
         try:
-            plan, index = api.import_plan(path)
+            index = casstore.load_sampler_manifest(Path(path))
         except CasstoreError as exc:
             self.error = str(exc)
             return
+        plan = index.build_import_plan()
         self._sampler_index = index
-        self.panel.import_dialog_filters = plan["filters"]
-        self.panel.import_asset_count = plan["asset_count"]
-        self.panel.import_label = plan["label"]
+        self.panel.import_dialog_filters = plan.filters
+        self.panel.import_asset_count = plan.asset_count
+        self.panel.import_label = plan.label
 
     def import_project_bundle(self, bundle: str) -> None:
-        """Import a bundle (directory or zip) in the background and show its summary."""
-        self.run_in_background("import", lambda: api.import_bundle(self.store, bundle), self._imported)
+        """Import a bundle (directory or zip, or a crash report) in the background and show its summary."""
+        root = str(Path(bundle).absolute())
+        self.run_in_background(
+            "import",
+            lambda: casstore.import_bundle(self.store, Path(bundle)),
+            lambda result: self._imported(result, root),
+        )
 
     def _show_import(self, manifest_sha256: str, bundle_root: str, assets: list[str]) -> None:
         self.panel.import_manifest_sha256 = manifest_sha256
@@ -277,17 +288,21 @@ class TrackerMixerRoot(EventDispatcher):
             f"sampler assets {', '.join(assets) or '(none)'}"
         )
 
-    def _imported(self, summary: dict[str, Any]) -> None:
-        self._show_import(summary["manifest_sha256"], summary["bundle_root"], summary["sampler_assets"])
+    def _imported(self, result: ImportResult | CrashReportResult, bundle_root: str) -> None:
         if not self.project:
-            self.project = summary["project"]
+            self.project = result.project
+        if isinstance(result, casstore.CrashReportResult):
+            self.status = f"imported crash report of {result.project}: {len(result.refs)} autosaves and checkpoints"
+            self.refresh_history()
+            return
+        self._show_import(result.manifest_sha256, bundle_root, result.sampler_assets)
         self.status = (
-            f"imported {summary['project']} as {summary['commit'][:12]}: {summary['counts']['patterns']} patterns, "
-            f"{summary['counts']['sampler_assets']} sampler assets, {summary['bytes']['new']} bytes new"
+            f"imported {result.project} as {result.commit[:12]}: {result.counts['patterns']} patterns, "
+            f"{result.counts['sampler_assets']} sampler assets, {result.bytes_new} bytes new"
         )
         self.refresh_history()
 
-    def enable_autosave(self, interval: float = 90.0) -> None:
+    def enable_autosave(self, interval: float = casstore.DEFAULTS.watch_interval_seconds) -> None:
         """Autosave the working directory every ``interval`` seconds while the viewer runs."""
         if self._autosave_event is not None:
             self._autosave_event.cancel()
@@ -299,12 +314,12 @@ class TrackerMixerRoot(EventDispatcher):
         """Autosave the working directory in the background."""
         if self.workdir and not self.busy:
             self.run_in_background(
-                "autosave", lambda: api.autosave(self.store, self.workdir, self.project), self._autosaved
+                "autosave",
+                lambda: casstore.record_autosave(self.store, Path(self.workdir), self.project or None),
+                self._autosaved,
             )
 
-    def _autosaved(self, result: dict[str, Any]) -> None:
-        if not result["unchanged"]:
-            self.transport.recovery_prompt = self._prompt_line(
-                {"prompt": result["prompt"], "manifest_sha256": result["manifest_sha256"]}
-            )
+    def _autosaved(self, result: AutosaveResult) -> None:
+        if not result.unchanged:
+            self.transport.recovery_prompt = self._prompt_line(result.prompt, result.manifest_sha256)
             self.refresh_history()

@@ -13,8 +13,8 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
-# Which module registers each command: a run imports only the module of the command it runs
-# (``--help`` imports them all), so start-up does not pay for nineteen commands.
+# Which module defines each command (as ``<name>_command``): a run imports only the module of
+# the command it runs (``--help`` imports them all), so start-up does not pay for nineteen commands.
 COMMAND_MODULES = {
     "init": "init_cmd",
     "import": "import_cmd",
@@ -47,7 +47,8 @@ class CasstoreGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102 - click's hook
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            importlib.import_module(f"{__package__}.commands.{COMMAND_MODULES[cmd_name]}").register(self)
+            module = importlib.import_module(f"{__package__}.commands.{COMMAND_MODULES[cmd_name]}")
+            self.add_command(getattr(module, f"{cmd_name.replace('-', '_')}_command"), cmd_name)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -92,11 +93,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def hint_text(hint: str | None) -> str | None:
+    """Word a library error's hint as the command line's flag (the library's messages name none)."""
+    from casstore import HINT_FORCE, HINT_PROJECT, HINT_STORE
+
+    wording = {
+        HINT_FORCE: "use --force",
+        HINT_PROJECT: "use --project",
+        HINT_STORE: "run 'casstore init' or pass --store PATH",
+    }
+    return wording.get(hint) if hint else None
+
+
 def _fail_from_exception(exc: Exception) -> None:
-    from casstore.errors import CasstoreError
+    from casstore import CasstoreError
 
     if isinstance(exc, CasstoreError):
-        _fail(str(exc), exc.exit_code)
+        hint = hint_text(exc.hint)
+        _fail(f"{exc} ({hint})" if hint else str(exc), exc.exit_code)
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         _fail(f"{exc.strerror or exc}{where}", EXIT_USAGE)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,6 +36,54 @@ def test_frontends_do_not_import_each_other() -> None:
         assert "gui" not in names and "kivy" not in names, path
     for path, names in _imports("gui").items():
         assert "porcelain" not in names and "click" not in names, path
+
+
+def _casstore_uses(package: str) -> dict[str, set[str]]:
+    """What each file of ``package`` takes from casstore: modules it imports, names it uses from the package."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        used: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                used.update(alias.name for alias in node.names if alias.name.split(".")[0] == "casstore")
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "casstore":
+                used.update(f"casstore:{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("casstore."):
+                used.add(str(node.module))
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "casstore":
+                used.add(f"casstore:{node.attr}")
+        found[str(path.relative_to(ROOT))] = used
+    return found
+
+
+def test_frontends_use_only_the_public_api() -> None:
+    # `from casstore.store import Store` in a front end would tie it to a module that may move;
+    # the names casstore/__init__.py exports are the one API both front ends share.
+    import casstore
+
+    public = {"casstore"} | {f"casstore:{name}" for name in casstore.__all__}
+    for package in ("porcelain", "gui"):
+        for path, used in _casstore_uses(package).items():
+            assert used <= public, f"{path} reaches past the public API: {sorted(used - public)}"
+
+
+def test_the_public_api_check_sees_a_reach_past_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "gui").mkdir()
+    (tmp_path / "gui" / "x.py").write_text(
+        "import casstore\nfrom casstore import api, open_store\n"
+        "def f():\n    from casstore.store import Store\n    return casstore.store, casstore.DEFAULTS\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _casstore_uses("gui") == {
+        "gui/x.py": {
+            "casstore",
+            "casstore:api",
+            "casstore:open_store",
+            "casstore.store",
+            "casstore:store",
+            "casstore:DEFAULTS",
+        }
+    }
 
 
 def test_importing_the_library_loads_no_click() -> None:
@@ -102,8 +152,6 @@ def test_the_installed_distribution_takes_no_generic_top_level_names(tmp_path: P
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     if "No module named 'casstore'" in done.stderr:
-        import pytest
-
         pytest.skip("casstore is not installed in this interpreter (make test installs it)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]

@@ -176,3 +176,23 @@ def json_tree_of(store: Path, commit: str) -> str:
     from casstore.store import Store
 
     return read_commit(Store.open(store), commit).tree
+
+
+def test_importing_a_crash_report_brings_its_autosaves_into_the_history(
+    viewer_store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import casstore
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    store, _work = viewer_store
+    report = tmp_path / "crash.zip"
+    casstore.write_crash_report(casstore.open_store(str(store)), "demo-project", report)
+    casstore.init_store(tmp_path / "empty")
+    vm = TrackerMixerRoot(str(tmp_path / "empty"), None, None)
+    vm.load()
+    assert vm.project == "" and vm.history == []
+    vm.import_project_bundle(str(report))
+    _wait(vm)
+    assert vm.error == "" and vm.project == "demo-project"
+    assert vm.status.startswith("imported crash report of demo-project: ")
+    assert [row["kind"] for row in vm.history][:3] == ["autosave"] * 3

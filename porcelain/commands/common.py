@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from casstore.store import Store
+    from casstore import Store
 
 # The pointer every command that takes a revision shows under its help.
 REV_HELP = (
@@ -19,17 +19,23 @@ REV_HELP = (
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
+def store_path(ctx: click.Context) -> str | None:
+    """Return the store named by ``--store`` / ``CASSTORE_DIR``, if any."""
+    path: str | None = ctx.find_root().obj.get("store_path")
+    return path
+
+
 def open_store(ctx: click.Context) -> Store:
     """Locate the store named by ``--store`` / ``CASSTORE_DIR`` or found upward."""
-    from casstore.store import Store
+    from casstore import open_store as locate
 
-    return Store.locate(ctx.find_root().obj.get("store_path"))
+    return locate(store_path(ctx))
 
 
-def command(group: click.Group, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
-    """Register a command that always accepts ``--json``."""
+def command(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """Make a command that always accepts ``--json``; ``cli.py`` adds it to the root group."""
 
     def decorate(func: Callable[..., Any]) -> click.Command:
-        return group.command(name, **kwargs)(json_option(func))
+        return click.command(name, **kwargs)(json_option(func))
 
     return decorate

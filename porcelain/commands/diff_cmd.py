@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..output import emit_json
-from .common import REV_HELP, command
+from .common import REV_HELP, command, store_path
 
 SECTION_TITLES = {
     "project": "Project",
@@ -19,62 +19,58 @@ SECTION_TITLES = {
 }
 
 
-def register(group: click.Group) -> None:
-    """Add ``diff`` to ``group``."""
+@command("diff", short_help="Show what changed between revisions, bundles or zips.", epilog=REV_HELP)
+@click.argument("old")
+@click.argument("new")
+@click.option("--stat", is_flag=True, help="One line per changed file with its count of changes, then the total.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences.")
+@click.pass_context
+def diff_command(ctx: click.Context, old: str, new: str, stat: bool, exit_code: bool, as_json: bool) -> int:
+    """Show what changed from OLD to NEW (each a revision, a bundle directory or a .zip)."""
+    from casstore import (
+        LoudnessChange,
+        diff_headline,
+        diff_revisions,
+        diff_stat,
+        diff_stat_lines,
+        diff_value_text,
+        find_store,
+    )
 
-    @command(group, "diff", short_help="Show what changed between revisions, bundles or zips.", epilog=REV_HELP)
-    @click.argument("old")
-    @click.argument("new")
-    @click.option("--stat", is_flag=True, help="One line per changed file with its count of changes, then the total.")
-    @click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences.")
-    @click.pass_context
-    def diff(ctx: click.Context, old: str, new: str, stat: bool, exit_code: bool, as_json: bool) -> int:
-        """Show what changed from OLD to NEW (each a revision, a bundle directory or a .zip)."""
-        from casstore.diff import diff_specs, headline, stat_lines
-        from casstore.diff import stat as stat_of
-        from casstore.diff_text import value_text
-        from casstore.errors import StoreNotFound
-        from casstore.loudness_report import LoudnessChange
-        from casstore.store import Store
-
-        try:
-            store = Store.locate(ctx.find_root().obj.get("store_path"))
-        except StoreNotFound:
-            store = None  # two bundle paths need no store
-        records = diff_specs(store, old, new)
-        if as_json:
-            document: dict[str, Any] = {"old": old, "new": new, "records": [r.as_json() for r in records]}
-            if stat:
-                lines = stat_of(records)
-                document["stat"] = {
-                    "files": [line.as_json() for line in lines],
-                    "files_changed": len(lines),
-                    "changes": sum(line.changes for line in lines),
-                }
-            emit_json(document)
-        elif stat:
-            for line in stat_lines(records):
-                click.echo(line)
-        else:
-            current = None
-            for record in records:
-                if record.section != current:
-                    current = record.section
-                    click.echo(SECTION_TITLES[current])
-                click.echo(f"  {headline(record)}")
-                if record.change in ("added", "removed"):
-                    added = record.change == "added"
-                    summary = ", ".join(
-                        c.fact(added)  # a loudness value says manifest or measured, with units
-                        if isinstance(c, LoudnessChange)
-                        else f"{c.field} {value_text(c.field, c.new if added else c.old)}"
-                        for c in record.changes
-                        if c.field != "sha256"
-                    )
-                    click.echo(f"      {summary}")
-                else:
-                    for line in record.lines():
-                        click.echo(f"      {line}")
-            if not records:
-                click.echo("no differences")
-        return 1 if exit_code and records else 0
+    records = diff_revisions(find_store(store_path(ctx)), old, new)  # two bundle paths need no store
+    if as_json:
+        document: dict[str, Any] = {"old": old, "new": new, "records": [r.as_json() for r in records]}
+        if stat:
+            lines = diff_stat(records)
+            document["stat"] = {
+                "files": [line.as_json() for line in lines],
+                "files_changed": len(lines),
+                "changes": sum(line.changes for line in lines),
+            }
+        emit_json(document)
+    elif stat:
+        for line in diff_stat_lines(records):
+            click.echo(line)
+    else:
+        current = None
+        for record in records:
+            if record.section != current:
+                current = record.section
+                click.echo(SECTION_TITLES[current])
+            click.echo(f"  {diff_headline(record)}")
+            if record.change in ("added", "removed"):
+                added = record.change == "added"
+                summary = ", ".join(
+                    c.fact(added)  # a loudness value says manifest or measured, with units
+                    if isinstance(c, LoudnessChange)
+                    else f"{c.field} {diff_value_text(c.field, c.new if added else c.old)}"
+                    for c in record.changes
+                    if c.field != "sha256"
+                )
+                click.echo(f"      {summary}")
+            else:
+                for line in record.lines():
+                    click.echo(f"      {line}")
+        if not records:
+            click.echo("no differences")
+    return 1 if exit_code and records else 0

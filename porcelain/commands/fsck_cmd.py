@@ -14,34 +14,31 @@ QUICK_HELP = (
 )
 
 
-def register(group: click.Group) -> None:
-    """Add ``fsck`` to ``group``."""
+@command("fsck", short_help="Re-hash and verify the whole store; exit 1 on damage.")
+@click.option("--quick", is_flag=True, help=QUICK_HELP)
+@click.pass_context
+def fsck_command(ctx: click.Context, quick: bool, as_json: bool) -> int:
+    """Re-hash every object, parse every tree and commit, resolve every ref; exit 1 on problems."""
+    from casstore import fsck_store
 
-    @command(group, "fsck", short_help="Re-hash and verify the whole store; exit 1 on damage.")
-    @click.option("--quick", is_flag=True, help=QUICK_HELP)
-    @click.pass_context
-    def fsck(ctx: click.Context, quick: bool, as_json: bool) -> int:
-        """Re-hash every object, parse every tree and commit, resolve every ref; exit 1 on problems."""
-        from casstore.fsck import fsck as run_fsck
-
-        store = open_store(ctx)
-        progress = Progress("checking", not as_json, unit="objects")
-        try:
-            report = run_fsck(store, quick, progress)
-        finally:
-            progress.finish()
-        if as_json:
-            emit_json(report.as_json())
-        else:
-            hashed = "" if quick else f", {human_bytes(report.bytes)} re-hashed"
-            click.echo(
-                f"checked {report.objects} objects{hashed}, {report.refs} refs, "
-                f"{report.commits} commits, {report.trees} trees"
-            )
-            for finding in report.findings:
-                label = "error" if finding.is_error else "notice"
-                via = f" (reached from {finding.reached_from})" if finding.reached_from else ""
-                click.echo(f"{label}: {finding.kind} {finding.subject}: {finding.detail}{via}")
-            errors = sum(1 for f in report.findings if f.is_error)
-            click.echo("fsck: OK" if report.ok else f"fsck: {errors} problem(s) found")
-        return 0 if report.ok else 1
+    store = open_store(ctx)
+    progress = Progress("checking", not as_json, unit="objects")
+    try:
+        report = fsck_store(store, quick, progress)
+    finally:
+        progress.finish()
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        hashed = "" if quick else f", {human_bytes(report.bytes)} re-hashed"
+        click.echo(
+            f"checked {report.objects} objects{hashed}, {report.refs} refs, "
+            f"{report.commits} commits, {report.trees} trees"
+        )
+        for finding in report.findings:
+            label = "error" if finding.is_error else "notice"
+            via = f" (reached from {finding.reached_from})" if finding.reached_from else ""
+            click.echo(f"{label}: {finding.kind} {finding.subject}: {finding.detail}{via}")
+        errors = sum(1 for f in report.findings if f.is_error)
+        click.echo("fsck: OK" if report.ok else f"fsck: {errors} problem(s) found")
+    return 0 if report.ok else 1

@@ -4,38 +4,38 @@ from __future__ import annotations
 
 import click
 
+from casstore import DEFAULTS
+
 from ..output import emit_json, human_bytes
 from .common import command, open_store
 
 
-def register(group: click.Group) -> None:
-    """Add ``gc`` to ``group``."""
+@command("gc", short_help="Drop old unreachable objects; pack the rest.")
+@click.option(
+    "--grace", default=DEFAULTS.gc_grace, show_default=True, help="Keep unreachable objects younger than this."
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.pass_context
+def gc_command(ctx: click.Context, grace: str, dry_run: bool, as_json: bool) -> None:
+    """Remove objects no ref or recent reflog entry reaches (older than --grace), then pack."""
+    from casstore import gc_store, parse_duration
 
-    @command(group, "gc", short_help="Drop old unreachable objects; pack the rest.")
-    @click.option("--grace", default="2w", show_default=True, help="Keep unreachable objects younger than this.")
-    @click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
-    @click.pass_context
-    def gc(ctx: click.Context, grace: str, dry_run: bool, as_json: bool) -> None:
-        """Remove objects no ref or recent reflog entry reaches (older than --grace), then pack."""
-        from casstore.clock import parse_duration
-        from casstore.gc import gc as run_gc
-
-        report = run_gc(open_store(ctx), parse_duration(grace), dry_run)
-        if as_json:
-            emit_json(report.as_json())
-            return
-        verb = "would remove" if dry_run else "removed"
+    report = gc_store(open_store(ctx), parse_duration(grace), dry_run)
+    if as_json:
+        emit_json(report.as_json())
+        return
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} {len(report.removed)} unreachable objects ({human_bytes(report.removed_bytes)}); "
+        f"kept {report.kept_young} unreachable objects younger than {grace}"
+    )
+    if report.reflog_expired:
+        click.echo(f"{'would expire' if dry_run else 'expired'} {report.reflog_expired} reflog entries")
+    if report.staging_removed:
         click.echo(
-            f"{verb} {len(report.removed)} unreachable objects ({human_bytes(report.removed_bytes)}); "
-            f"kept {report.kept_young} unreachable objects younger than {grace}"
+            f"removed {report.staging_removed} unfinished writes of interrupted commands "
+            f"({human_bytes(report.staging_bytes)})"
         )
-        if report.reflog_expired:
-            click.echo(f"{'would expire' if dry_run else 'expired'} {report.reflog_expired} reflog entries")
-        if report.staging_removed:
-            click.echo(
-                f"removed {report.staging_removed} unfinished writes of interrupted commands "
-                f"({human_bytes(report.staging_bytes)})"
-            )
-        if not dry_run:
-            packed = f"packed {report.packed} objects"
-            click.echo(f"{packed} into {report.pack}" if report.pack else f"{packed} (packs already up to date)")
+    if not dry_run:
+        packed = f"packed {report.packed} objects"
+        click.echo(f"{packed} into {report.pack}" if report.pack else f"{packed} (packs already up to date)")

@@ -28,31 +28,29 @@ Revisions: how REV, OLD and NEW name a commit
 TOPICS = {"revisions": REVISIONS}
 
 
-def register(group: click.Group) -> None:
-    """Add ``help`` to ``group``."""
-
-    @command(group, "help", short_help="Explain a command, or a topic: revisions.")
-    @click.argument("subject", metavar="[COMMAND|TOPIC]", required=False)
-    @click.pass_context
-    def help_(ctx: click.Context, subject: str | None, as_json: bool) -> None:
-        """Show the help of COMMAND, or explain TOPIC (revisions); without either, the command list."""
-        root = ctx.find_root()
-        if subject in TOPICS:
-            if as_json:
-                emit_json({"topic": subject, "text": TOPICS[subject]})
-            else:
-                click.echo(TOPICS[subject], nl=False)
-            return
-        if subject is not None:
-            found = group.get_command(root, subject)
-            if found is None:
-                known = ", ".join(sorted(TOPICS))
-                raise click.UsageError(f"no command or help topic {subject!r} (topics: {known})")
-            with click.Context(found, info_name=subject, parent=root) as sub:
-                text = found.get_help(sub)
-        else:
-            text = root.get_help()
+@command("help", short_help="Explain a command, or a topic: revisions.")
+@click.argument("subject", metavar="[COMMAND|TOPIC]", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, subject: str | None, as_json: bool) -> None:
+    """Show the help of COMMAND, or explain TOPIC (revisions); without either, the command list."""
+    root = ctx.find_root()
+    if subject in TOPICS:
         if as_json:
-            emit_json({"topic": subject, "text": text + "\n"})
+            emit_json({"topic": subject, "text": TOPICS[subject]})
         else:
-            click.echo(text)
+            click.echo(TOPICS[subject], nl=False)
+        return
+    if subject is not None:
+        group = root.command
+        found = group.get_command(root, subject) if isinstance(group, click.Group) else None
+        if found is None:
+            known = ", ".join(sorted(TOPICS))
+            raise click.UsageError(f"no command or help topic {subject!r} (topics: {known})")
+        with click.Context(found, info_name=subject, parent=root) as sub:
+            text = found.get_help(sub)
+    else:
+        text = root.get_help()
+    if as_json:
+        emit_json({"topic": subject, "text": text + "\n"})
+    else:
+        click.echo(text)

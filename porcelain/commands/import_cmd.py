@@ -5,11 +5,17 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from casstore import DEFAULTS
+
 from ..output import Progress, emit_json, human_bytes
 from .common import command, open_store
+
+if TYPE_CHECKING:
+    from casstore import CrashReportResult, ImportResult
 
 SHOWN_ASSETS = 8
 
@@ -22,93 +28,93 @@ def _first_names(names: list[str]) -> str:
     return shown if len(names) <= SHOWN_ASSETS else f"{shown} … and {len(names) - SHOWN_ASSETS} more (--json lists all)"
 
 
-def register(group: click.Group) -> None:
-    """Add ``import`` to ``group``."""
+@command("import", short_help="Validate a bundle directory or zip, store and commit it.")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--project", help="Project id (default: the manifest's project.id).")
+@click.option("--branch", default=DEFAULTS.branch, show_default=True, help="Branch to commit on.")
+@click.option("-m", "--message", help="Commit message.")
+@click.option("--into", type=click.Path(path_type=Path), help="Also lay the bundle out in this new directory.")
+@click.option(
+    "--sampler-manifest",
+    type=click.Path(path_type=Path),
+    help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
+    "warn where its loudness is over 0.5 LU from the measured.",
+)
+@click.option(
+    "--keep-checkpoints",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.keep_checkpoints,
+    show_default=True,
+    help="Checkpoints to keep.",
+)
+@click.pass_context
+def import_command(
+    ctx: click.Context,
+    bundle: Path,
+    project: str | None,
+    branch: str,
+    message: str | None,
+    into: Path | None,
+    keep_checkpoints: int,
+    sampler_manifest: Path | None,
+    as_json: bool,
+) -> None:
+    """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
+    from casstore import CrashReportResult, import_bundle
 
-    @command(group, "import", short_help="Validate a bundle directory or zip, store and commit it.")
-    @click.argument("bundle", type=click.Path(path_type=Path))
-    @click.option("--project", help="Project id (default: the manifest's project.id).")
-    @click.option("--branch", default="main", show_default=True, help="Branch to commit on.")
-    @click.option("-m", "--message", help="Commit message.")
-    @click.option("--into", type=click.Path(path_type=Path), help="Also lay the bundle out in this new directory.")
-    @click.option(
-        "--sampler-manifest",
-        type=click.Path(path_type=Path),
-        help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
-        "warn where its loudness is over 0.5 LU from the measured.",
-    )
-    @click.option(
-        "--keep-checkpoints", type=click.IntRange(min=1), default=20, show_default=True, help="Checkpoints to keep."
-    )
-    @click.pass_context
-    def import_(
-        ctx: click.Context,
-        bundle: Path,
-        project: str | None,
-        branch: str,
-        message: str | None,
-        into: Path | None,
-        keep_checkpoints: int,
-        sampler_manifest: Path | None,
-        as_json: bool,
-    ) -> None:
-        """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
-        from casstore.importer import import_bundle
-
-        store = open_store(ctx)
-        if bundle.is_file():  # only a zip can be a crash report; directories skip loading that code
-            from casstore.crashreport import import_crash_report, is_crash_report
-
-        if bundle.is_file() and is_crash_report(bundle):
-            report = import_crash_report(store, bundle)
-            if as_json:
-                emit_json(report.as_json())
-            else:
-                click.echo(
-                    f"Imported crash report of {report.project}: {len(report.refs)} refs added, "
-                    f"{report.new_objects} of {report.objects} objects new; see 'casstore recover {report.project}'"
-                )
-            return
-        if into is not None:
-            from casstore.exporter import check_destination
-            from casstore.worktree import checkout
-
-            check_destination(into)
-        progress = Progress("importing", not as_json)
-        try:
-            command = shlex.join(["casstore", *(arg for arg in sys.argv[1:] if arg != "--json")])
-            result = import_bundle(
-                store, bundle, project, branch, message, progress, keep_checkpoints, sampler_manifest, command
-            )
-            if into is not None:
-                checkout(store, result.commit, into)
-        finally:
-            progress.finish()
-        summary = result.as_json()
-        if into is not None:
-            summary["into"] = str(into.absolute())
-        if as_json:
-            emit_json(summary)
-            return
-        if result.created_commit:
-            click.echo(f"Imported {result.project} ({result.branch}) as commit {result.commit[:12]}")
-        else:
-            click.echo(f"{result.project} ({result.branch}) already holds this bundle at {result.commit[:12]}")
-        counts = result.counts
-        click.echo(f"  tree             {result.tree}")
-        click.echo(f"  manifest sha256  {result.manifest_sha256}")
-        click.echo(
-            f"  contents         {counts['patterns']} patterns, {counts['mixer_snapshots']} mixer snapshots, "
-            f"{counts['sampler_assets']} sampler assets, {counts['files']} other files"
+    store = open_store(ctx)
+    progress = Progress("importing", not as_json)
+    try:
+        command = shlex.join(["casstore", *(arg for arg in sys.argv[1:] if arg != "--json")])
+        result = import_bundle(
+            store,
+            bundle,
+            project,
+            branch,
+            message,
+            into=into,
+            progress=progress,
+            keep_checkpoints=keep_checkpoints,
+            sampler_manifest=sampler_manifest,
+            command=command,
         )
-        click.echo(f"  sampler assets   {_first_names(result.sampler_assets)}")
-        click.echo(
-            f"  bytes            {human_bytes(result.bytes_total)} in bundle, "
-            f"{human_bytes(result.bytes_new)} newly stored ({result.objects_new} new objects)"
-        )
-        if into is not None:
-            click.echo(f"  working copy     {into}")
-        if result.checkpoint:
-            click.echo(f"  checkpoint       {result.checkpoint} (the previous head)")
-        for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
+    finally:
+        progress.finish()
+    if as_json:
+        emit_json(result.as_json())
+    elif isinstance(result, CrashReportResult):
+        _print_crash_report(result)
+    else:
+        _print_import(result, into)
+
+
+def _print_crash_report(report: CrashReportResult) -> None:
+    click.echo(
+        f"Imported crash report of {report.project}: {len(report.refs)} refs added, "
+        f"{report.new_objects} of {report.objects} objects new; see 'casstore recover {report.project}'"
+    )
+
+
+def _print_import(result: ImportResult, into: Path | None) -> None:
+    if result.created_commit:
+        click.echo(f"Imported {result.project} ({result.branch}) as commit {result.commit[:12]}")
+    else:
+        click.echo(f"{result.project} ({result.branch}) already holds this bundle at {result.commit[:12]}")
+    counts = result.counts
+    click.echo(f"  tree             {result.tree}")
+    click.echo(f"  manifest sha256  {result.manifest_sha256}")
+    click.echo(
+        f"  contents         {counts['patterns']} patterns, {counts['mixer_snapshots']} mixer snapshots, "
+        f"{counts['sampler_assets']} sampler assets, {counts['files']} other files"
+    )
+    click.echo(f"  sampler assets   {_first_names(result.sampler_assets)}")
+    click.echo(
+        f"  bytes            {human_bytes(result.bytes_total)} in bundle, "
+        f"{human_bytes(result.bytes_new)} newly stored ({result.objects_new} new objects)"
+    )
+    if into is not None:
+        click.echo(f"  working copy     {into}")
+    if result.checkpoint:
+        click.echo(f"  checkpoint       {result.checkpoint} (the previous head)")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)

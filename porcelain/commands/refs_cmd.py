@@ -10,7 +10,7 @@ from ..output import emit_json
 from .common import REV_HELP, command, open_store
 
 if TYPE_CHECKING:
-    from casstore.branches import RefRecord
+    from casstore import RefRecord
 
 
 def _record_json(record: RefRecord) -> dict[str, str]:
@@ -30,13 +30,33 @@ class _OptionalNameCommand(click.Command):
         return [self.options_metavar or "[OPTIONS]", "[NAME [REV]]"]
 
 
-def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str, plural: str) -> None:
+@command("refs", short_help="List every ref with its commit.")
+@click.option("--project", help="Only this project's refs.")
+@click.pass_context
+def refs_command(ctx: click.Context, project: str | None, as_json: bool) -> None:
+    """List every ref: branches, tags, autosaves and checkpoints, with their commits."""
+    from casstore import list_refs
+
+    records = list_refs(open_store(ctx), project)
+    if as_json:
+        emit_json([_record_json(r) for r in records])
+        return
+    for record in records:
+        click.echo(f"{record.commit}  {record.name}")
+
+
+def _named_ref_command(name: str, namespace: str, noun: str, plural: str) -> click.Command:
+    """Make ``branch`` or ``tag``: list, create, move or delete one kind of named ref."""
+
     @command(
-        group,
         name,
         cls=_OptionalNameCommand,
         short_help=f"List, create, move or delete {plural}.",
         epilog=REV_HELP,
+        help=(
+            f"List {plural}, create {noun} NAME at REV, or delete it with -d.\n\n"
+            f"NAME is NAME or PROJECT/NAME; the project is taken from REV's commit."
+        ),
     )
     @click.argument("ref_name", metavar="NAME", required=False)
     @click.argument("rev", required=False)
@@ -53,7 +73,7 @@ def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str,
         project: str | None,
         as_json: bool,
     ) -> None:
-        from casstore.branches import create_ref, delete_ref, list_refs
+        from casstore import create_ref, delete_ref, list_refs
 
         store = open_store(ctx)
         if ref_name is None:
@@ -80,28 +100,8 @@ def _named_ref_command(group: click.Group, name: str, namespace: str, noun: str,
                 else f"{verb} {noun} {record.name} at {record.commit[:12]}"
             )
 
-    named.help = (
-        f"List {plural}, create {noun} NAME at REV, or delete it with -d.\n\n"
-        f"NAME is NAME or PROJECT/NAME; the project is taken from REV's commit."
-    )
+    return named
 
 
-def register(group: click.Group) -> None:
-    """Add ``refs``, ``branch`` and ``tag`` to ``group``."""
-
-    @command(group, "refs", short_help="List every ref with its commit.")
-    @click.option("--project", help="Only this project's refs.")
-    @click.pass_context
-    def refs(ctx: click.Context, project: str | None, as_json: bool) -> None:
-        """List every ref: branches, tags, autosaves and checkpoints, with their commits."""
-        from casstore.branches import list_refs
-
-        records = list_refs(open_store(ctx), project)
-        if as_json:
-            emit_json([_record_json(r) for r in records])
-            return
-        for record in records:
-            click.echo(f"{record.commit}  {record.name}")
-
-    _named_ref_command(group, "branch", "heads", "branch", "branches")
-    _named_ref_command(group, "tag", "tags", "tag", "tags")
+branch_command = _named_ref_command("branch", "heads", "branch", "branches")
+tag_command = _named_ref_command("tag", "tags", "tag", "tags")
