@@ -17,6 +17,7 @@ from casstore.backend_local import LocalBackend
 from casstore.backend_memory import MemoryBackend
 from casstore.errors import RefConflict, RefLocked
 from casstore.store import Store
+from s3_servers import S3Server, aws_test_env, moto_server, unique_prefix  # noqa: F401 - fixtures
 
 
 class FakeClock:
@@ -29,12 +30,17 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def backend_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backend, FakeClock]]:
     clock = FakeClock()
     if request.param == "local":
         store = Store.init(tmp_path / "store")
         yield LocalBackend(store.root, clock=clock), clock
+    elif request.param == "s3":  # moto on 127.0.0.1, a fresh prefix per test
+        from casstore.backend_s3 import S3Backend
+
+        server: S3Server = request.getfixturevalue("moto_server")
+        yield S3Backend(server.url(unique_prefix("contract")), endpoint=server.endpoint, clock=clock), clock
     else:
         yield MemoryBackend(clock=clock), clock
 
