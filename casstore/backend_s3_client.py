@@ -107,8 +107,8 @@ class S3Client:
         except ImportError:
             raise UsageError("S3 remotes need obstore: pip install 'casstore[remote]'") from None
         config: S3Config = {"conditional_put": "etag"}  # If-Match / If-None-Match, whatever AWS_CONDITIONAL_PUT says
-        if endpoint:
-            config["endpoint"] = endpoint.rstrip("/")
+        if endpoint:  # both keys: AWS_ENDPOINT_URL_S3 in the environment would otherwise win over endpoint
+            config["endpoint"] = config["aws_endpoint_url_s3"] = endpoint.rstrip("/")
         if region:
             config["region"] = region
         client: ClientConfig = {"connect_timeout": "10s", "timeout": "120s"}

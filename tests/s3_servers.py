@@ -326,7 +326,7 @@ def fixture_aws_test_env() -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     for key, value in CREDENTIALS.items():
         patch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT", "AWS_ENDPOINT_URL"):
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         patch.delenv(key, raising=False)
     yield
     patch.undo()

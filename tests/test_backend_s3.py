@@ -264,6 +264,16 @@ def test_wrong_credentials_are_refused_without_printing_them(
     assert "casstore-test-secret" not in message
 
 
+def test_the_endpoint_given_wins_over_one_in_the_environment(
+    moto_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (port,) = free_ports(1)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://{HOST}:{port}")  # obstore would prefer it to `endpoint`
+    backend = make_backend(moto_server, "endpoint")
+    assert backend.put_if_absent("objects/ab/cd", b"hat") is True
+    assert backend.get("objects/ab/cd") == b"hat"
+
+
 @pytest.mark.parametrize("url", ["https://bucket/x", "s3://", "s3://Upper_Case/x", "s3://ab/x"])
 def test_a_bad_url_is_a_usage_error_naming_it(url: str) -> None:
     with pytest.raises(UsageError, match=r"^" + re.escape(url)):
