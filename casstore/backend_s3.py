@@ -138,7 +138,7 @@ class S3Backend(S3Client):
         """Remove ``key`` (S3 answers a delete of a missing key with success)."""
         import obstore
 
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(StoredFileMissing):
             self._call("delete", key, lambda: obstore.delete(self._store, key))
 
     def stat(self, key: str) -> FileStat:
@@ -164,7 +164,7 @@ class S3Backend(S3Client):
                 staged.write(chunk)
             staged.replace(key)
             return
-        with contextlib.suppress(PreconditionError, FileNotFoundError):  # changed or deleted meanwhile
+        with contextlib.suppress(PreconditionError):  # changed or deleted meanwhile
             self._put(key, bytes(result.bytes()), mode={"e_tag": meta["e_tag"]})
 
     # Refs ------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ class S3Backend(S3Client):
             mode: PutMode = {"e_tag": etag} if etag is not None else "create"
             try:
                 version: str | None = str(self._put(REFS + name, canonical.dumps_line(fresh), mode=mode)["e_tag"])
-            except (AlreadyExistsError, PreconditionError, FileNotFoundError):
+            except (AlreadyExistsError, PreconditionError):
                 # Lost the race, or obstore retried a PUT that had landed (then the ref holds our body).
                 seen = self._read_ref_body(name)
                 if seen[0] != fresh:
@@ -302,7 +302,10 @@ class S3Backend(S3Client):
                 result = self._get(key)
             except StoredFileMissing:
                 continue
-            held = self._parse(key, bytes(result.bytes()), ())
+            try:
+                held = self._parse(key, bytes(result.bytes()), ())
+            except RefError:
+                held = {}  # not a lease body (damaged): no expiry, so it is taken over like an expired one
             until = held.get("expires")
             if isinstance(until, int | float) and until > self.clock():
                 shown = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(until))
@@ -313,7 +316,7 @@ class S3Backend(S3Client):
                 mode: PutMode = {"e_tag": str(result.meta["e_tag"])}
                 etag = self._put(key, self._lease_body(owner, expires), mode=mode)["e_tag"]
                 return S3Lease(self, name, owner, expires, str(etag))
-            except (PreconditionError, FileNotFoundError):
+            except PreconditionError:
                 self._pause(attempt)  # another taker was first: look again
         raise RefLocked(f"{name}: could not take the lease (too many concurrent takers)")
 
@@ -336,7 +339,7 @@ class S3Lease:
         expires = self.backend.clock() + ttl
         try:
             self.etag = self._rewrite(expires)
-        except (PreconditionError, FileNotFoundError):
+        except PreconditionError:
             raise RefLocked(f"lease {self.name} was lost: it expired and was taken over") from None
         self.expires = expires
 
@@ -344,7 +347,7 @@ class S3Lease:
         """Mark the lease expired if it is still ours (an unconditional delete could remove a new holder's)."""
         from obstore.exceptions import PreconditionError
 
-        with contextlib.suppress(PreconditionError, FileNotFoundError):
+        with contextlib.suppress(PreconditionError):
             self.etag = self._rewrite(0.0)
 
 

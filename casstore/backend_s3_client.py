@@ -135,14 +135,22 @@ class S3Client:
         self.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
 
     def _call(self, what: str, key: str, action: Callable[[], T]) -> T:
-        """Run one request: retry 409 answers with jitter; pass not-found and precondition answers on; name the rest."""
+        """Run one request: retry 409 answers with jitter; pass precondition answers on; name the rest.
+
+        Not found is StoredFileMissing for a read or a delete; for a write or a listing it can
+        only mean the bucket is missing.
+        """
         from obstore import exceptions as obs_errors
 
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 return action()
             except FileNotFoundError:
-                raise
+                if what in ("get", "delete"):
+                    raise StoredFileMissing(key) from None
+                raise RemoteError(
+                    f"{self.url}: {what} {key} failed: not found (is there a bucket {self.bucket}?)"
+                ) from None
             except obs_errors.BaseError as exc:
                 status = _status(exc)
                 if status == 409 and attempt + 1 < CONFLICT_ATTEMPTS:
@@ -156,7 +164,8 @@ class S3Client:
                         f"{self.url}: access denied ({what} {key}); check the AWS credentials in the environment "
                         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
                     ) from None
-                raise RemoteError(f"{self.url}: {what} {key} failed: {_summary(exc)}") from None
+                hint = f" (is there a bucket {self.bucket}?)" if status == 404 else ""
+                raise RemoteError(f"{self.url}: {what} {key} failed: {_summary(exc)}{hint}") from None
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _put(self, key: str, content: bytes, mode: PutMode | None = None) -> PutResult:
@@ -186,10 +195,7 @@ class S3Client:
         """Return obstore's GetResult for ``key`` (raises StoredFileMissing)."""
         import obstore
 
-        try:
-            return self._call("get", key, lambda: obstore.get(self._store, key, options=options))  # type: ignore[arg-type]
-        except FileNotFoundError:
-            raise StoredFileMissing(key) from None
+        return self._call("get", key, lambda: obstore.get(self._store, key, options=options))  # type: ignore[arg-type]
 
     def get_checked(self, key: str, start: int, end: int, etag: str) -> memoryview:
         """Return bytes ``[start, end)`` of ``key`` if it still has ``etag`` (raises StoredFileMissing)."""

@@ -274,6 +274,20 @@ def test_the_endpoint_given_wins_over_one_in_the_environment(
     assert backend.get("objects/ab/cd") == b"hat"
 
 
+def test_a_missing_bucket_is_named(moto_server: S3Server) -> None:
+    backend = S3Backend("s3://no-such-bucket-here/x", endpoint=moto_server.endpoint, retry_backoff=0.001)
+    with pytest.raises(RemoteError, match="is there a bucket no-such-bucket-here"):
+        backend.put_if_absent("objects/ab/cd", b"x")
+    with pytest.raises(RemoteError, match="is there a bucket no-such-bucket-here"):
+        backend.list("objects/")
+
+
+def test_a_damaged_lease_body_is_taken_over(moto_server: S3Server) -> None:
+    backend = make_backend(moto_server, "damaged-lease")
+    backend.put("locks/gc.lease", b"{half a")
+    backend.acquire("gc", 60, "gc on host a").release()
+
+
 @pytest.mark.parametrize("url", ["https://bucket/x", "s3://", "s3://Upper_Case/x", "s3://ab/x"])
 def test_a_bad_url_is_a_usage_error_naming_it(url: str) -> None:
     with pytest.raises(UsageError, match=r"^" + re.escape(url)):
