@@ -262,8 +262,8 @@ class S3Backend(S3Client):
 
     def list_logs(self) -> builtins.list[str]:
         """Return the refs that have reflog entries."""
-        names = {key[len(LOGS) :].rsplit("/", 1)[0] for key in self.list(LOGS)}
-        return sorted(name for name in names if self._log_keys(name))
+        entries = (key[len(LOGS) :].rsplit("/", 1) for key in self.list(LOGS))
+        return sorted({entry[0] for entry in entries if len(entry) == 2 and re.fullmatch(r"\d+", entry[1])})
 
     def replace_log(self, name: str, content: bytes) -> None:
         """Replace the reflog of ``name``: write ``content`` over its newest entry, then delete the older ones.
