@@ -17,6 +17,13 @@ from casstore.backend_local import LocalBackend
 from casstore.backend_memory import MemoryBackend
 from casstore.errors import RefConflict, RefLocked
 from casstore.store import Store
+from s3_servers import (  # noqa: F401 - fixtures
+    S3Server,
+    fixture_aws_test_env,
+    fixture_moto_server,
+    fixture_seaweedfs_server,
+    unique_prefix,
+)
 
 
 class FakeClock:
@@ -29,12 +36,18 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3", "s3-seaweedfs"])
 def backend_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backend, FakeClock]]:
     clock = FakeClock()
     if request.param == "local":
         store = Store.init(tmp_path / "store")
         yield LocalBackend(store.root, clock=clock), clock
+    elif request.param.startswith("s3"):  # moto or SeaweedFS on 127.0.0.1, a fresh prefix per test
+        from casstore.backend_s3 import S3Backend
+
+        fixture = "seaweedfs_server" if request.param == "s3-seaweedfs" else "moto_server"
+        server: S3Server = request.getfixturevalue(fixture)
+        yield S3Backend(server.url(unique_prefix("contract")), endpoint=server.endpoint, clock=clock), clock
     else:
         yield MemoryBackend(clock=clock), clock
 
