@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from casstore import canonical
 from casstore.clock import parse_iso
 from casstore.store import Store
 
@@ -48,6 +47,7 @@ def recovery_offer(store: Store, project: str) -> dict[str, Any] | None:
 def last_import(store: Store, project: str) -> dict[str, Any] | None:
     """The newest import of ``project``: its commit, manifest digest, bundle and sampler asset names."""
     from casstore.history import read_commit, read_tree
+    from casstore.manifest_view import read_tree_manifest
 
     for entry in project_history(store, project):
         if entry["kind"] != "import":
@@ -55,10 +55,7 @@ def last_import(store: Store, project: str) -> dict[str, Any] | None:
         commit = read_commit(store, entry["commit"])
         tree = read_tree(store, commit.tree)
         bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
-        assets: list[str] = []
-        if tree.manifest:
-            manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
-            assets = [str(a.get("asset_name")) for a in manifest.get("sampler_assets", [])]
+        assets = read_tree_manifest(store, tree).sampler_asset_names()
         return {
             "commit": entry["commit"],
             "manifest_sha256": tree.manifest or "",

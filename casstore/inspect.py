@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from casstore import canonical
 from casstore.history import LogEntry, read_commit, read_tree, walk_first_parent
+from casstore.manifest_view import read_tree_manifest
 from casstore.objects import Commit, Tree
 from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH
@@ -84,36 +84,11 @@ class RevisionView:
     manifest_error: str | None = None
 
 
-_MANIFEST_LISTS = ("patterns", "mixer_snapshots", "sampler_assets")
-
-
-def _readable_manifest(data: Any) -> tuple[dict[str, Any], str | None]:
-    """Keep the parts of a parsed manifest a viewer can show; say what had to be left out."""
-    if not isinstance(data, dict):
-        return {}, f"{MANIFEST_NAME} is not a JSON object"
-    kept = dict(data)
-    dropped = []
-    if not isinstance(kept.get("project", {}), dict):
-        kept.pop("project")
-        dropped.append("project")
-    for key in _MANIFEST_LISTS:
-        items = kept.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            kept[key] = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-            dropped.append(key)
-    return kept, (f"{MANIFEST_NAME}: unreadable entries left out: {', '.join(dropped)}" if dropped else None)
-
-
 def show_revision(store: Store, oid: str) -> RevisionView:
     """Load a revision's commit, tree and manifest (an autosave may have none, or a broken one)."""
     commit = read_commit(store, oid)
     tree = read_tree(store, commit.tree)
     if tree.manifest is None:
         return RevisionView(oid, commit, tree, {}, f"this {commit.kind} has no {MANIFEST_NAME}")
-    raw = store.objects.read_bytes(tree.manifest)
-    try:
-        data = canonical.loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError included
-        return RevisionView(oid, commit, tree, {}, f"{MANIFEST_NAME} is not valid JSON ({exc})")
-    manifest, problem = _readable_manifest(data)
-    return RevisionView(oid, commit, tree, manifest, problem)
+    view = read_tree_manifest(store, tree)
+    return RevisionView(oid, commit, tree, view.shown(), view.problem())

@@ -234,18 +234,24 @@ class ProjectManifest:
         return canonical.dumps(self.as_json())
 
 
-def _check_version(value: object, errors: _Errors) -> str | None:
+def version_problem(value: object) -> str | None:
+    """Say why ``value`` is not a ``manifest_version`` this casstore reads (1.x), or None."""
     if not isinstance(value, str):
-        errors.add("manifest_version", _MESSAGES["str"])
-        return None
+        return _MESSAGES["str"]
     match = _VERSION.fullmatch(value)
     if not match:
-        errors.add("manifest_version", f"{value!r} is not a MAJOR.MINOR.PATCH version")
-        return None
+        return f"{value!r} is not a MAJOR.MINOR.PATCH version"
     if int(match.group(1)) != SUPPORTED_MAJOR:
-        errors.add("manifest_version", f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)")
+        return f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)"
+    return None
+
+
+def _check_version(value: object, errors: _Errors) -> str | None:
+    problem = version_problem(value)
+    if problem:
+        errors.add("manifest_version", problem)
         return None
-    return value
+    return value if isinstance(value, str) else None
 
 
 def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectManifest:
@@ -287,11 +293,10 @@ def _finite(text: str) -> float:
     return value
 
 
-def load_json_once(raw: bytes, source: str) -> Any:
-    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+def decode_json(raw: bytes, source: str) -> tuple[Any, str | None]:
+    """Decode manifest JSON; return it and, if an object names a key twice (the last value kept), where.
 
-    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
-    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    Raises :class:`ManifestError` for bytes that are not JSON at all (not UTF-8, NaN, too deep).
     """
     repeated: dict[int, tuple[str, dict[str, Any]]] = {}  # holding the object keeps its id unique
 
@@ -313,11 +318,22 @@ def load_json_once(raw: bytes, source: str) -> Any:
         raise ManifestError(f"{source}: invalid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ManifestError(f"{source}: invalid JSON: {exc}") from None
+    if not repeated:
+        return data, None
+    location, key = _first_repeat(data, repeated)
+    return data, f"{location}: duplicate key {key!r}"
+
+
+def load_json_once(raw: bytes, source: str) -> Any:
+    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+
+    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
+    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    """
+    data, repeated = decode_json(raw, source)
     if repeated:
-        location, key = _first_repeat(data, repeated)
         raise ManifestError(
-            f"{source}: {location}: duplicate key {key!r} (a JSON object names each key once; "
-            "the earlier value would be silently lost)"
+            f"{source}: {repeated} (a JSON object names each key once; the earlier value would be silently lost)"
         )
     return data
 
