@@ -67,42 +67,10 @@ def last_import(store: Store, project: str) -> dict[str, Any] | None:
 
 def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
     """A revision's manifest as display lines ``(text, is_heading)``."""
-    from casstore.inspect import show_revision
+    from casstore.inspect import manifest_lines, show_revision
 
     view = show_revision(store, commit)
-    manifest = view.manifest
-    project = manifest.get("project", {})
-    sizes = {entry.path: entry.size for entry in view.tree.entries}
-    lines: list[tuple[str, bool]] = [
-        (f"{project.get('name')} ({project.get('id')}) — {view.commit.kind} {commit[:12]}", True),
-        (f"bpm {project.get('bpm')}   swing {project.get('swing')}   updated {project.get('updated_at')}", False),
-        (f"manifest {view.tree.manifest}", False),
-        (f"Patterns ({len(manifest.get('patterns', []))})", True),
-    ]
-    for pattern in manifest.get("patterns", []):
-        lines.append(
-            (
-                f"  {pattern.get('pattern_id')}: {pattern.get('length_steps')} steps, "
-                f"{pattern.get('step_count')} filled",
-                False,
-            )
-        )
-    lines.append((f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})", True))
-    for snapshot in manifest.get("mixer_snapshots", []):
-        lines.append((f"  {snapshot.get('name')} ({snapshot.get('snapshot_type')})", False))
-    lines.append((f"Sampler assets ({len(manifest.get('sampler_assets', []))})", True))
-    for asset in manifest.get("sampler_assets", []):
-        lufs = asset.get("lufs_lu")
-        peak = asset.get("peak_dbfs")
-        size = sizes.get(asset.get("relative_path"), 0)
-        lines.append(
-            (
-                f"  {asset.get('asset_name')}: LUFS {'—' if lufs is None else lufs}, peak "
-                f"{'—' if peak is None else peak} dBFS, {size:,} bytes, {str(asset.get('sha256'))[:12]}",
-                False,
-            )
-        )
-    return lines
+    return [(f"{view.commit.kind} {commit[:12]} — {view.commit.created_at}", True), *manifest_lines(view)]
 
 
 def diff_records(store: Store, old: str, new: str) -> list[dict[str, Any]]:
