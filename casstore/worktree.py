@@ -8,14 +8,13 @@ checkout do not re-read unchanged samples.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_beside, user_mode, write_durable
+from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_for, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import DestinationError, UsageError
 from casstore.exporter import copy_object_to
@@ -249,7 +248,6 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
     Until every file is written and fsynced nothing in ``root`` has changed; on failure the
     temp files and the directories made for them are removed, so a retry starts clean.
     """
-    mode = user_mode(directory=False)
     made: list[Path] = []
     staged: list[tuple[str, Path]] = []
     try:
@@ -258,14 +256,9 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
             made += make_dirs(target.parent)  # removed again if the checkout fails
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
-            fd, tmp_path = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
-            tmp_name = str(tmp_path)
-            staged.append((tmp_name, target))
-            with ops().writer(os.fdopen(fd, "wb"), tmp_name) as out:
+            with temp_for(target, "ck", TEMP_SUFFIX) as (out, tmp_path):
+                staged.append((str(tmp_path), target))
                 copy_object_to(store, entry, out)
-                os.fchmod(out.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
-                out.flush()
-                ops().fsync(out.fileno())
         for tmp_name, target in staged:
             ops().replace(tmp_name, target)
     except BaseException:
