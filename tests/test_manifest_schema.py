@@ -209,12 +209,13 @@ NEAR_MISSES: dict[str, list[Any]] = {
 }  # fmt: skip
 KIND_OF = {"sha256": "sha256", "length_steps": "int", "step_count": "int", "bpm": "number", "swing": "number"}
 KIND_OF |= {"lufs_lu": "number", "manifest_version": "version"}
-anything = st.sampled_from([value for values in NEAR_MISSES.values() for value in values])
+# Copied on each draw: a drawn [] may be appended to, and must not change the pool.
+anything = st.sampled_from([value for values in NEAR_MISSES.values() for value in values]).map(copy.deepcopy)
 
 
 def near_miss(key: str) -> st.SearchStrategy[Any]:
     """A value that is nearly right for ``key`` (or anything at all, now and then)."""
-    return st.sampled_from(NEAR_MISSES[KIND_OF.get(key, "str")]) | anything
+    return st.sampled_from(NEAR_MISSES[KIND_OF.get(key, "str")]).map(copy.deepcopy) | anything
 
 
 SECTIONS = ("patterns", "mixer_snapshots", "sampler_assets")
