@@ -227,6 +227,14 @@ def checkout(
     for path in doomed:
         ops().unlink(root.joinpath(*path.split("/")), missing_ok=True)
     _remove_empty_dirs(root, doomed)
+    # Removals durable before the marker says they happened: after a power cut the marker never
+    # names a revision whose deleted files could come back.
+    fsync_dirs(
+        parent
+        for path in doomed
+        for parent in root.joinpath(*path.split("/")).parents
+        if parent.is_relative_to(root) and parent.is_dir()
+    )
     files = hash_directory(root, current, time.time_ns()).files
     kept = {p: c for p, c in files.items() if p in target}
     write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, time.time_ns()))
