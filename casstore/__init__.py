@@ -95,6 +95,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "last_import": ("api", None),
     "LastImport": ("api", None),
     "show_revision": ("inspect", None),
+    "manifest_lines": ("inspect", None),
     "RevisionView": ("inspect", None),
     "revision_lines": ("api", None),
     "diff_revisions": ("diff", "diff_specs"),
@@ -210,6 +211,7 @@ __all__ = [
     "list_recovery_points",
     "list_refs",
     "load_sampler_manifest",
+    "manifest_lines",
     "measure_loudness",
     "open_or_init_store",
     "open_store",
@@ -303,7 +305,7 @@ if TYPE_CHECKING:
     from casstore.gc import gc as gc_store
     from casstore.handoff import Handoff
     from casstore.importer import ImportResult
-    from casstore.inspect import RevisionView, show_revision
+    from casstore.inspect import RevisionView, manifest_lines, show_revision
     from casstore.loudness import AudioFormatError, AudioUnavailable, Loudness
     from casstore.loudness import measure as measure_loudness
     from casstore.loudness_report import LoudnessChange, SampleLoudness, revision_loudness

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casstore import canonical
 from casstore.clock import parse_iso
 from casstore.defaults import BRANCH
 from casstore.errors import StoreNotFound
@@ -119,6 +118,7 @@ class LastImport:
 def last_import(store: Store, project: str) -> LastImport | None:
     """The newest import of ``project``, or None when it has none."""
     from casstore.history import read_tree
+    from casstore.manifest_view import read_tree_manifest
 
     for entry in project_history(store, project):
         if entry.kind != "import":
@@ -126,49 +126,14 @@ def last_import(store: Store, project: str) -> LastImport | None:
         commit = entry.commit
         tree = read_tree(store, commit.tree)
         bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
-        assets: list[str] = []
-        if tree.manifest:
-            manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
-            assets = [str(a.get("asset_name")) for a in manifest.get("sampler_assets", [])]
+        assets = read_tree_manifest(store, tree).sampler_asset_names()
         return LastImport(entry.oid, tree.manifest or "", bundle, tuple(assets))
     return None
 
 
 def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
     """A revision's manifest as display lines ``(text, is_heading)``."""
-    from casstore.inspect import show_revision
+    from casstore.inspect import manifest_lines, show_revision
 
     view = show_revision(store, commit)
-    manifest = view.manifest
-    project = manifest.get("project", {})
-    sizes = {entry.path: entry.size for entry in view.tree.entries}
-    lines: list[tuple[str, bool]] = [
-        (f"{project.get('name')} ({project.get('id')}) — {view.commit.kind} {commit[:12]}", True),
-        (f"bpm {project.get('bpm')}   swing {project.get('swing')}   updated {project.get('updated_at')}", False),
-        (f"manifest {view.tree.manifest}", False),
-        (f"Patterns ({len(manifest.get('patterns', []))})", True),
-    ]
-    for pattern in manifest.get("patterns", []):
-        lines.append(
-            (
-                f"  {pattern.get('pattern_id')}: {pattern.get('length_steps')} steps, "
-                f"{pattern.get('step_count')} filled",
-                False,
-            )
-        )
-    lines.append((f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})", True))
-    for snapshot in manifest.get("mixer_snapshots", []):
-        lines.append((f"  {snapshot.get('name')} ({snapshot.get('snapshot_type')})", False))
-    lines.append((f"Sampler assets ({len(manifest.get('sampler_assets', []))})", True))
-    for asset in manifest.get("sampler_assets", []):
-        lufs = asset.get("lufs_lu")
-        peak = asset.get("peak_dbfs")
-        size = sizes.get(asset.get("relative_path"), 0)
-        lines.append(
-            (
-                f"  {asset.get('asset_name')}: LUFS {'—' if lufs is None else lufs}, peak "
-                f"{'—' if peak is None else peak} dBFS, {size:,} bytes, {str(asset.get('sha256'))[:12]}",
-                False,
-            )
-        )
-    return lines
+    return [(f"{view.commit.kind} {commit[:12]} — {view.commit.created_at}", True), *manifest_lines(view)]

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -169,6 +170,68 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
         else:
             ops().unlink(staging, missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def staged_file(dest: Path) -> Iterator[BinaryIO]:
+    """Write a new file ``dest`` all or nothing: a temp beside it, fsynced, renamed into place (see :func:`staged`)."""
+    with staged(dest, directory=False) as staging, ops().writer(open(staging, "wb"), staging) as out:
+        yield out
+        out.flush()
+        ops().fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def new_file(path: Path) -> Iterator[BinaryIO]:
+    """Create ``path`` in a directory that is being staged, for writing; fsynced when the block ends.
+
+    The file needs no rename of its own: the staged directory's rename publishes it.
+    """
+    ops().before("create", path)
+    # The writer closes the file too: a full disk fails that close's flush again, naming the file.
+    with ops().writer(open(path, "wb"), path) as out:
+        yield out
+        out.flush()
+        ops().fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def temp_for(target: Path, kind: str, suffix: str = "") -> Iterator[tuple[BinaryIO, Path]]:
+    """Write a temp file beside ``target`` with the user's file mode; fsynced when the block ends.
+
+    The caller renames it over ``target`` (or many at once, all or nothing); it is removed if
+    the block fails. Its short name says which file it was for and which process wrote it.
+    """
+    fd, tmp = ops().create_temp(target.parent, temp_beside(target.name, kind), suffix)
+    try:
+        with ops().writer(os.fdopen(fd, "wb"), tmp) as out:
+            yield out, tmp
+            os.fchmod(out.fileno(), user_mode(directory=False))  # not mkstemp's 0600
+            out.flush()
+            ops().fsync(out.fileno())
+    except BaseException:
+        ops().unlink(tmp, missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def replacing(target: Path, kind: str, suffix: str = "") -> Iterator[BinaryIO]:
+    """Replace ``target`` with what the block writes, durably; if the block fails, ``target`` is untouched."""
+    ensure_dir(target.parent)
+    with temp_for(target, kind, suffix) as (out, tmp):
+        yield out
+    try:
+        ops().replace(tmp, target)
+    except BaseException:
+        ops().unlink(tmp, missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def copy_durable(src: Path, target: Path) -> None:
+    """Copy the file ``src`` over ``target`` durably (temp beside it, fsync, rename, directory fsync)."""
+    with open(src, "rb") as source, replacing(target, "copy") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
 
 
 def _clear_dead_partials(dest: Path) -> None:

@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from casstore import canonical
 from casstore.clock import format_iso, utc_now
 from casstore.defaults import AUTOSAVE_KEEP
 from casstore.errors import HINT_PROJECT, CasstoreError, RefConflict, RefLocked, UsageError
 from casstore.history import new_commit, read_commit
+from casstore.manifest_view import read_manifest_lenient
 from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.snapshot import snapshot_directory
@@ -157,10 +157,13 @@ def project_of_directory(root: Path, explicit: str | None) -> str:
     if marker is not None:
         return marker.project
     try:
-        project = canonical.loads((root / MANIFEST_NAME).read_bytes())["project"]["id"]
-        return check_component(str(project), "project id")
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(f"{root}: cannot tell which project this is; name the project", hint=HINT_PROJECT) from None
+        raw = (root / MANIFEST_NAME).read_bytes()
+    except OSError:
+        raw = None
+    project = read_manifest_lenient(raw).project.get("id")
+    if project is None:
+        raise UsageError(f"{root}: cannot tell which project this is; name the project", hint=HINT_PROJECT)
+    return check_component(str(project), "project id")
 
 
 def default_mutation_id(tree_id: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import staged
+from casstore.atomic import ensure_dir, fsync_dirs, new_file, staged
 from casstore.bundle import scan_bundle
 from casstore.bundle_source import opened
 from casstore.errors import BundleError, UsageError
@@ -74,6 +73,13 @@ def _read_json(path: Path, what: str) -> Any:
         raise BundleError(f"{path}: {what} is not valid JSON: {exc}") from None
 
 
+def _copy_in(src: Path, target: Path) -> None:
+    """Copy a loose file into the bundle being staged (fsynced; the staged directory's rename publishes it)."""
+    ensure_dir(target.parent)
+    with open(src, "rb") as source, new_file(target) as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+
+
 def _sha(path: Path) -> str:
     with open(path, "rb") as stream:
         return hash_stream(stream)[0]
@@ -114,8 +120,7 @@ def build_bundle(
             check_component(pattern_id, "pattern_id")
             rel = check_path(f"patterns/{pattern_id}.json", f"pattern {pattern_path}")
             target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(pattern_path, target)
+            _copy_in(pattern_path, target)
             steps = pattern.get("steps", [])
             manifest["patterns"].append(
                 {
@@ -130,8 +135,7 @@ def build_bundle(
             _read_json(spec.path, "mixer snapshot")
             rel = check_path(f"mixer/{spec.path.name}", f"mixer snapshot {spec.name!r}")
             target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(spec.path, target)
+            _copy_in(spec.path, target)
             manifest["mixer_snapshots"].append(
                 {"name": spec.name, "path": rel, "sha256": _sha(target), "snapshot_type": spec.snapshot_type}
             )
@@ -142,8 +146,7 @@ def build_bundle(
                 record = index.copy_asset(asset.path, staging, asset_name=asset.name).as_json()
             else:
                 rel = check_path(f"assets/{asset.name}", f"sampler asset {asset.name!r}")
-                (staging / "assets").mkdir(exist_ok=True)
-                shutil.copyfile(asset.path, staging / rel)
+                _copy_in(asset.path, staging / rel)
                 loudness = measure(staging / rel)
                 record = {
                     "asset_name": asset.name,
@@ -154,14 +157,13 @@ def build_bundle(
                     "peak_dbfs": None if loudness.peak_dbfs is None else round(loudness.peak_dbfs, 2),
                 }
             manifest["sampler_assets"].append(record)
-        shutil.copyfile(project_file, staging / "project.json")
-        raw = manifest_from_json(manifest).canonical_bytes()
-        (staging / MANIFEST_NAME).write_bytes(raw)
+        _copy_in(project_file, staging / "project.json")
+        with new_file(staging / MANIFEST_NAME) as out:
+            out.write(manifest_from_json(manifest).canonical_bytes())
+        # Each file was fsynced as it was written; their names must last too, before the rename publishes them.
+        fsync_dirs({staging, *(path.parent for path in staging.rglob("*") if path.is_file())})
         with opened(staging) as source:
             scanned = scan_bundle(source)
-        for path in [p for p in staging.rglob("*") if p.is_file()]:
-            with open(path, "rb") as stream:
-                os.fsync(stream.fileno())
     parsed = scanned.manifest
     summary = {
         "project": scanned.tree.project_id,

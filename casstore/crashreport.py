@@ -9,7 +9,6 @@ Layout: ``casstore-crash-report.json`` (what refs it carries), ``objects/<id>``
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from casstore import canonical
-from casstore.atomic import staged
 from casstore.autosave import newest_autosave
 from casstore.clock import utc_now_iso
 from casstore.errors import BundleError, CorruptObject, UsageError
@@ -29,6 +27,7 @@ from casstore.reachability import GraphWalk, reachable
 from casstore.refs import split_ref
 from casstore.store import Store
 from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
+from casstore.zipwriter import write_zip
 
 REPORT_NAME = "casstore-crash-report.json"
 FORMAT = "casstore-crash-report"
@@ -85,25 +84,20 @@ def write_crash_report(store: Store, project: str, out: Path) -> CrashReportResu
         "refs": refs,
         "objects": len(objects),
     }
-    with (
-        staged(out, directory=False) as staging,
-        open(staging, "wb") as raw,
-        zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
-    ):
-        archive.writestr(REPORT_NAME, canonical.dumps(header))
-        archive.writestr("README.md", _readme(project, refs))
+    with write_zip(out) as archive:
+        archive.add_bytes(REPORT_NAME, canonical.dumps(header))
+        archive.add_bytes("README.md", _readme(project, refs).encode())
         if newest_tree.manifest:
-            archive.writestr("project_manifest.json", store.objects.read_bytes(newest_tree.manifest))
+            archive.add_bytes("project_manifest.json", store.objects.read_bytes(newest_tree.manifest))
         for oid in objects:
-            info = zipfile.ZipInfo(f"objects/{oid}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with store.objects.reader(oid) as reader, archive.open(info, "w", force_zip64=True) as target:
-                while chunk := reader.read(CHUNK_SIZE):
-                    target.write(chunk)
-        archive.close()
-        raw.flush()
-        os.fsync(raw.fileno())
+            archive.add(f"objects/{oid}", partial(_copy_object, store, oid), None)
     return CrashReportResult(project, refs, len(objects), 0, str(out))
+
+
+def _copy_object(store: Store, oid: str, target: BinaryIO) -> None:
+    with store.objects.reader(oid) as reader:
+        while chunk := reader.read(CHUNK_SIZE):
+            target.write(chunk)
 
 
 def _readme(project: str, refs: dict[str, str]) -> str:

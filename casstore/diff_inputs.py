@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, BinaryIO
 from casstore import canonical
 from casstore.bundle_source import BundleSource, open_source
 from casstore.ids import hash_stream
+from casstore.manifest_view import read_manifest_lenient, read_tree_manifest
 from casstore.objects import Tree
 from casstore.paths import MANIFEST_NAME
 from casstore.store import Store
@@ -29,7 +29,7 @@ class FileFacts:
 
 @dataclass
 class DiffSide:
-    """A bundle as diff sees it: files by path, a way to open them, and its manifest (if parseable)."""
+    """A bundle as diff sees it: files by path, a way to open them, and its manifest object as written (if any)."""
 
     label: str
     files: dict[str, FileFacts]
@@ -55,14 +55,6 @@ class DiffSide:
             closer()
 
 
-def _parse_manifest(raw: bytes) -> dict[str, Any] | None:
-    with contextlib.suppress(ValueError, UnicodeDecodeError):
-        item = canonical.loads(raw)
-        if isinstance(item, dict):
-            return item
-    return None
-
-
 def side_from_tree(store: Store, tree: Tree, label: str) -> DiffSide:
     """View a stored tree."""
     files = {entry.path: FileFacts(entry.sha256, entry.size) for entry in tree.entries}
@@ -70,7 +62,7 @@ def side_from_tree(store: Store, tree: Tree, label: str) -> DiffSide:
     def opener(path: str) -> BinaryIO:
         return _ReaderStream(store, files[path].sha256)  # type: ignore[return-value]
 
-    manifest = _parse_manifest(store.objects.read_bytes(tree.manifest)) if tree.manifest else None
+    manifest = read_tree_manifest(store, tree).document
     return DiffSide(label, files, opener, manifest, project_id=tree.project_id)
 
 
@@ -86,10 +78,11 @@ def side_from_path(location: Path) -> DiffSide:
     def opener(path: str) -> BinaryIO:
         return source.files[path].open()
 
-    manifest = None
+    raw = None
     if MANIFEST_NAME in source.files:
         with source.files[MANIFEST_NAME].open() as stream:
-            manifest = _parse_manifest(stream.read())
+            raw = stream.read()
+    manifest = read_manifest_lenient(raw).document
     return DiffSide(str(location), files, opener, manifest, [source.close])
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from casstore.atomic import fsync_dirs, staged
+from casstore.atomic import fsync_dirs, new_file, staged
 from casstore.errors import DestinationError
 from casstore.fileops import ops
 from casstore.history import read_commit, read_tree
@@ -17,10 +17,9 @@ from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
 from casstore.paths import check_path
 from casstore.store import Store
+from casstore.zipwriter import write_zip
 
 ProgressFn = Callable[[int, int], None]
-# 1980-01-01, the zip epoch: fixed timestamps make the same revision give the same zip bytes.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -84,16 +83,11 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
         ops().mkdir(parent, parents=True)
 
     def write_one(entry: TreeEntry) -> None:
-        target = targets[entry.path]
-        ops().before("create", target)
-        # The writer closes the file too: a full disk fails that close's flush again, naming the file.
-        with ops().writer(open(target, "wb"), target) as out:
+        with new_file(targets[entry.path]) as out:
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
             else:
                 copy_object_to(store, entry, out)
-            out.flush()
-            ops().fsync(out.fileno())
 
     for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
         done += entry.size
@@ -105,21 +99,11 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
 
 def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | None) -> None:
     done = 0
-    with (
-        staged(dest, directory=False) as staging,
-        ops().writer(open(staging, "wb"), staging) as raw,
-        zipfile.ZipFile(raw, "w", allowZip64=True) as archive,
-    ):
+    with write_zip(dest) as archive:
         for entry in tree.entries:
-            info = zipfile.ZipInfo(entry.path, date_time=_ZIP_EPOCH)
-            info.external_attr = 0o100644 << 16
-            # Audio barely deflates; storing it keeps export at disk speed.
-            info.compress_type = zipfile.ZIP_STORED if entry.role == "sampler_asset" else zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=entry.size >= (1 << 31)) as out:
-                copy_object_to(store, entry, out)
+            archive.add(
+                entry.path, partial(copy_object_to, store, entry), entry.size, stored=entry.role == "sampler_asset"
+            )
             done += entry.size
             if progress:
                 progress(done, tree.total_size)
-        archive.close()
-        raw.flush()
-        ops().fsync(raw.fileno())

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casstore import canonical
 from casstore.defaults import STRESS_INTERVAL_SECONDS, STRESS_ITERATIONS
 from casstore.exporter import export_revision
 from casstore.history import read_commit, read_tree, walk_first_parent
 from casstore.loudness_report import QA_THRESHOLD_LU, SampleLoudness, revision_loudness
+from casstore.manifest_view import read_tree_manifest
 from casstore.store import Store
 
 
@@ -75,7 +75,7 @@ def build_handoff(store: Store, commit_id: str, revision: str, stress_summary: d
     """Gather the hand-off for one revision; runs the stress harness when no summary is given."""
     commit = read_commit(store, commit_id)
     tree = read_tree(store, commit.tree)
-    manifest = canonical.loads(store.objects.read_bytes(tree.manifest)) if tree.manifest else {}
+    manifest = read_tree_manifest(store, tree).shown()
     project = commit.project_id
     imported = next((e for e in walk_first_parent(store, commit_id) if e.commit.kind == "import"), None)
     bundle_dir = f"dist/projects/{project}_bundle"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from casstore import canonical
+from casstore.diff_text import human_bytes
 from casstore.history import LogEntry, read_commit, read_tree, walk_first_parent
+from casstore.loudness_report import SampleLoudness
+from casstore.manifest_view import read_tree_manifest
 from casstore.objects import Commit, Tree
 from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH
@@ -84,36 +87,72 @@ class RevisionView:
     manifest_error: str | None = None
 
 
-_MANIFEST_LISTS = ("patterns", "mixer_snapshots", "sampler_assets")
-
-
-def _readable_manifest(data: Any) -> tuple[dict[str, Any], str | None]:
-    """Keep the parts of a parsed manifest a viewer can show; say what had to be left out."""
-    if not isinstance(data, dict):
-        return {}, f"{MANIFEST_NAME} is not a JSON object"
-    kept = dict(data)
-    dropped = []
-    if not isinstance(kept.get("project", {}), dict):
-        kept.pop("project")
-        dropped.append("project")
-    for key in _MANIFEST_LISTS:
-        items = kept.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            kept[key] = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-            dropped.append(key)
-    return kept, (f"{MANIFEST_NAME}: unreadable entries left out: {', '.join(dropped)}" if dropped else None)
-
-
 def show_revision(store: Store, oid: str) -> RevisionView:
     """Load a revision's commit, tree and manifest (an autosave may have none, or a broken one)."""
     commit = read_commit(store, oid)
     tree = read_tree(store, commit.tree)
     if tree.manifest is None:
         return RevisionView(oid, commit, tree, {}, f"this {commit.kind} has no {MANIFEST_NAME}")
-    raw = store.objects.read_bytes(tree.manifest)
-    try:
-        data = canonical.loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError included
-        return RevisionView(oid, commit, tree, {}, f"{MANIFEST_NAME} is not valid JSON ({exc})")
-    manifest, problem = _readable_manifest(data)
-    return RevisionView(oid, commit, tree, manifest, problem)
+    view = read_tree_manifest(store, tree)
+    return RevisionView(oid, commit, tree, view.shown(), view.problem())
+
+
+def _size(sizes: dict[str, int], path: object) -> int | None:
+    return sizes.get(path) if isinstance(path, str) else None  # a damaged entry's path may be anything
+
+
+def manifest_lines(view: RevisionView, loudness: Mapping[str, SampleLoudness] | None = None) -> list[tuple[str, bool]]:
+    """A revision's manifest as the lines ``show`` and the viewer print: ``(text, is_heading)``.
+
+    With ``loudness`` (measurements by asset name) each sampler asset shows its measured level
+    beside the manifest's, and any QA finding; without it, the manifest's level only, so the
+    viewer draws a revision without decoding its audio. A revision without a readable
+    manifest shows its files.
+    """
+    tree = view.tree
+    if not view.manifest:
+        lines = [(f"Project {tree.project_id} — {view.manifest_error}", True), (f"Files ({len(tree.entries)})", True)]
+        return lines + [(f"  {e.path}  {human_bytes(e.size)}  {e.sha256[:16]}", False) for e in tree.entries]
+    manifest = view.manifest
+    project = manifest.get("project", {})
+    sizes = {entry.path: entry.size for entry in tree.entries}
+    patterns = manifest.get("patterns", [])
+    lines = [
+        (f"Project {project.get('id')} — {project.get('name')}", True),
+        (f"  manifest {manifest.get('manifest_version')}  sha256 {tree.manifest}", False),
+        (f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}", False),
+        (f"Patterns ({len(patterns)})", True),
+    ]
+    for pattern in patterns:
+        # An empty file has no steps, whatever counts the manifest claims for it.
+        steps = (
+            "empty file (0 bytes), no steps"
+            if _size(sizes, pattern.get("path")) == 0
+            else f"{pattern.get('length_steps')} steps, {pattern.get('step_count')} filled"
+        )
+        lines.append((f"  {pattern.get('pattern_id')!s:<20} {steps}  {pattern.get('path')}", False))
+    snapshots = manifest.get("mixer_snapshots", [])
+    lines.append((f"Mixer snapshots ({len(snapshots)})", True))
+    for snapshot in snapshots:
+        lines.append((f"  {snapshot.get('name')!s:<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}", False))
+    assets = manifest.get("sampler_assets", [])
+    lines.append((f"Sampler assets ({len(assets)})", True))
+    for asset in assets:
+        name, path = str(asset.get("asset_name")), asset.get("relative_path")
+        found = (loudness or {}).get(name)
+        level = SampleLoudness(name, None, _number(asset.get("lufs_lu")), None).manifest_text()
+        if found is not None:
+            level = f"{found.measured_text()}, {found.manifest_text()}"
+        size = human_bytes(_size(sizes, path) or 0)
+        lines.append((f"  {name:<28} {size:>10}  {level}  {str(asset.get('sha256'))[:16]}", False))
+        if found is not None and found.qa_finding:
+            lines.append((f"      QA finding: {found.qa_finding}", False))
+    others = tree.by_role("file")
+    if others:
+        lines.append((f"Other files ({len(others)})", True))
+        lines += [(f"  {entry.path}  {human_bytes(entry.size)}", False) for entry in others]
+    return lines
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,6 +1,6 @@
 """The tracker app's ``project_manifest.json``, schema 1.x: typed records, unknown fields kept.
 
-Validation is plain Python against a small table of field kinds: every import,
+Validation is plain Python, its rules read from the records' annotations: every import,
 export, diff and autosave reads a manifest, and pydantic's import alone cost more
 (~90 ms) than casstore's whole start-up budget. Messages follow pydantic's wording
 (``Field required``, ``Input should be a valid number``) so they read the same as
@@ -9,28 +9,55 @@ the sampler manifest's, which still uses pydantic.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from casstore import canonical
 from casstore.errors import ManifestError
 from casstore.paths import MANIFEST_NAME
 
 SUPPORTED_MAJOR = 1
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+# ASCII digits only: ``\d`` would take any Unicode digit (``١.0.0`` read as major 1).
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# A float taken as an integer must fit in 64 bits, as in pydantic (the tracker app's reader).
+_INT_FROM_FLOAT_LIMIT = float(2**63)
 
-# Field kinds: a trailing "?" makes the field optional (absent or null means None).
+Sha256: TypeAlias = str
+"""A field annotated ``Sha256`` holds 64 lowercase hex digits."""
+
+# Each record's fields are declared once, as dataclass annotations; the validator reads its
+# rules from them (``str | None`` makes a field optional: absent or null means None).
+_KIND_OF_ANNOTATION = {"str": "str", "Sha256": "sha256", "float": "number", "int": "int"}
 _MESSAGES = {
     "str": "Input should be a valid string",
     "number": "Input should be a valid number",
     "int": "Input should be a valid integer",
     "sha256": "Input should be a valid string",
 }
+
+
+@dataclass(frozen=True)
+class DeclaredField:
+    """One declared field of a manifest record: its name, its kind and whether it may be absent."""
+
+    name: str
+    kind: str  # str | sha256 | number | int
+    optional: bool
+
+
+def _declared(annotation: str, owner: str, name: str) -> DeclaredField:
+    """Read a field's rule from its annotation; an annotation the validator cannot check is a bug."""
+    base, _, rest = annotation.partition(" | ")
+    optional = rest == "None"
+    if base not in _KIND_OF_ANNOTATION or (rest and not optional):
+        raise TypeError(f"{owner}.{name}: annotation {annotation!r} has no manifest rule")
+    return DeclaredField(name, _KIND_OF_ANNOTATION[base], optional)
 
 
 def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
@@ -51,7 +78,7 @@ def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
     if kind == "int":
         if isinstance(value, int):
             return value, None
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) < _INT_FROM_FLOAT_LIMIT:
             return int(value), None
     return None, _MESSAGES[kind]
 
@@ -74,10 +101,17 @@ def _join(location: str, key: str | int) -> str:
 
 @dataclass
 class _Record:
-    """A manifest record: the declared fields (see ``KINDS``) plus any unknown ones in ``extra``."""
+    """A manifest record: its annotated fields (see ``FIELDS``) plus any unknown ones in ``extra``."""
 
-    KINDS: ClassVar[dict[str, str]] = {}
+    FIELDS: ClassVar[tuple[DeclaredField, ...]] = ()
+    NAMES: ClassVar[frozenset[str]] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = inspect.get_annotations(cls)  # this class's own, as written (strings: see the __future__ import)
+        cls.FIELDS = tuple(_declared(str(annotation), cls.__name__, name) for name, annotation in own.items())
+        cls.NAMES = frozenset(f.name for f in cls.FIELDS)
 
     @classmethod
     def parse(cls, data: object, location: str, errors: _Errors) -> Any:
@@ -87,29 +121,29 @@ class _Record:
             return None
         values: dict[str, Any] = {}
         failed = False
-        for name, kind in cls.KINDS.items():
-            optional = kind.endswith("?")
+        for declared in cls.FIELDS:
+            name = declared.name
             value = data.get(name)
-            if value is None and optional:
+            if value is None and declared.optional:
                 values[name] = None
                 continue
             if name not in data:
                 errors.add(_join(location, name), "Field required")
                 failed = True
                 continue
-            values[name], problem = _convert(kind.rstrip("?"), value)
+            values[name], problem = _convert(declared.kind, value)
             if problem:
                 errors.add(_join(location, name), problem)
                 failed = True
         if failed:
             return None
-        extra = {key: value for key, value in data.items() if key not in cls.KINDS}
+        extra = {key: value for key, value in data.items() if key not in cls.NAMES}
         return cls(**values, extra=extra)
 
     def as_json(self) -> dict[str, Any]:
         """Return the record as JSON: declared fields (optional ones as null) and unknown ones."""
         out = dict(self.extra)
-        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"})
+        out.update({f.name: getattr(self, f.name) for f in self.FIELDS})
         return out
 
 
@@ -117,14 +151,6 @@ class _Record:
 class ProjectRecord(_Record):
     """The ``project`` block: id, name, tempo and timestamps."""
 
-    KINDS: ClassVar[dict[str, str]] = {
-        "id": "str",
-        "name": "str",
-        "bpm": "number",
-        "swing": "number",
-        "created_at": "str",
-        "updated_at": "str",
-    }
     id: str
     name: str
     bpm: float
@@ -137,16 +163,9 @@ class ProjectRecord(_Record):
 class PatternFileRecord(_Record):
     """One tracker pattern file."""
 
-    KINDS: ClassVar[dict[str, str]] = {
-        "pattern_id": "str",
-        "path": "str",
-        "sha256": "sha256",
-        "length_steps": "int",
-        "step_count": "int",
-    }
     pattern_id: str
     path: str
-    sha256: str
+    sha256: Sha256
     length_steps: int
     step_count: int
 
@@ -155,10 +174,9 @@ class PatternFileRecord(_Record):
 class MixerSnapshotRecord(_Record):
     """One mixer snapshot file."""
 
-    KINDS: ClassVar[dict[str, str]] = {"name": "str", "path": "str", "sha256": "sha256", "snapshot_type": "str"}
     name: str
     path: str
-    sha256: str
+    sha256: Sha256
     snapshot_type: str
 
 
@@ -166,16 +184,9 @@ class MixerSnapshotRecord(_Record):
 class SamplerAssetRecord(_Record):
     """One sampler asset (a WAV/FLAC sample) with its loudness and source."""
 
-    KINDS: ClassVar[dict[str, str]] = {
-        "asset_name": "str",
-        "relative_path": "str",
-        "sha256": "sha256",
-        "lufs_lu": "number?",
-        "source_uri": "str?",
-    }
     asset_name: str
     relative_path: str
-    sha256: str
+    sha256: Sha256
     lufs_lu: float | None = None
     source_uri: str | None = None
 
@@ -223,18 +234,24 @@ class ProjectManifest:
         return canonical.dumps(self.as_json())
 
 
-def _check_version(value: object, errors: _Errors) -> str | None:
+def version_problem(value: object) -> str | None:
+    """Say why ``value`` is not a ``manifest_version`` this casstore reads (1.x), or None."""
     if not isinstance(value, str):
-        errors.add("manifest_version", _MESSAGES["str"])
-        return None
+        return _MESSAGES["str"]
     match = _VERSION.fullmatch(value)
     if not match:
-        errors.add("manifest_version", f"{value!r} is not a MAJOR.MINOR.PATCH version")
-        return None
+        return f"{value!r} is not a MAJOR.MINOR.PATCH version"
     if int(match.group(1)) != SUPPORTED_MAJOR:
-        errors.add("manifest_version", f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)")
+        return f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)"
+    return None
+
+
+def _check_version(value: object, errors: _Errors) -> str | None:
+    problem = version_problem(value)
+    if problem:
+        errors.add("manifest_version", problem)
         return None
-    return value
+    return value if isinstance(value, str) else None
 
 
 def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectManifest:
@@ -276,11 +293,10 @@ def _finite(text: str) -> float:
     return value
 
 
-def load_json_once(raw: bytes, source: str) -> Any:
-    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+def decode_json(raw: bytes, source: str) -> tuple[Any, str | None]:
+    """Decode manifest JSON; return it and, if an object names a key twice (the last value kept), where.
 
-    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
-    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    Raises :class:`ManifestError` for bytes that are not JSON at all (not UTF-8, NaN, too deep).
     """
     repeated: dict[int, tuple[str, dict[str, Any]]] = {}  # holding the object keeps its id unique
 
@@ -302,11 +318,22 @@ def load_json_once(raw: bytes, source: str) -> Any:
         raise ManifestError(f"{source}: invalid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ManifestError(f"{source}: invalid JSON: {exc}") from None
+    if not repeated:
+        return data, None
+    location, key = _first_repeat(data, repeated)
+    return data, f"{location}: duplicate key {key!r}"
+
+
+def load_json_once(raw: bytes, source: str) -> Any:
+    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+
+    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
+    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    """
+    data, repeated = decode_json(raw, source)
     if repeated:
-        location, key = _first_repeat(data, repeated)
         raise ManifestError(
-            f"{source}: {location}: duplicate key {key!r} (a JSON object names each key once; "
-            "the earlier value would be silently lost)"
+            f"{source}: {repeated} (a JSON object names each key once; the earlier value would be silently lost)"
         )
     return data
 

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casstore import canonical
 from casstore.autosave import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.diff import DiffRecord, diff_sides
 from casstore.diff_inputs import side_from_tree
 from casstore.errors import RevisionError
 from casstore.history import read_commit, read_tree
-from casstore.objects import Tree
+from casstore.manifest_view import read_tree_manifest
 from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.store import Store
 from casstore.worktree import CheckoutResult, checkout
@@ -70,16 +69,6 @@ class RecoveryPoint:
         }
 
 
-def _assets(store: Store, tree: Tree) -> tuple[str, ...]:
-    if tree.manifest is None:
-        return ()
-    try:
-        manifest = canonical.loads(store.objects.read_bytes(tree.manifest))
-        return tuple(str(a["asset_name"]) for a in manifest.get("sampler_assets", []))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return ()
-
-
 def summarize(records: list[DiffRecord]) -> str:
     """Say in one line what a recovery point has that the head does not."""
     if not records:
@@ -125,7 +114,7 @@ def list_recovery_points(store: Store, project: str | None = None) -> list[Recov
                     commit.created_at,
                     commit.mutation_id,
                     tree.manifest,
-                    _assets(store, tree),
+                    tuple(read_tree_manifest(store, tree).sampler_asset_names()),
                     summary,
                     commit.message,
                 )

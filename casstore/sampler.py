@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -12,9 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from casstore import canonical
-from casstore.atomic import ensure_dir, fsync_dir, temp_beside, user_mode
+from casstore.atomic import replacing
 from casstore.errors import BundleError, ManifestError
-from casstore.fileops import ops
 from casstore.ids import CHUNK_SIZE
 from casstore.manifest import SamplerAssetRecord
 from casstore.paths import check_path
@@ -115,26 +112,13 @@ class SamplerManifestIndex:
         name = asset_name or src.name
         check_path(f"assets/{name}", f"{self.source}: asset {name!r}")
         target = bundle_root / "assets" / name
-        ensure_dir(target.parent)
         digest = hashlib.sha256()
         # A short temp name that names its writer: an asset name near the 255-byte limit still fits.
-        fd, tmp_name = ops().create_temp(target.parent, temp_beside(name, "asset"), ".partial")
-        try:
-            with os.fdopen(fd, "wb") as raw, open(src, "rb") as source:
-                out = ops().writer(raw, tmp_name)
-                while chunk := source.read(CHUNK_SIZE):
-                    digest.update(chunk)
-                    out.write(chunk)
-                os.fchmod(raw.fileno(), user_mode(directory=False))  # not mkstemp's 0600
-                out.flush()
-                ops().fsync(raw.fileno())
-            entry = self.check(name, digest.hexdigest(), str(src))
-            ops().replace(tmp_name, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                ops().unlink(tmp_name, missing_ok=True)
-            raise
-        fsync_dir(target.parent)
+        with open(src, "rb") as source, replacing(target, "asset", ".partial") as out:
+            while chunk := source.read(CHUNK_SIZE):
+                digest.update(chunk)
+                out.write(chunk)
+            entry = self.check(name, digest.hexdigest(), str(src))  # a mismatch leaves no file
         base = relative_to or bundle_root
         relative = PurePosixPath(*target.absolute().relative_to(base.absolute()).parts).as_posix()
         return SamplerAssetRecord(

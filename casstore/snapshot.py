@@ -8,10 +8,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from casstore import canonical
 from casstore.bundle_source import DirectoryFile, open_binary, walk_directory
-from casstore.errors import BundleError
 from casstore.ids import hash_stream
+from casstore.manifest_view import read_manifest_lenient
 from casstore.object_store import PACK_MIN_OBJECTS
 from casstore.objects import Tree, TreeEntry
 from casstore.parallel import parallel_map
@@ -95,68 +94,33 @@ class ManifestCheck:
     sampler_assets: list[str]
 
 
-_LISTS = (
-    ("patterns", "pattern_id", "path", "pattern"),
-    ("mixer_snapshots", "name", "path", "mixer_snapshot"),
-    ("sampler_assets", "asset_name", "relative_path", "sampler_asset"),
-)
-
-
-def _listed_light(data: object) -> list[tuple[str, str, str, str, str]] | None:
-    """The manifest's listed files, read leniently (autosave keeps work a strict check refuses); None if unreadable."""
-    if not isinstance(data, dict) or not str(data.get("manifest_version", "")).startswith("1."):
-        return None
-    listed = []
-    for key, ident, path_key, role in _LISTS:
-        items = data.get(key, [])
-        if not isinstance(items, list):
-            return None
-        for item in items:
-            if not isinstance(item, dict):
-                return None
-            name, path, sha256 = item.get(ident), item.get(path_key), item.get("sha256")
-            if not (isinstance(name, str) and isinstance(path, str) and isinstance(sha256, str)):
-                return None
-            listed.append((f"{key}[{name!r}]", path, sha256, role, name))
-    return listed
-
-
 def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
-    """Parse the directory's manifest leniently and list entries that no longer match their files."""
+    """Read the directory's manifest leniently and list entries that no longer match their files.
+
+    Autosave keeps work that import would refuse: what the manifest lists readably keeps its
+    role in the tree, and ``error`` says what could not be read.
+    """
     if MANIFEST_NAME not in files:
         return ManifestCheck(False, f"no {MANIFEST_NAME}", {}, [], [])
-    raw = (root / MANIFEST_NAME).read_bytes()
-    try:
-        listed = _listed_light(canonical.loads(raw))
-    except (ValueError, UnicodeDecodeError):
-        listed = None
-    if listed is None:
-        # Only an unreadable manifest goes through the strict parser, for its one-line explanation.
-        from casstore.manifest import parse_manifest
-
-        try:
-            parse_manifest(raw, f"{root.name}/{MANIFEST_NAME}")
-            error = f"{root.name}/{MANIFEST_NAME}: not a 1.x manifest"
-        except BundleError as exc:
-            error = str(exc)
-        return ManifestCheck(False, error, {MANIFEST_NAME: "manifest"}, [], [])
+    view = read_manifest_lenient((root / MANIFEST_NAME).read_bytes(), f"{root.name}/{MANIFEST_NAME}")
     roles = {MANIFEST_NAME: "manifest"}
     mismatches = []
-    for label, path, expected, role, _ident in listed:
-        roles[path] = role
-        actual = files.get(path)
+    for listed in view.listed:
+        roles[listed.path] = listed.role
+        actual = files.get(listed.path)
         if actual is None:
-            mismatches.append({"entry": label, "path": path, "problem": "listed file is missing"})
-        elif actual.sha256 != expected:
+            mismatches.append({"entry": listed.label, "path": listed.path, "problem": "listed file is missing"})
+        elif actual.sha256 != listed.sha256:
             mismatches.append(
                 {
-                    "entry": label,
-                    "path": path,
-                    "problem": f"SHA-256 differs (manifest {expected[:12]}, file {actual.sha256[:12]})",
+                    "entry": listed.label,
+                    "path": listed.path,
+                    "problem": f"SHA-256 differs (manifest {listed.sha256[:12]}, file {actual.sha256[:12]})",
                 }
             )
-    assets = [ident for _l, _p, _s, role, ident in listed if role == "sampler_asset"]
-    return ManifestCheck(True, None, roles, mismatches, assets)
+    assets = [listed.ident for listed in view.listed if listed.role == "sampler_asset"]
+    error = view.problem()
+    return ManifestCheck(error is None, error, roles, mismatches, assets)
 
 
 @dataclass

@@ -8,14 +8,13 @@ checkout do not re-read unchanged samples.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore import canonical
-from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_beside, user_mode, write_durable
+from casstore.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_for, write_durable
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
 from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.exporter import copy_object_to
@@ -229,6 +228,14 @@ def checkout(
     for path in doomed:
         ops().unlink(root.joinpath(*path.split("/")), missing_ok=True)
     _remove_empty_dirs(root, doomed)
+    # Removals durable before the marker says they happened: after a power cut the marker never
+    # names a revision whose deleted files could come back.
+    fsync_dirs(
+        parent
+        for path in doomed
+        for parent in root.joinpath(*path.split("/")).parents
+        if parent.is_relative_to(root) and parent.is_dir()
+    )
     files = hash_directory(root, current, time.time_ns()).files
     kept = {p: c for p, c in files.items() if p in target}
     write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, time.time_ns()))
@@ -250,7 +257,6 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
     Until every file is written and fsynced nothing in ``root`` has changed; on failure the
     temp files and the directories made for them are removed, so a retry starts clean.
     """
-    mode = user_mode(directory=False)
     made: list[Path] = []
     staged: list[tuple[str, Path]] = []
     try:
@@ -259,14 +265,9 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[s
             made += make_dirs(target.parent)  # removed again if the checkout fails
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
-            fd, tmp_path = ops().create_temp(target.parent, temp_beside(target.name, "ck"), TEMP_SUFFIX)
-            tmp_name = str(tmp_path)
-            staged.append((tmp_name, target))
-            with ops().writer(os.fdopen(fd, "wb"), tmp_name) as out:
+            with temp_for(target, "ck", TEMP_SUFFIX) as (out, tmp_path):
+                staged.append((str(tmp_path), target))
                 copy_object_to(store, entry, out)
-                os.fchmod(out.fileno(), mode)  # mkstemp's 0600 would hide the file from the user's group
-                out.flush()
-                ops().fsync(out.fileno())
         for tmp_name, target in staged:
             ops().replace(tmp_name, target)
     except BaseException:

@@ -242,8 +242,8 @@ def test_restoring_the_same_point_twice_keeps_one_checkpoint(cli: Cli, demo_data
     ("manifest", "problem"),
     [
         (None, "has no project_manifest.json"),
-        (b"{ broken", "project_manifest.json is not valid JSON"),
-        (b"[1, 2]", "project_manifest.json is not a JSON object"),
+        (b"{ broken", "project_manifest.json: invalid JSON"),
+        (b"[1, 2]", "project_manifest.json: the manifest must be a JSON object"),
     ],
 )
 def test_show_an_autosave_without_a_usable_manifest(
@@ -273,7 +273,48 @@ def test_show_an_autosave_with_a_partly_readable_manifest(cli: Cli, demo_data: P
     shown = cli("show", "demo-project/autosave/latest")
     assert shown.code == 0, shown.err
     assert "verse" in shown.out and "choir_pad_soft.wav" in shown.out
-    assert "unreadable entries left out: patterns" in shown.err
+    index = len(manifest["patterns"]) - 1
+    assert f"project_manifest.json: patterns[{index}]: not an object, left out" in shown.err
+
+
+def test_show_and_the_viewer_render_a_damaged_manifest_the_same_way(cli: Cli, demo_data: Path, tmp_path: Path) -> None:
+    from casstore.api import revision_lines
+
+    work = tmp_path / "work"
+    shutil.copytree(demo_data / "demo_bundle", work)
+    manifest = json.loads((work / "project_manifest.json").read_text())
+    # Entries a strict reader refuses: no id, a path that is not text, a level that is not a number.
+    manifest["patterns"].append({"path": ["not", "a", "path"], "length_steps": "many"})
+    manifest["mixer_snapshots"].append({"snapshot_type": None})
+    manifest["sampler_assets"][0]["lufs_lu"] = "loud"
+    (work / "project_manifest.json").write_text(json.dumps(manifest))
+    cli.ok("autosave", work)
+    shown = cli("show", "demo-project/autosave/latest")
+    assert shown.code == 0 and "Traceback" not in shown.err, shown.err
+    assert "patterns[" in shown.err and "no pattern_id, path and sha256 to follow" in shown.err
+    store = Store.open(cli.store)
+    viewer = revision_lines(store, store.refs.list("demo-project", "autosave").popitem()[1])
+    assert viewer[0][1] and "autosave" in viewer[0][0]
+    # One rendering: every line the viewer draws that is not a sample's level is a line of `show`.
+    printed = shown.out.splitlines()
+    drawn = [text for text, _heading in viewer[1:]]
+    assert [t for t in drawn if "(manifest" not in t] == [t for t in printed[4:] if "measured" not in t]
+    assert "  None                 many steps, None filled  ['not', 'a', 'path']" in drawn
+
+
+def test_the_viewer_shows_the_files_of_an_autosave_without_a_manifest(cli: Cli, tmp_path: Path) -> None:
+    from casstore.api import revision_lines
+
+    work = tmp_path / "sketch"
+    (work / "patterns").mkdir(parents=True)
+    (work / "patterns" / "idea.json").write_text('{"steps": []}\n')
+    cli.ok("autosave", work, "--project", "sketch")
+    store = Store.open(cli.store)
+    commit = store.refs.read(next(iter(store.refs.list("sketch", "autosave"))))
+    assert commit is not None
+    lines = revision_lines(store, commit)
+    assert ("Project sketch — this autosave has no project_manifest.json", True) in lines
+    assert any(text.startswith("  patterns/idea.json  ") for text, _heading in lines)
 
 
 def test_autosave_never_refuses_and_reports_mismatches(cli: Cli, demo_data: Path, tmp_path: Path) -> None:

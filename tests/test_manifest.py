@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from casstore.errors import ManifestError
 from casstore.manifest import manifest_from_json, parse_manifest
+from casstore.manifest_view import read_manifest_lenient
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=10)
 shas = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
@@ -134,3 +135,59 @@ def test_booleans_are_not_numbers_and_integral_floats_are_integers() -> None:
     data["patterns"] = [{"pattern_id": "a", "path": "a", "sha256": sha, "length_steps": 16.0, "step_count": 4}]
     manifest = manifest_from_json(data)
     assert manifest.patterns[0].length_steps == 16 and manifest.project.bpm == 120.0
+
+
+# -- the lenient reader (display paths: show, log, diff, recover, the viewer) -------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+manifest_keys = st.sampled_from(["manifest_version", "project", "patterns", "mixer_snapshots", "sampler_assets"])
+
+
+@given(st.binary(max_size=200) | st.dictionaries(manifest_keys, json_values).map(lambda d: json.dumps(d).encode()))
+def test_the_lenient_reader_never_raises_and_names_what_it_left_out(raw: bytes) -> None:
+    view = read_manifest_lenient(raw, "w/project_manifest.json")
+    assert all(problem.startswith(("w/project_manifest.json", "no ")) for problem in view.problems)
+    if not view.readable:
+        assert view.shown() == {} and view.problem()
+    for section in ("patterns", "mixer_snapshots", "sampler_assets"):
+        assert all(isinstance(item, dict) for item in view.shown().get(section, []))
+
+
+@given(manifests())
+def test_a_valid_manifest_reads_leniently_as_it_parses_strictly(data: dict[str, Any]) -> None:
+    raw = json.dumps(data).encode()
+    view = read_manifest_lenient(raw)
+    strict = parse_manifest(raw)
+    assert view.problems == () and view.shown() == data
+    assert [(f.label, f.path, f.sha256, f.role) for f in view.listed] == strict.listed_files()
+    assert view.sampler_asset_names() == [a.asset_name for a in strict.sampler_assets]
+
+
+def test_the_lenient_reader_keeps_the_readable_rest_of_a_damaged_manifest() -> None:
+    sha = "0" * 64
+    raw = json.dumps(
+        {
+            "manifest_version": "2.0.0",
+            "project": "oops",
+            "patterns": [{"pattern_id": "a", "path": "p/a.json", "sha256": sha}, 7, {"pattern_id": "b"}],
+            "sampler_assets": {"not": "a list"},
+        }
+    ).encode()
+    view = read_manifest_lenient(raw, "m.json")
+    assert [f.ident for f in view.listed] == ["a"] and view.entries("patterns")[1] == {"pattern_id": "b"}
+    assert "project" not in view.shown() and view.shown()["sampler_assets"] == []
+    assert view.problems == (
+        "m.json: manifest_version: version 2.0.0 is not supported (this casstore reads 1.x)",
+        "m.json: project: not an object, left out",
+        "m.json: patterns[1]: not an object, left out",
+        "m.json: patterns[2]: no pattern_id, path and sha256 to follow",
+        "m.json: sampler_assets: not a list, left out",
+    )
+    assert view.problem() == view.problems[0] + " (and 4 more problems)"
+    repeated = read_manifest_lenient(b'{"manifest_version": "1.0.0", "project": {"bpm": 1, "bpm": 2}}', "m.json")
+    assert repeated.project == {"bpm": 2}
+    assert repeated.problems == ("m.json: project: duplicate key 'bpm' (the last value is shown)",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..output import emit_json, human_bytes
+from ..output import emit_json
 from .common import REV_HELP, command, open_store
 
 
@@ -53,7 +53,7 @@ def log_command(
 @click.pass_context
 def show_command(ctx: click.Context, rev: str, as_json: bool) -> None:
     """Show one revision: its commit and its manifest."""
-    from casstore import HistoryEntry, resolve_revision, revision_loudness, show_revision
+    from casstore import HistoryEntry, manifest_lines, resolve_revision, revision_loudness, show_revision
 
     store = open_store(ctx)
     view = show_revision(store, resolve_revision(store, rev))
@@ -70,48 +70,11 @@ def show_command(ctx: click.Context, rev: str, as_json: bool) -> None:
             }
         )
         return
-    manifest = view.manifest
-    project = manifest.get("project", {})
     click.echo(f"commit {view.oid}")
     click.echo(f"Kind:    {view.commit.kind}    Date: {view.commit.created_at}    Author: {view.commit.author}")
     click.echo(f"Message: {view.commit.message}")
     click.echo()
-    if not view.manifest:
-        # An autosave of a directory without a (readable) manifest: its files are all there is.
-        click.echo(f"Project {view.tree.project_id} — {view.manifest_error}")
-        click.echo(f"Files ({len(view.tree.entries)})")
-        for entry in view.tree.entries:
-            click.echo(f"  {entry.path}  {human_bytes(entry.size)}  {entry.sha256[:16]}")
-        return
-    if view.manifest_error:
+    if view.manifest and view.manifest_error:
         click.echo(f"warning: {view.manifest_error}", err=True)
-    click.echo(f"Project {project.get('id')} — {project.get('name')}")
-    click.echo(f"  manifest {manifest.get('manifest_version')}  sha256 {view.tree.manifest}")
-    click.echo(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")
-    sizes = {entry.path: entry.size for entry in view.tree.entries}
-    click.echo(f"Patterns ({len(manifest.get('patterns', []))})")
-    for pattern in manifest.get("patterns", []):
-        # An empty file has no steps, whatever counts the manifest claims for it.
-        steps = (
-            "empty file (0 bytes), no steps"
-            if sizes.get(pattern.get("path")) == 0
-            else f"{pattern.get('length_steps')} steps, {pattern.get('step_count')} filled"
-        )
-        click.echo(f"  {pattern.get('pattern_id'):<20} {steps}  {pattern.get('path')}")
-    click.echo(f"Mixer snapshots ({len(manifest.get('mixer_snapshots', []))})")
-    for snapshot in manifest.get("mixer_snapshots", []):
-        click.echo(f"  {snapshot.get('name'):<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}")
-    click.echo(f"Sampler assets ({len(manifest.get('sampler_assets', []))})")
-    for asset in manifest.get("sampler_assets", []):
-        found = loudness[str(asset.get("asset_name"))]
-        click.echo(
-            f"  {asset.get('asset_name'):<28} {human_bytes(sizes.get(asset.get('relative_path'), 0)):>10}  "
-            f"{found.measured_text()}, {found.manifest_text()}  {str(asset.get('sha256'))[:16]}"
-        )
-        if found.qa_finding:
-            click.echo(f"      QA finding: {found.qa_finding}")
-    others = view.tree.by_role("file")
-    if others:
-        click.echo(f"Other files ({len(others)})")
-        for entry in others:
-            click.echo(f"  {entry.path}  {human_bytes(entry.size)}")
+    for text, _heading in manifest_lines(view, loudness):
+        click.echo(text)
