@@ -10,7 +10,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +27,7 @@ from casstore.atomic import (
     write_durable,
 )
 from casstore.backend import FileStat, StoredFileMissing
-from casstore.errors import RefConflict, RefLocked
+from casstore.errors import RefConflict, RefLocked, UsageError
 from casstore.fileops import ops
 
 REFS_DIR, LOGS_DIR, LOCKS_DIR, TMP_DIR = "refs", "logs", "locks", "tmp"
@@ -64,6 +64,47 @@ class _LocalLease:
             ops().unlink(self.path, missing_ok=True)
 
 
+# Start writeback each time a staged file grew by this much, so the disk works while the CPUs encode.
+EARLY_FLUSH_BYTES = 16 << 20
+
+
+class _EarlyFlush:
+    """A thread that starts writeback of a file still being written (fdatasync as it grows).
+
+    Without it the kernel holds a whole pack (or a big sample) in dirty pages until the
+    final fsync, and the disk sits idle while the workers hash and compress; with it that
+    fsync has only the last few megabytes left. Errors are left for the final fsync to report.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="casstore-early-flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                ops().fdatasync(self._fd)
+            except OSError:
+                return
+
+    def kick(self) -> None:
+        """Ask for a writeback pass (coalesced with one already asked for)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Wait for the thread to finish its current pass and end."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+
 class _LocalStagedFile:
     """A temp file in ``tmp/``, named so gc can tell a dead writer's leftover; renamed into place by publish."""
 
@@ -73,20 +114,39 @@ class _LocalStagedFile:
         ops().mkdir(tmp_dir, parents=True)
         fd, self.path = ops().create_temp(tmp_dir, owned_prefix(f"{label}-"))
         self._stream = ops().writer(os.fdopen(fd, "wb"), self.path)
+        self._written = 0
+        self._flushed_at = 0
+        self._flusher: _EarlyFlush | None = None
         self._finished = False
 
     def write(self, chunk: bytes | memoryview) -> int:
         """Append ``chunk`` to the temp file."""
-        return self._stream.write(chunk)
+        written = self._stream.write(chunk)
+        self._written += written
+        if self._written - self._flushed_at >= EARLY_FLUSH_BYTES:
+            self._flushed_at = self._written
+            self._stream.flush()
+            if self._flusher is None:
+                self._flusher = _EarlyFlush(self._stream.fileno())
+            self._flusher.kick()
+        return written
 
     def tell(self) -> int:
         """Return the bytes written so far."""
-        return self._stream.tell()
+        return self._written
+
+    def _stop_flusher(self) -> None:
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
 
     def publish(self, key: str) -> bool:
         """Fsync the temp file and rename it to ``key`` unless that exists; the directory fsync waits for sync()."""
-        final = self.backend._path(key)
+        if self._finished:
+            raise ValueError("a staged file is published once")
+        final = self.backend.path(key)
         self._stream.flush()
+        self._stop_flusher()
         ops().fsync(self._stream.fileno())
         self._stream.close()
         if final.is_file():  # content-addressed: whoever stored it first stored the same bytes
@@ -96,17 +156,26 @@ class _LocalStagedFile:
         parent = final.parent
         if not parent.is_dir():
             ops().mkdir(parent, parents=True)
-            self.backend._note_new_name(parent.parent)
         ops().replace(self.path, final)
         self._finished = True
+        # The grandparent too: a directory another writer made (objects/ab) may not be
+        # durable in its parent yet if that writer died before its own sync.
         self.backend._note_new_name(parent)
+        self.backend._note_new_name(parent.parent)
         return True
 
     def discard(self) -> None:
-        """Remove the temp file (nothing once published)."""
-        if not self._finished:
-            self._finished = True
-            self._stream.close()
+        """Remove the temp file (nothing once published), even when closing it fails."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._stop_flusher()
+            # On a full disk the close's flush fails again; the file must go all the same,
+            # or the space it holds keeps every later write (gc included) failing.
+            with contextlib.suppress(OSError):
+                self._stream.close()
+        finally:
             ops().unlink(self.path, missing_ok=True)
 
     def __enter__(self) -> _LocalStagedFile:
@@ -126,26 +195,34 @@ class LocalBackend:
         self._unsynced_dirs: set[Path] = set()
         self._unsynced_lock = threading.Lock()
 
+    def create_root(self, subdirs: Iterable[str]) -> None:
+        """Make the store directory and ``subdirs`` durably; refuse a path that exists and holds anything."""
+        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            raise UsageError(f"cannot create a store at {self.root}: it exists and is not an empty directory")
+        for sub in subdirs:
+            ensure_dir(self.root / sub)
+
     def _note_new_name(self, directory: Path) -> None:
         with self._unsynced_lock:
             self._unsynced_dirs.add(directory)
 
     # Files -----------------------------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """Return the file that holds ``key`` (for tools and tests that look at the disk itself)."""
         return self.root.joinpath(*key.split("/"))
 
     def get(self, key: str) -> bytes:
         """Return the content of ``key``."""
         try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise StoredFileMissing(key) from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``key`` from ``offset``."""
         try:
-            with open(self._path(key), "rb") as stream:
+            with open(self.path(key), "rb") as stream:
                 stream.seek(offset)
                 return stream.read(length)
         except FileNotFoundError:
@@ -154,7 +231,7 @@ class LocalBackend:
     def open_reader(self, key: str) -> BinaryIO:
         """Open ``key`` for reading; an open file keeps its content on POSIX even if gc deletes it."""
         try:
-            return open(self._path(key), "rb")
+            return open(self.path(key), "rb")
         except (FileNotFoundError, IsADirectoryError):
             raise StoredFileMissing(key) from None
 
@@ -164,7 +241,7 @@ class LocalBackend:
 
     def put(self, key: str, content: bytes) -> None:
         """Replace ``key`` atomically and durably (temp file, fsync, rename, directory fsync)."""
-        write_durable(self._path(key), content)
+        write_durable(self.path(key), content)
 
     def sync(self) -> None:
         """Fsync every directory a staged file was published into since the last call, once each."""
@@ -175,7 +252,7 @@ class LocalBackend:
 
     def put_if_absent(self, key: str, content: bytes) -> bool:
         """Write ``content`` to a temp file, fsync it, and link it into place unless ``key`` exists."""
-        final = self._path(key)
+        final = self.path(key)
         if final.is_file():
             return False
         tmp_dir = self.root / TMP_DIR
@@ -207,12 +284,12 @@ class LocalBackend:
 
     def has(self, key: str) -> bool:
         """Tell whether ``key`` exists."""
-        return self._path(key).is_file()
+        return self.path(key).is_file()
 
     def list(self, prefix: str) -> list[str]:
         """Return the keys under ``prefix`` (dot files, temp files and locks are not keys)."""
         head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        start = self._path(head) if head else self.root
+        start = self.path(head) if head else self.root
         found = []
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -227,12 +304,12 @@ class LocalBackend:
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
-        ops().unlink(self._path(key), missing_ok=True)
+        ops().unlink(self.path(key), missing_ok=True)
 
     def stat(self, key: str) -> FileStat:
         """Return the size and modification time of ``key``."""
         try:
-            info = self._path(key).stat()
+            info = self.path(key).stat()
         except FileNotFoundError:
             raise StoredFileMissing(key) from None
         return FileStat(info.st_size, info.st_mtime)
@@ -241,7 +318,7 @@ class LocalBackend:
         """Set ``key``'s modification time to now (a concurrent gc then keeps it)."""
         with contextlib.suppress(OSError):
             now = self.clock()
-            os.utime(self._path(key), (now, now))
+            os.utime(self.path(key), (now, now))
 
     # Refs ------------------------------------------------------------------------------------
 
