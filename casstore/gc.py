@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from casstore import canonical
 from casstore.backend import Lease, StoredFileMissing
 from casstore.clock import parse_iso, utc_now
+from casstore.errors import CasstoreError
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
 from casstore.staging import clear_staging
@@ -89,9 +90,15 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[]
     """
     lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
     try:
-        return _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
-    finally:
-        lease.release()
+        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
+    except BaseException:
+        # The error that stopped gc is the one to report, not a second one giving the lease
+        # up (a lease left behind expires, or is taken over once this process is gone).
+        with contextlib.suppress(OSError, CasstoreError):
+            lease.release()
+        raise
+    lease.release()
+    return report
 
 
 def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper) -> GcReport:
