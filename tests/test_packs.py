@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore.backend_local import EARLY_FLUSH_BYTES
+from casstore.backend_local_staged import EARLY_FLUSH_BYTES
 from casstore.clock import format_iso
 from casstore.fsck import fsck
 from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT

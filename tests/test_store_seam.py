@@ -1,9 +1,10 @@
-"""Nothing outside the backend touches a file under the store: every byte goes through casstore/backend_local.py.
+"""Nothing outside the backend touches a file under the store: every byte goes through casstore/backend_local*.py.
 
 An audit hook (``sys.addaudithook``; hooks cannot be removed, so it records only while a
 test asks it to) sees every ``open``, listing, rename, removal, mkdir, utime, chmod and link
 the interpreter makes. Each event whose path lies under the store root must have a frame of
-casstore/backend_local.py on its stack; the commands run in this process through the real
+the local backend (casstore/backend_local.py, or its staged files in backend_local_staged.py)
+on its stack; the commands run in this process through the real
 command line (``casstore.porcelain.cli``) and the library. ``os.stat``, ``Path.exists`` and
 ``Path.is_file`` raise no audit event, so a bare existence check outside the backend would go
 unseen (it reads no bytes and writes none); reads of a file already open raise none either.
@@ -27,7 +28,7 @@ from types import FrameType
 import pytest
 from test_packs import _many_files_bundle
 
-import casstore.backend_local
+from casstore import backend_local, backend_local_staged
 from casstore.clock import format_iso
 from casstore.exporter import export_revision
 from casstore.porcelain.cli import cli as casstore_cli
@@ -54,7 +55,7 @@ _EVENTS = {
     "tempfile.mkdtemp",
     "glob.glob",
 }
-_BACKEND_FILE = os.path.realpath(casstore.backend_local.__file__)
+_BACKEND_FILES = {os.path.realpath(module.__file__ or "") for module in (backend_local, backend_local_staged)}
 
 
 @dataclass
@@ -79,7 +80,7 @@ class _Recorder:
             return
         self.seen += 1
         while frame is not None:
-            if frame.f_code.co_filename == _BACKEND_FILE:
+            if frame.f_code.co_filename in _BACKEND_FILES:
                 return
             frame = frame.f_back
         stack = "".join(traceback.format_stack(sys._getframe(2), limit=12))
