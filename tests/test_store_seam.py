@@ -29,10 +29,16 @@ import pytest
 from test_packs import _many_files_bundle
 
 from casstore import backend_local, backend_local_staged
+from casstore.autosave import autosave
+from casstore.backend_memory import MemoryBackend
 from casstore.clock import format_iso
 from casstore.exporter import export_revision
+from casstore.fsck import fsck
+from casstore.gc import gc
+from casstore.importer import import_bundle
 from casstore.porcelain.cli import cli as casstore_cli
 from casstore.store import Store
+from casstore.worktree import checkout
 from conftest import dirs_equal
 
 # The events that reach a file by its path (os.replace raises "os.rename").
@@ -205,3 +211,27 @@ def test_a_long_lived_reader_across_a_gc_reaches_the_store_only_through_the_back
     _assert_only_the_backend(recorder)
     assert dirs_equal(first, tmp_path / "out")
     shutil.rmtree(tmp_path / "out")
+
+
+def test_a_store_on_the_memory_backend_does_everything_without_a_file(demo_data: Path, tmp_path: Path) -> None:
+    backend = MemoryBackend()
+    store = Store(tmp_path / "nowhere", backend)
+    first = import_bundle(store, demo_data / "demo_bundle")
+    packed_bundle = _many_files_bundle(tmp_path / "packed", seed=74)
+    packed = import_bundle(store, packed_bundle)
+    assert len(store.objects.packs) == 1
+    work = tmp_path / "work"
+    checkout(store, first.commit, work)
+    (work / "patterns" / "verse.json").write_bytes(b'{"pattern_id": "verse", "steps": [2]}\n')
+    saved = autosave(store, work, mutation_id="m1")
+    assert autosave(store, work, mutation_id="m2").unchanged and not saved.unchanged
+    assert fsck(store).ok
+    report = gc(store, timedelta(0))
+    assert report.pack and report.packed == len(set(store.objects.iter_ids()))
+    for commit, bundle in ((first.commit, demo_data / "demo_bundle"), (packed.commit, packed_bundle)):
+        export_revision(store, commit, tmp_path / "out")
+        assert dirs_equal(bundle, tmp_path / "out")
+        shutil.rmtree(tmp_path / "out")
+    assert fsck(store).ok
+    assert not (tmp_path / "nowhere").exists()
+    assert {key.split("/")[0] for key in backend.list("")} == {"packs", "cache"}
