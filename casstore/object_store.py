@@ -386,7 +386,8 @@ class ObjectStore:
         yield from sorted(ids)
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
-        """Return the ids that start with ``prefix``."""
+        """Return the ids that start with ``prefix`` (in the packs there are now: one listing)."""
+        self._reprepare()
         found = set(self.loose.ids_with_prefix(prefix))
         for pack in self.packs:
             found.update(pack.with_prefix(prefix))
