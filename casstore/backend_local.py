@@ -10,7 +10,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,10 +27,11 @@ from casstore.atomic import (
     write_durable,
 )
 from casstore.backend import FileStat, StoredFileMissing
-from casstore.errors import RefConflict, RefLocked
+from casstore.backend_local_staged import TMP_DIR, LocalStagedFile
+from casstore.errors import RefConflict, RefLocked, UsageError
 from casstore.fileops import ops
 
-REFS_DIR, LOGS_DIR, LOCKS_DIR, TMP_DIR = "refs", "logs", "locks", "tmp"
+REFS_DIR, LOGS_DIR, LOCKS_DIR = "refs", "logs", "locks"
 
 
 @dataclass
@@ -64,67 +65,23 @@ class _LocalLease:
             ops().unlink(self.path, missing_ok=True)
 
 
-class _LocalStagedFile:
-    """A temp file in ``tmp/``, named so gc can tell a dead writer's leftover; renamed into place by publish."""
-
-    def __init__(self, backend: LocalBackend, label: str) -> None:
-        self.backend = backend
-        tmp_dir = backend.root / TMP_DIR
-        ops().mkdir(tmp_dir, parents=True)
-        fd, self.path = ops().create_temp(tmp_dir, owned_prefix(f"{label}-"))
-        self._stream = ops().writer(os.fdopen(fd, "wb"), self.path)
-        self._finished = False
-
-    def write(self, chunk: bytes | memoryview) -> int:
-        """Append ``chunk`` to the temp file."""
-        return self._stream.write(chunk)
-
-    def tell(self) -> int:
-        """Return the bytes written so far."""
-        return self._stream.tell()
-
-    def publish(self, key: str) -> bool:
-        """Fsync the temp file and rename it to ``key`` unless that exists; the directory fsync waits for sync()."""
-        final = self.backend._path(key)
-        self._stream.flush()
-        ops().fsync(self._stream.fileno())
-        self._stream.close()
-        if final.is_file():  # content-addressed: whoever stored it first stored the same bytes
-            self.discard()
-            return False
-        os.chmod(self.path, 0o444)  # stored files never change in place
-        parent = final.parent
-        if not parent.is_dir():
-            ops().mkdir(parent, parents=True)
-            self.backend._note_new_name(parent.parent)
-        ops().replace(self.path, final)
-        self._finished = True
-        self.backend._note_new_name(parent)
-        return True
-
-    def discard(self) -> None:
-        """Remove the temp file (nothing once published)."""
-        if not self._finished:
-            self._finished = True
-            self._stream.close()
-            ops().unlink(self.path, missing_ok=True)
-
-    def __enter__(self) -> _LocalStagedFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.discard()
-
-
 class LocalBackend:
     """Files under a store directory: temp file, fsync, rename for every write; refs under a lock."""
 
     def __init__(self, root: Path, clock: Callable[[], float] = time.time, lock_timeout: float = 5.0) -> None:
         self.root = root
+        self._root_text = os.fspath(root)
         self.clock = clock
         self.lock_timeout = lock_timeout  # how long a ref update waits for a live holder's lock
         self._unsynced_dirs: set[Path] = set()
         self._unsynced_lock = threading.Lock()
+
+    def create_root(self, subdirs: Iterable[str]) -> None:
+        """Make the store directory and ``subdirs`` durably; refuse a path that exists and holds anything."""
+        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            raise UsageError(f"cannot create a store at {self.root}: it exists and is not an empty directory")
+        for sub in subdirs:
+            ensure_dir(self.root / sub)
 
     def _note_new_name(self, directory: Path) -> None:
         with self._unsynced_lock:
@@ -132,20 +89,26 @@ class LocalBackend:
 
     # Files -----------------------------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
+    def _file(self, key: str) -> str:
+        # A plain string on the per-object paths: pathlib's parsing cost more than the syscall.
+        return f"{self._root_text}/{key}"
+
+    def path(self, key: str) -> Path:
+        """Return the file that holds ``key`` (for tools and tests that look at the disk itself)."""
         return self.root.joinpath(*key.split("/"))
 
     def get(self, key: str) -> bytes:
         """Return the content of ``key``."""
         try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+            with open(self._file(key), "rb") as stream:
+                return stream.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise StoredFileMissing(key) from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``key`` from ``offset``."""
         try:
-            with open(self._path(key), "rb") as stream:
+            with open(self._file(key), "rb") as stream:
                 stream.seek(offset)
                 return stream.read(length)
         except FileNotFoundError:
@@ -154,17 +117,17 @@ class LocalBackend:
     def open_reader(self, key: str) -> BinaryIO:
         """Open ``key`` for reading; an open file keeps its content on POSIX even if gc deletes it."""
         try:
-            return open(self._path(key), "rb")
+            return open(self._file(key), "rb")
         except (FileNotFoundError, IsADirectoryError):
             raise StoredFileMissing(key) from None
 
-    def stage(self, label: str) -> _LocalStagedFile:
+    def stage(self, label: str) -> LocalStagedFile:
         """Start a temp file in ``tmp/`` for a file whose key is known only at the end."""
-        return _LocalStagedFile(self, label)
+        return LocalStagedFile(self, label)
 
     def put(self, key: str, content: bytes) -> None:
         """Replace ``key`` atomically and durably (temp file, fsync, rename, directory fsync)."""
-        write_durable(self._path(key), content)
+        write_durable(self.path(key), content)
 
     def sync(self) -> None:
         """Fsync every directory a staged file was published into since the last call, once each."""
@@ -175,7 +138,7 @@ class LocalBackend:
 
     def put_if_absent(self, key: str, content: bytes) -> bool:
         """Write ``content`` to a temp file, fsync it, and link it into place unless ``key`` exists."""
-        final = self._path(key)
+        final = self.path(key)
         if final.is_file():
             return False
         tmp_dir = self.root / TMP_DIR
@@ -207,12 +170,12 @@ class LocalBackend:
 
     def has(self, key: str) -> bool:
         """Tell whether ``key`` exists."""
-        return self._path(key).is_file()
+        return os.path.isfile(self._file(key))
 
     def list(self, prefix: str) -> list[str]:
         """Return the keys under ``prefix`` (dot files, temp files and locks are not keys)."""
         head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        start = self._path(head) if head else self.root
+        start = self.path(head) if head else self.root
         found = []
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -227,12 +190,12 @@ class LocalBackend:
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
-        ops().unlink(self._path(key), missing_ok=True)
+        ops().unlink(self.path(key), missing_ok=True)
 
     def stat(self, key: str) -> FileStat:
         """Return the size and modification time of ``key``."""
         try:
-            info = self._path(key).stat()
+            info = os.stat(self._file(key))
         except FileNotFoundError:
             raise StoredFileMissing(key) from None
         return FileStat(info.st_size, info.st_mtime)
@@ -241,7 +204,7 @@ class LocalBackend:
         """Set ``key``'s modification time to now (a concurrent gc then keeps it)."""
         with contextlib.suppress(OSError):
             now = self.clock()
-            os.utime(self._path(key), (now, now))
+            os.utime(self._file(key), (now, now))
 
     # Refs ------------------------------------------------------------------------------------
 

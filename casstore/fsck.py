@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.objects import TreeEntry
 from casstore.parallel import parallel_map
 from casstore.reachability import GraphWalk
+from casstore.staging import staging_leftovers
 from casstore.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -147,7 +147,7 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
                 progress(done, len(ids))
     for pack in store.objects.packs:
         for problem in pack.verify_digests():
-            report.findings.append(Finding("corrupt", pack.pack_path.name, problem))
+            report.findings.append(Finding("corrupt", f"{pack.name}.pack", problem))
     for name, problem in store.objects.unreadable_packs:
         report.findings.append(Finding("corrupt", name, problem))
     checker = _Checker(store, report, corrupt, sizes, set(ids))
@@ -170,24 +170,14 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
             report.findings.append(Finding("dangling", oid, "not reachable from any ref or reflog (gc may drop it)"))
     for lock in store.refs.stale_locks():
         report.findings.append(Finding("lock", lock, "lock file left by a writer"))
-    if store.tmp.is_dir():
-        leftovers = sorted(store.tmp.iterdir())
-        if leftovers:
-            size = sum(_size_or_zero(p) for p in leftovers)
-            report.findings.append(
-                Finding(
-                    "staging",
-                    "tmp/",
-                    f"{len(leftovers)} unfinished write(s) from interrupted commands, {size} bytes"
-                    " (gc removes those whose process is gone)",
-                )
+    files, size = staging_leftovers(store.backend)
+    if files:
+        report.findings.append(
+            Finding(
+                "staging",
+                "tmp/",
+                f"{files} unfinished write(s) from interrupted commands, {size} bytes"
+                " (gc removes those whose process is gone)",
             )
+        )
     return report
-
-
-def _size_or_zero(path: Path) -> int:
-    """Return a file's size, or 0 when its writer finished (and renamed it) meanwhile."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from casstore import canonical
-from casstore.atomic import LockFile
+from casstore.backend import Lease, StoredFileMissing
 from casstore.clock import parse_iso, utc_now
-from casstore.fileops import ops
+from casstore.errors import CasstoreError
 from casstore.packs import write_pack
 from casstore.reachability import reachable, roots
 from casstore.staging import clear_staging
@@ -50,67 +54,118 @@ class GcReport:
         }
 
 
-def _mtime(path: os.PathLike[str]) -> datetime:
-    return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+# gc holds the store's "gc" lease this long past its last refresh; it refreshes when a
+# third of that has gone by, at each object it walks, packs or deletes.
+GC_LEASE_SECONDS = 300.0
 
 
-def gc(store: Store, grace: timedelta, dry_run: bool = False) -> GcReport:
-    """Collect garbage: never removes a reachable object or one younger than ``grace``."""
-    report = GcReport(dry_run, int(grace.total_seconds()))
-    with LockFile(store.root / "gc"):
-        cutoff = utc_now() - grace
-        if not dry_run:
-            # First, so that a disk filled by a failed import has room again for the new pack.
-            report.staging_removed, report.staging_bytes = clear_staging(store.tmp, cutoff)
-        keep = reachable(store, roots(store, cutoff))
-        loose_age = {oid: _mtime(store.objects.loose.path_for(oid)) for oid in store.objects.loose.iter_ids()}
-        packs = list(store.objects.packs)
-        packed_age: dict[str, datetime] = {}
-        for pack in packs:
-            age = _mtime(pack.pack_path)
-            for oid in pack.ids:
-                packed_age[oid] = max(age, packed_age.get(oid, age))
-        everything = set(loose_age) | set(packed_age)
-        report.reachable = len(everything & keep)
-        for oid in sorted(everything - keep):
-            newest = max(t for t in (loose_age.get(oid), packed_age.get(oid)) if t is not None)
-            if newest >= cutoff:
-                report.kept_young += 1
-            else:
-                report.removed.append(oid)
-                report.removed_bytes += _stored_size(store, oid)
-        removed = set(report.removed)
-        # Packed: everything that stays, loose or packed, except young unreachable loose objects.
-        to_pack = {oid for oid in everything - removed if oid in keep or oid in packed_age}
-        report.packed = len(to_pack)
-        if dry_run:
-            report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
-            return report
-        if to_pack and (len(packs) != 1 or set(loose_age) & to_pack or removed & set(packed_age)):
-            new_pack = write_pack(to_pack, store.objects.open_stored, store.objects.packs_dir, store.tmp)
-            report.pack = new_pack.pack_path.name if new_pack else None
-            for pack in packs:
-                if new_pack is None or pack.pack_path != new_pack.pack_path:
-                    # The index first: a pack without its index is ignored by readers, never half-read.
-                    ops().unlink(pack.index_path, missing_ok=True)
-                    ops().unlink(pack.pack_path, missing_ok=True)
-                    report.packs_replaced += 1
-        elif not to_pack:
-            for pack in packs:
-                ops().unlink(pack.index_path, missing_ok=True)
-                ops().unlink(pack.pack_path, missing_ok=True)
-                report.packs_replaced += 1
-        for oid in set(loose_age) & (to_pack | removed):
-            store.objects.loose.delete(oid)
-        store.objects.reload_packs()
-        report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
+class LeaseKeeper:
+    """Refreshes a lease while long work runs: call :meth:`tick` often; it refreshes once a third of the ttl passed."""
+
+    def __init__(self, lease: Lease, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lease = lease
+        self.ttl = ttl
+        self.clock = clock
+        self.refreshed_at = clock()
+        self.refreshes = 0
+
+    def tick(self) -> None:
+        """Refresh the lease if a third of its ttl passed since the last refresh (raises RefLocked if it was lost)."""
+        now = self.clock()
+        if now - self.refreshed_at >= self.ttl / 3:
+            self.lease.refresh(self.ttl)
+            self.refreshed_at = now
+            self.refreshes += 1
+
+
+def _owner() -> str:
+    return f"casstore gc (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[], float] = time.monotonic) -> GcReport:
+    """Collect garbage: never removes a reachable object or one younger than ``grace``.
+
+    Runs under the store's ``gc`` lease (so one gc runs at a time, across hosts too),
+    refreshed as it goes; ``clock`` paces the refreshes.
+    """
+    lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
+    try:
+        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
+    except BaseException:
+        # The error that stopped gc is the one to report, not a second one giving the lease
+        # up (a lease left behind expires, or is taken over once this process is gone).
+        with contextlib.suppress(OSError, CasstoreError):
+            lease.release()
+        raise
+    lease.release()
     return report
 
 
+def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper) -> GcReport:
+    report = GcReport(dry_run, int(grace.total_seconds()))
+    objects = store.objects
+    cutoff = utc_now() - grace
+    if not dry_run:
+        # First, so that a disk filled by a failed import has room again for the new pack.
+        report.staging_removed, report.staging_bytes = clear_staging(store.backend, cutoff.timestamp())
+    keep = reachable(store, roots(store, cutoff), keeper.tick)
+    loose_age = {oid: _when(objects.loose.age(oid)) for oid in objects.loose.iter_ids()}
+    objects.reload_packs()  # exactly the packs there are now: these are the ones replaced
+    packs = list(objects.packs)
+    packed_age: dict[str, datetime] = {}
+    for pack in packs:
+        age = _when(store.backend.stat(pack.pack_key).modified)
+        for oid in pack.ids:
+            packed_age[oid] = max(age, packed_age.get(oid, age))
+    everything = set(loose_age) | set(packed_age)
+    report.reachable = len(everything & keep)
+    for oid in sorted(everything - keep):
+        newest = max(t for t in (loose_age.get(oid), packed_age.get(oid)) if t is not None)
+        if newest >= cutoff:
+            report.kept_young += 1
+        else:
+            report.removed.append(oid)
+            report.removed_bytes += _stored_size(store, oid)
+    removed = set(report.removed)
+    # Packed: everything that stays, loose or packed, except young unreachable loose objects.
+    to_pack = {oid for oid in everything - removed if oid in keep or oid in packed_age}
+    report.packed = len(to_pack)
+    if dry_run:
+        report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
+        return report
+    replace = not to_pack or len(packs) != 1 or bool(set(loose_age) & to_pack or removed & set(packed_age))
+    if replace:
+        new_pack = None
+        if to_pack:
+
+            def open_stored(oid: str) -> BinaryIO:
+                keeper.tick()
+                return objects.open_stored(oid)
+
+            new_pack = write_pack(to_pack, open_stored, store.backend)
+            report.pack = f"{new_pack.name}.pack" if new_pack else None
+        keeper.tick()  # just before deleting: a lost lease stops gc here
+        for pack in packs:
+            if new_pack is None or pack.name != new_pack.name:
+                # The index first: a pack without its index is ignored by readers, never half-read.
+                store.backend.delete(pack.index_key)
+                store.backend.delete(pack.pack_key)
+                report.packs_replaced += 1
+    for oid in set(loose_age) & (to_pack | removed):
+        keeper.tick()
+        objects.loose.delete(oid)
+    objects.reload_packs()
+    report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
+    return report
+
+
+def _when(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 def _stored_size(store: Store, oid: str) -> int:
-    path = store.objects.loose.path_for(oid)
-    if path.exists():
-        return path.stat().st_size
+    with contextlib.suppress(StoredFileMissing):
+        return store.objects.loose.stored_size(oid)
     return max((pack.stored_size(oid) for pack in store.objects.packs), default=0)
 
 

@@ -1,25 +1,25 @@
-"""The object store: loose objects under ``objects/ab/cdef…``, written atomically, verified on read.
+"""The object store: loose objects under ``objects/ab/cdef…`` and packs, verified on read.
 
-The narrow backend surface (has, get, put-if-absent, list, delete) mirrors
-restic's so another backend can run the same contract tests later. Packs (written
-by gc) are read through the same surface.
+Every byte goes through the store's backend (casstore/backend.py): loose objects are
+staged and published under their key, their names made durable once per batch by
+``backend.sync()``; packs (written by big imports and by gc) are read through the same
+surface, so another backend runs the same code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from casstore.atomic import fsync_dirs, temp_file
+from casstore.backend import Backend, StoredFileMissing
+from casstore.backend_local import LocalBackend
 from casstore.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
-from casstore.fileops import ops
 from casstore.ids import id_of_bytes, is_object_id
 from casstore.packs import Pack, PackWriter, list_packs
 from casstore.staging import clear_staging
@@ -29,6 +29,7 @@ from casstore.staging import clear_staging
 PACKED_OBJECT_LIMIT = 4 << 20
 # A write bringing at least this many new objects stores them as one pack (git's unpackLimit).
 PACK_MIN_OBJECTS = 64
+OBJECTS_PREFIX = "objects/"
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,26 @@ def _check_unchanged(expected: str | None, read: str) -> None:
         raise BundleError(f"content changed while it was being stored (expected {expected}, read {read})")
 
 
+def loose_key(oid: str) -> str:
+    """Return the backend key of loose object ``oid``: ``objects/ab/cdef…``."""
+    return f"{OBJECTS_PREFIX}{oid[:2]}/{oid[2:]}"
+
+
 class LooseObjectStore:
-    """Objects as one file each; durability of new names is batched in :meth:`sync`."""
+    """Objects as one backend file each; durability of new names is batched in :meth:`sync`."""
 
-    def __init__(self, objects_dir: Path, tmp_dir: Path) -> None:
-        self.root = objects_dir
-        self.tmp = tmp_dir
-        self._pending_dirs: set[Path] = set()
-        self._lock = threading.Lock()
-
-    def path_for(self, oid: str) -> Path:
-        """Return where object ``oid`` lives as a loose file."""
-        return self.root / oid[:2] / oid[2:]
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def has(self, oid: str) -> bool:
         """Tell whether the store holds ``oid``."""
-        return self.path_for(oid).is_file()
+        return self.backend.has(loose_key(oid))
 
     def open_stored(self, oid: str) -> BinaryIO:
         """Open the stored (encoded) bytes of ``oid``."""
         try:
-            return open(self.path_for(oid), "rb")
-        except FileNotFoundError:
+            return self.backend.open_reader(loose_key(oid))
+        except StoredFileMissing:
             raise ObjectMissing(oid) from None
 
     def put_stream(
@@ -103,152 +102,173 @@ class LooseObjectStore:
         changed since it was validated) is refused.
         """
         if expected is not None and self.has(expected):
-            self._freshen(expected)
+            self.freshen(expected)
             return PutResult(expected, size_hint or 0, False, 0)
-        with temp_file(self.tmp, prefix="obj-") as (out, tmp_path):
+        staged = self.backend.stage("obj")
+        try:
             with open_source() as source:
-                oid, size = encode_stream(source, out, size_hint)
+                oid, size = encode_stream(source, cast(BinaryIO, staged), size_hint)
             _check_unchanged(expected, oid)
-            if self.has(oid):
-                self._freshen(oid)
+            stored = staged.tell()
+            # publish() itself declines a key that exists, so no look before it.
+            if not staged.publish(loose_key(oid)):
+                self.freshen(oid)
                 return PutResult(oid, size, False, 0)
-            out.flush()
-            ops().fsync(out.fileno())
-            stored = out.tell()
-            final = self.path_for(oid)
-            ops().mkdir(final.parent)
-            os.chmod(tmp_path, 0o444)
-            ops().replace(tmp_path, final)
-        with self._lock:
-            self._pending_dirs.add(final.parent)
+        finally:
+            staged.discard()
         return PutResult(oid, size, True, stored)
 
     def put_bytes(self, content: bytes) -> PutResult:
         """Store a small object given in memory."""
         return self.put_stream(lambda: io.BytesIO(content), len(content), id_of_bytes(content))
 
-    def _freshen(self, oid: str) -> None:
-        # A concurrent gc judges age by mtime; touching keeps a re-used object alive.
-        with contextlib.suppress(OSError):
-            os.utime(self.path_for(oid))
+    def freshen(self, oid: str) -> None:
+        """Mark ``oid`` as just used: a concurrent gc judges age by it, so a re-used object stays."""
+        self.backend.touch(loose_key(oid))
 
     def sync(self) -> None:
         """Make every object stored since the last call durable (one fsync per directory)."""
-        with self._lock:
-            pending, self._pending_dirs = self._pending_dirs, set()
-        if pending:
-            fsync_dirs(pending | {self.root})
+        self.backend.sync()
 
     def iter_ids(self) -> Iterator[str]:
-        """Yield the id of every loose object (files that are not ids are skipped)."""
-        if not self.root.is_dir():
-            return
-        for fan in sorted(os.listdir(self.root)):
-            fan_dir = self.root / fan
-            if len(fan) != 2 or not fan_dir.is_dir():
-                continue
-            for rest in sorted(os.listdir(fan_dir)):
-                oid = fan + rest
-                if is_object_id(oid):
-                    yield oid
+        """Yield the id of every loose object, sorted (files that are not ids are skipped)."""
+        for key in self.backend.list(OBJECTS_PREFIX):
+            oid = _oid_of_key(key)
+            if oid is not None:
+                yield oid
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         """Return the ids that start with ``prefix`` (at least two hex digits)."""
-        fan_dir = self.root / prefix[:2]
-        if not fan_dir.is_dir():
-            return []
-        rest = prefix[2:]
-        return sorted(
-            prefix[:2] + name
-            for name in os.listdir(fan_dir)
-            if name.startswith(rest) and is_object_id(prefix[:2] + name)
-        )
+        found = (_oid_of_key(key) for key in self.backend.list(f"{OBJECTS_PREFIX}{prefix[:2]}/{prefix[2:]}"))
+        return sorted(oid for oid in found if oid is not None)
+
+    def age(self, oid: str) -> float:
+        """Return when ``oid`` was written or last freshened (seconds since the epoch)."""
+        return self.backend.stat(loose_key(oid)).modified
+
+    def stored_size(self, oid: str) -> int:
+        """Return the stored (encoded) size of loose ``oid``."""
+        return self.backend.stat(loose_key(oid)).size
 
     def delete(self, oid: str) -> None:
         """Remove ``oid`` (only gc calls this)."""
-        ops().unlink(self.path_for(oid), missing_ok=True)
+        self.backend.delete(loose_key(oid))
+
+
+def _oid_of_key(key: str) -> str | None:
+    """Return the object id a loose-object key names, or None for anything else under ``objects/``."""
+    parts = key[len(OBJECTS_PREFIX) :].split("/")
+    if len(parts) != 2 or len(parts[0]) != 2:
+        return None
+    oid = parts[0] + parts[1]
+    return oid if is_object_id(oid) else None
 
 
 class ObjectStore:
-    """Loose objects plus packs behind one surface: reads look in both; writes go loose or into a new pack."""
+    """Loose objects plus packs behind one surface: reads look in both; writes go loose or into a new pack.
 
-    def __init__(self, objects_dir: Path, packs_dir: Path, tmp_dir: Path) -> None:
-        self.loose = LooseObjectStore(objects_dir, tmp_dir)
-        self.packs_dir = packs_dir
-        self.tmp = tmp_dir
+    The pack list is loaded on first use and looked at again only when a read misses or
+    finds its pack gone (git's reprepare): a long-lived reader then sees packs other
+    processes added and survives a gc that replaced the packs it loaded.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.loose = LooseObjectStore(backend)
         self._packs: list[Pack] | None = None
-        self._packs_seen: int | None = None
-        self._freshened: set[Path] = set()
+        self._pack_names: list[str] = []
+        self._freshened: set[str] = set()
         self._staging_cleared = False
+        self._reprepare_lock = threading.Lock()
+        self._generation = 0  # counts pack-list loads, so a reader can tell one happened since its miss
         self.unreadable_packs: list[tuple[str, str]] = []
 
     @property
     def packs(self) -> list[Pack]:
         """Return the readable packs, loading their indexes on first use."""
-        if self._packs is None:
-            self._packs_seen = self._packs_dir_stamp()
-            packs, unreadable = [], []
-            for index in list_packs(self.packs_dir):
-                try:
-                    packs.append(Pack.load(index))
-                except FileNotFoundError:
-                    continue  # a concurrent gc replaced it between the listing and the load
-                except (CorruptObject, OSError) as exc:
-                    unreadable.append((index.name, str(exc)))
-            self._packs, self.unreadable_packs = packs, unreadable
-        return self._packs
+        packs = self._packs
+        while packs is None:
+            self._reprepare()
+            packs = self._packs
+        return packs
 
     def reload_packs(self) -> None:
-        """Forget loaded indexes (after gc rewrote the packs)."""
+        """Forget every loaded index (fsck, or after gc rewrote the packs)."""
         self._packs = None
 
-    def _packs_dir_stamp(self) -> int | None:
-        try:
-            return os.stat(self.packs_dir).st_mtime_ns
-        except OSError:
-            return None
+    def _reprepare(self, seen: int | None = None) -> bool:
+        """List the packs again and load the indexes of new ones; True if the loaded packs changed.
 
-    def _packs_changed(self) -> bool:
-        """Tell whether another process added or replaced packs since they were loaded."""
-        return self._packs is not None and self._packs_dir_stamp() != self._packs_seen
+        Indexes already loaded are kept, so this costs one listing when nothing changed.
+        With ``seen`` (a :attr:`_generation` read before the caller's miss) a change made
+        meanwhile by another thread counts too.
+        """
+        with self._reprepare_lock:  # worker threads miss at once; one of them lists
+            names = list_packs(self.backend)
+            if self._packs is None or names != self._pack_names:
+                self._load_packs(names)
+            return seen is not None and self._generation != seen
+
+    def _load_packs(self, names: list[str]) -> None:
+        known = {pack.name: pack for pack in self._packs or []}
+        packs, unreadable = [], []
+        for name in names:
+            if name in known:
+                packs.append(known[name])
+                continue
+            try:
+                packs.append(Pack.load(self.backend, name))
+            except StoredFileMissing:
+                continue  # a concurrent gc replaced it between the listing and the load
+            except (CorruptObject, OSError) as exc:
+                unreadable.append((f"{name}.idx", str(exc)))
+        self._packs, self.unreadable_packs = packs, unreadable
+        self._pack_names = names
+        self._generation += 1
 
     def path_for(self, oid: str) -> Path:
-        """Return where ``oid`` lives (or would live) as a loose object."""
-        return self.loose.path_for(oid)
+        """Return the file of loose ``oid`` in a local store (for tests and tools that look at the disk)."""
+        if not isinstance(self.backend, LocalBackend):
+            raise TypeError("only a local store keeps objects in files")
+        return self.backend.path(loose_key(oid))
+
+    def _has_quick(self, oid: str) -> bool:
+        """Tell whether ``oid`` is loose or in a pack already loaded (no new listing: the write path)."""
+        return self.loose.has(oid) or any(pack.has(oid) for pack in self.packs)
 
     def has(self, oid: str) -> bool:
-        """Tell whether the store holds ``oid``, loose or packed."""
-        if self.loose.has(oid) or any(pack.has(oid) for pack in self.packs):
+        """Tell whether the store holds ``oid``, loose or packed (a miss looks for new packs once)."""
+        seen = self._generation
+        if self._has_quick(oid):
             return True
-        if self._packs_changed():  # a long-lived process (viewer, --watch) sees other imports' packs
-            self.reload_packs()
-            return any(pack.has(oid) for pack in self.packs)
-        return False
+        return self._reprepare(seen) and any(pack.has(oid) for pack in self.packs)
 
     def open_stored(self, oid: str) -> BinaryIO:
         """Open the stored bytes of ``oid`` from a loose file or a pack."""
-        for attempt in range(3):
+        for _attempt in range(3):
+            seen = self._generation
             with contextlib.suppress(ObjectMissing):
                 return self.loose.open_stored(oid)
             stream, vanished = self._open_packed(oid)
             if stream is not None:
                 return stream
-            if attempt > 0 and not vanished:
-                break
             # A concurrent gc may have packed the object since, or replaced the pack that held it.
-            self.reload_packs()
+            if not self._reprepare(seen) and not vanished:
+                break
         raise ObjectMissing(oid)
 
     def _open_packed(self, oid: str) -> tuple[BinaryIO | None, bool]:
-        """Open ``oid`` from the loaded packs; also tell whether one of them vanished from disk."""
+        """Open ``oid`` from the loaded packs; also tell whether one of them vanished."""
+        vanished = False
         for pack in self.packs:
             try:
                 stream = pack.open_stored(oid)
-            except FileNotFoundError:
-                return None, True
+            except StoredFileMissing:
+                vanished = True
+                continue
             if stream is not None:
                 return stream, False
-        return None, False
+        return None, vanished
 
     def reader(self, oid: str) -> ObjectReader:
         """Stream the content of ``oid``; reading to the end verifies it."""
@@ -278,7 +298,7 @@ class ObjectStore:
         if pack is None or size_hint is None or size_hint > PACKED_OBJECT_LIMIT:
             return self.loose.put_stream(open_source, size_hint, expected)
         if expected is not None and self.loose.has(expected):
-            self.loose._freshen(expected)
+            self.loose.freshen(expected)
             return PutResult(expected, size_hint, False, 0)
         result = self.put_in_pack(open_source, size_hint, pack)
         _check_unchanged(expected, result.oid)
@@ -299,9 +319,9 @@ class ObjectStore:
         oid, parts = encode_parts(content)
         if pack.has(oid):
             return PutResult(oid, length, False, 0)
-        if self.has(oid):
+        if self._has_quick(oid):
             if not self._reuse_packed(oid):
-                self.loose._freshen(oid)
+                self.loose.freshen(oid)
             return PutResult(oid, length, False, 0)
         new = pack.add(oid, parts)
         return PutResult(oid, length, new, sum(len(part) for part in parts) if new else 0)
@@ -312,26 +332,26 @@ class ObjectStore:
         for pack in self.packs:
             if pack.has(oid):
                 found = True
-                if pack.pack_path not in self._freshened:  # once per process: the grace is days
-                    self._freshened.add(pack.pack_path)
-                    with contextlib.suppress(OSError):
-                        os.utime(pack.pack_path)
+                if pack.name not in self._freshened:  # once per process: the grace is days
+                    self._freshened.add(pack.name)
+                    self.backend.touch(pack.pack_key)
         return found
 
     def new_pack(self) -> PackWriter:
         """Start a pack for many new objects; publish it before any ref reaches them."""
         self._clear_dead_staging()
-        return PackWriter(self.packs_dir, self.tmp)
+        return PackWriter(self.backend)
 
     def _clear_dead_staging(self) -> None:
         """Once per process, before its first write: free what killed writers left in ``tmp/``."""
         if not self._staging_cleared:
             self._staging_cleared = True
-            clear_staging(self.tmp)
+            clear_staging(self.backend)
 
     def missing(self, ids: Iterable[str]) -> set[str]:
-        """Return which of ``ids`` the store does not hold."""
-        return {oid for oid in set(ids) if not self.has(oid)}
+        """Return which of ``ids`` the store does not hold (one look for new packs, not one per id)."""
+        self._reprepare()
+        return {oid for oid in set(ids) if not self._has_quick(oid)}
 
     def pack_for(self, new_objects: int) -> PackWriter | None:
         """Start a pack when a write brings at least :data:`PACK_MIN_OBJECTS` new objects, as git keeps a big fetch.
@@ -343,8 +363,12 @@ class ObjectStore:
 
     def publish(self, pack: PackWriter) -> None:
         """Make ``pack`` durable and visible to this store's readers."""
-        if pack.publish() is not None:
-            self.reload_packs()
+        published = pack.publish()
+        with self._reprepare_lock:
+            if published is not None and self._packs is not None and published.name not in self._pack_names:
+                self._packs = [*self._packs, published]
+                self._pack_names = sorted([*self._pack_names, published.name])
+                self._generation += 1
 
     def put_bytes(self, content: bytes, pack: PackWriter | None = None) -> PutResult:
         """Store a small object given in memory."""
@@ -352,7 +376,7 @@ class ObjectStore:
 
     def sync(self) -> None:
         """Make every object stored since the last call durable."""
-        self.loose.sync()
+        self.backend.sync()
 
     def iter_ids(self) -> Iterator[str]:
         """Yield every object id once, loose and packed, in sorted order."""
@@ -362,7 +386,8 @@ class ObjectStore:
         yield from sorted(ids)
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
-        """Return the ids that start with ``prefix``."""
+        """Return the ids that start with ``prefix`` (in the packs there are now: one listing)."""
+        self._reprepare()
         found = set(self.loose.ids_with_prefix(prefix))
         for pack in self.packs:
             found.update(pack.with_prefix(prefix))

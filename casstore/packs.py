@@ -5,31 +5,31 @@ encoding: header + raw or zstd) back to back, then the BLAKE3 digest of all
 that. Its index is ``casidx\x01\x00``, the object count (u64), one record per
 object sorted by id (32-byte id, u64 offset, u64 length), then the BLAKE3 digest
 of all that. ``fsck --quick`` checks the digests at memory speed.
+
+Packs live in the backend as ``packs/pack-<blake3>.pack`` and ``.idx``; nothing here
+opens a file itself.
 """
 
 from __future__ import annotations
 
 import bisect
-import contextlib
-import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from blake3 import blake3
 
-from casstore.atomic import fsync_dir, owned_prefix, temp_file
+from casstore.backend import Backend, StoredFileMissing
 from casstore.errors import CorruptObject
-from casstore.fileops import ops
 from casstore.ids import CHUNK_SIZE
 
 PACK_MAGIC = b"caspack\x01"
 IDX_MAGIC = b"casidx\x01\x00"
 DIGEST_SIZE = 32
+PACKS_PREFIX = "packs/"
 _RECORD = struct.Struct(">32sQQ")
 _COUNT = struct.Struct(">Q")
 
@@ -41,8 +41,18 @@ def _blake3() -> blake3:
     return blake3(max_threads=1)
 
 
+def pack_key(name: str) -> str:
+    """Return the backend key of pack ``name`` (``pack-<digest>``)."""
+    return f"{PACKS_PREFIX}{name}.pack"
+
+
+def index_key(name: str) -> str:
+    """Return the backend key of the index of pack ``name``."""
+    return f"{PACKS_PREFIX}{name}.idx"
+
+
 class _BoundedReader:
-    """Reads at most ``length`` bytes from ``offset`` of a file, then reports EOF."""
+    """Reads at most ``length`` bytes from ``offset`` of a stream, then reports EOF."""
 
     def __init__(self, stream: BinaryIO, offset: int, length: int) -> None:
         stream.seek(offset)
@@ -64,40 +74,48 @@ class _BoundedReader:
 
 @dataclass
 class Pack:
-    """One pack file and its loaded index."""
+    """One pack and its loaded index."""
 
-    pack_path: Path
-    index_path: Path
+    backend: Backend
+    name: str
     ids: list[str]
     offsets: list[int]
     lengths: list[int]
 
+    @property
+    def pack_key(self) -> str:
+        """Return the backend key of the pack's bytes."""
+        return pack_key(self.name)
+
+    @property
+    def index_key(self) -> str:
+        """Return the backend key of the pack's index."""
+        return index_key(self.name)
+
     @classmethod
-    def load(cls, index_path: Path) -> Pack:
-        """Load the index at ``index_path`` (its digest is checked by :meth:`verify_digests`)."""
-        raw = index_path.read_bytes()
+    def load(cls, backend: Backend, name: str) -> Pack:
+        """Load the index of pack ``name`` (its digest is checked by :meth:`verify_digests`)."""
+        label = f"{name}.idx"
+        raw = backend.get(index_key(name))
         if not raw.startswith(IDX_MAGIC) or len(raw) < len(IDX_MAGIC) + _COUNT.size + DIGEST_SIZE:
-            raise CorruptObject(index_path.name, "not a casstore pack index")
+            raise CorruptObject(label, "not a casstore pack index")
         (count,) = _COUNT.unpack_from(raw, len(IDX_MAGIC))
         start = len(IDX_MAGIC) + _COUNT.size
         if len(raw) != start + count * _RECORD.size + DIGEST_SIZE:
-            raise CorruptObject(index_path.name, "pack index has the wrong length")
-        pack_path = index_path.with_suffix(".pack")
+            raise CorruptObject(label, "pack index has the wrong length")
         # A flipped bit in an offset or a length must not become a seek past the end or a
         # read of exabytes: every record has to fall inside the pack's object area.
-        end = pack_path.stat().st_size - DIGEST_SIZE
+        end = backend.stat(pack_key(name)).size - DIGEST_SIZE
         ids, offsets, lengths = [], [], []
         for oid, offset, length in _RECORD.iter_unpack(raw[start : start + count * _RECORD.size]):
             if offset < len(PACK_MAGIC) or offset + length > end:
-                raise CorruptObject(
-                    index_path.name, f"the record of {oid.hex()} points outside {pack_path.name} ({end} bytes)"
-                )
+                raise CorruptObject(label, f"the record of {oid.hex()} points outside {name}.pack ({end} bytes)")
             ids.append(oid.hex())
             offsets.append(offset)
             lengths.append(length)
         if ids != sorted(set(ids)):
-            raise CorruptObject(index_path.name, "pack index records are not sorted by id")
-        return cls(pack_path, index_path, ids, offsets, lengths)
+            raise CorruptObject(label, "pack index records are not sorted by id")
+        return cls(backend, name, ids, offsets, lengths)
 
     def _position(self, oid: str) -> int | None:
         at = bisect.bisect_left(self.ids, oid)
@@ -108,11 +126,14 @@ class Pack:
         return self._position(oid) is not None
 
     def open_stored(self, oid: str) -> BinaryIO | None:
-        """Open the stored bytes of ``oid`` inside the pack, or None when absent."""
+        """Open the stored bytes of ``oid`` inside the pack, or None when absent.
+
+        Raises StoredFileMissing when the pack itself is gone (a gc replaced it).
+        """
         at = self._position(oid)
         if at is None:
             return None
-        stream = open(self.pack_path, "rb")  # noqa: SIM115 - closed by the reader's owner
+        stream = self.backend.open_reader(self.pack_key)
         return _BoundedReader(stream, self.offsets[at], self.lengths[at])  # type: ignore[return-value]
 
     def stored_size(self, oid: str) -> int:
@@ -132,21 +153,25 @@ class Pack:
     def verify_digests(self) -> list[str]:
         """Check the BLAKE3 trailers of the pack and its index; return the problems found."""
         problems = []
-        for path in (self.pack_path, self.index_path):
+        for key in (self.pack_key, self.index_key):
+            label = key.rsplit("/", 1)[-1]
             try:
-                if not _digest_matches(path):
-                    problems.append(f"{path.name}: BLAKE3 digest does not match its bytes")
+                if not _digest_matches(self.backend, key):
+                    problems.append(f"{label}: BLAKE3 digest does not match its bytes")
+            except StoredFileMissing:
+                problems.append(f"{label}: unreadable: it is gone")
             except OSError as exc:
-                problems.append(f"{path.name}: unreadable: {exc.strerror}")
+                problems.append(f"{label}: unreadable: {exc.strerror}")
         return problems
 
 
-def _digest_matches(path: Path) -> bool:
-    size = path.stat().st_size
-    if size < DIGEST_SIZE:
-        return False
+def _digest_matches(backend: Backend, key: str) -> bool:
     hasher = _blake3()
-    with open(path, "rb") as stream:
+    with backend.open_reader(key) as stream:
+        size = stream.seek(0, 2)
+        if size < DIGEST_SIZE:
+            return False
+        stream.seek(0)
         left = size - DIGEST_SIZE
         while left > 0:
             chunk = stream.read(min(CHUNK_SIZE * 4, left))
@@ -157,84 +182,27 @@ def _digest_matches(path: Path) -> bool:
         return hasher.digest() == stream.read(DIGEST_SIZE)
 
 
-# Start writeback each time this much was appended, so the disk works while the CPUs encode.
-EARLY_FLUSH_BYTES = 16 << 20
-
-
-class _EarlyFlush:
-    """A thread that starts writeback of a file still being written (fdatasync as it grows).
-
-    Without it the kernel holds the whole pack in dirty pages until the final fsync, and
-    the disk sits idle while the workers hash and compress; with it that fsync has only
-    the last few megabytes left. Errors are left for the final fsync to report.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="casstore-pack-flush", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                ops().fdatasync(self._fd)
-            except OSError:
-                return
-
-    def kick(self) -> None:
-        """Ask for a writeback pass (coalesced with one already asked for)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Wait for the thread to finish its current pass and end."""
-        self._stopping = True
-        self._wake.set()
-        self._thread.join()
-
-
 class PackWriter:
-    """Build one new pack in ``tmp/``: objects are appended as they come, from any thread.
+    """Build one new pack in the backend's staging area: objects are appended as they come, from any thread.
 
     Nothing is visible to readers until :meth:`publish`, which makes the pack durable
     (one fsync for all its objects instead of one per object) and then adds its index.
-    :meth:`discard` (or a crash) leaves only a temp file, which gc removes.
+    :meth:`discard` (or a crash) leaves only a staged file, which gc removes.
     """
 
-    def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
-        self.packs_dir = packs_dir
-        ops().mkdir(tmp_dir, parents=True)
-        fd, self._tmp = ops().create_temp(tmp_dir, owned_prefix("pack-"))
-        self._tmp_dir = tmp_dir
-        self._out = ops().writer(os.fdopen(fd, "wb"), self._tmp)
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._staged = backend.stage("pack")
         self._hasher = _blake3()
         self._position = 0
         self._records: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
-        self._flusher: _EarlyFlush | None = None
-        self._flushed_at = 0
         self._write(PACK_MAGIC)
 
     def _write(self, data: bytes | memoryview) -> None:
-        self._out.write(data)
+        self._staged.write(data)
         self._hasher.update(data)
         self._position += len(data)
-        if self._position - self._flushed_at >= EARLY_FLUSH_BYTES:
-            self._flushed_at = self._position
-            self._out.flush()
-            if self._flusher is None:
-                self._flusher = _EarlyFlush(self._out.fileno())
-            self._flusher.kick()
-
-    def _stop_flusher(self) -> None:
-        if self._flusher is not None:
-            self._flusher.stop()
-            self._flusher = None
 
     def has(self, oid: str) -> bool:
         """Tell whether ``oid`` was already added to this pack."""
@@ -269,54 +237,38 @@ class PackWriter:
                 self.discard()
                 return None
             digest = self._hasher.digest()
-            self._out.write(digest)
-            self._out.flush()
-            self._stop_flusher()
-            ops().fsync(self._out.fileno())
-            self._out.close()
+            self._staged.write(digest)
             name = f"pack-{digest.hex()}"
-            ops().mkdir(self.packs_dir, parents=True)
             ordered = sorted(self._records.items())
             index_body = IDX_MAGIC + _COUNT.pack(len(ordered))
             index_body += b"".join(_RECORD.pack(bytes.fromhex(oid), off, n) for oid, (off, n) in ordered)
             index_hasher = _blake3()
             index_hasher.update(index_body)
             try:
-                with temp_file(self._tmp_dir, prefix="idx-") as (idx_out, idx_tmp):
-                    idx_out.write(index_body + index_hasher.digest())
-                    idx_out.flush()
-                    ops().fsync(idx_out.fileno())
-                    # Read-only like loose objects; the pack lands before its index: a reader
-                    # only uses packs that have an index.
-                    os.chmod(self._tmp, 0o444)
-                    os.chmod(idx_tmp, 0o444)
-                    ops().replace(self._tmp, self.packs_dir / f"{name}.pack")
-                    fsync_dir(self.packs_dir)
-                    index_path = self.packs_dir / f"{name}.idx"
-                    ops().replace(idx_tmp, index_path)
-                fsync_dir(self.packs_dir)
+                self._staged.publish(pack_key(name))
             finally:
-                ops().unlink(self._tmp, missing_ok=True)
-            return Pack.load(index_path)
+                self._staged.discard()
+            # The pack's name is durable before an index names it: readers only use packs
+            # that have an index, so a crash in between leaves an unused pack, never a
+            # dangling index.
+            self.backend.sync()
+            self.backend.put_if_absent(index_key(name), index_body + index_hasher.digest())
+            return Pack(
+                self.backend,
+                name,
+                [oid for oid, _ in ordered],
+                [off for _, (off, _n) in ordered],
+                [n for _, (_off, n) in ordered],
+            )
 
     def discard(self) -> None:
-        """Drop the unfinished pack, even when closing it fails."""
-        try:
-            self._stop_flusher()
-            if not self._out.closed:
-                # On a full disk the close's flush fails again; the file must go all the same,
-                # or the space it holds keeps every later write (gc included) failing.
-                with contextlib.suppress(OSError):
-                    self._out.close()
-        finally:
-            ops().unlink(self._tmp, missing_ok=True)
+        """Drop the unfinished pack."""
+        self._staged.discard()
 
 
-def write_pack(
-    oids: Iterable[str], open_stored: Callable[[str], BinaryIO], packs_dir: Path, tmp_dir: Path
-) -> Pack | None:
+def write_pack(oids: Iterable[str], open_stored: Callable[[str], BinaryIO], backend: Backend) -> Pack | None:
     """Write the given objects (copied in their stored form) into a new durable pack."""
-    writer = PackWriter(packs_dir, tmp_dir)
+    writer = PackWriter(backend)
     try:
         for oid in sorted(set(oids)):
             source = open_stored(oid)
@@ -330,9 +282,12 @@ def write_pack(
         raise
 
 
-def list_packs(packs_dir: Path) -> Iterator[Path]:
-    """Yield the index path of every pack (packs without an index are unfinished and ignored)."""
-    if packs_dir.is_dir():
-        for index in sorted(packs_dir.glob("pack-*.idx")):
-            if index.with_suffix(".pack").is_file():
-                yield index
+def list_packs(backend: Backend) -> list[str]:
+    """Return the name of every pack that has both its bytes and its index (others are unfinished)."""
+    keys = backend.list(PACKS_PREFIX + "pack-")
+    present = set(keys)
+    return [
+        key[len(PACKS_PREFIX) : -len(".idx")]
+        for key in keys
+        if key.endswith(".idx") and key[: -len(".idx")] + ".pack" in present
+    ]

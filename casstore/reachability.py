@@ -116,10 +116,14 @@ def roots(store: Store, reflog_since: datetime | None) -> set[str]:
     return found
 
 
-def reachable(store: Store, start: Iterable[str]) -> set[str]:
-    """Return every commit, tree and blob reachable from ``start`` (missing or damaged objects are skipped)."""
+def reachable(store: Store, start: Iterable[str], tick: Callable[[], None] = _nothing) -> set[str]:
+    """Return every commit, tree and blob reachable from ``start`` (missing or damaged objects are skipped).
+
+    ``tick`` is called at each object loaded (gc refreshes its lease there).
+    """
 
     def load(oid: str, _what: str) -> bytes | None:
+        tick()
         try:
             return store.objects.read_bytes(oid)
         except (CorruptObject, ObjectMissing):

@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from datetime import UTC, datetime
-from pathlib import Path
 
 from casstore.atomic import writer_is_gone
-from casstore.fileops import ops
+from casstore.backend import Backend, StoredFileMissing
+
+STAGING_PREFIX = "tmp/"
 
 
-def clear_staging(tmp_dir: Path, older_than: datetime | None = None) -> tuple[int, int]:
-    """Remove the unfinished writes in ``tmp_dir`` whose writer died on this host (or older than the cutoff).
+def staging_leftovers(backend: Backend) -> tuple[int, int]:
+    """Return how many unfinished writes the staging area holds, and their bytes (for fsck)."""
+    files = size = 0
+    for key in backend.list(STAGING_PREFIX):
+        with contextlib.suppress(StoredFileMissing):  # its writer finished (renamed it) meanwhile
+            size += backend.stat(key).size
+            files += 1
+    return files, size
+
+
+def clear_staging(backend: Backend, older_than: float | None = None) -> tuple[int, int]:
+    """Remove the unfinished writes in ``tmp/`` whose writer died on this host (or older than the cutoff).
 
     A killed import leaves its half-written pack here, hundreds of MB for a big bundle; the
     pid and host in each name tell whether its writer still runs, so the next write command
-    frees the space at the cost of one directory listing. A live writer's files are never
-    touched. Returns how many files and bytes were removed.
+    frees the space at the cost of one listing. A live writer's files are never touched.
+    ``older_than`` is seconds since the epoch by the backend's clock. Returns how many
+    files and bytes were removed.
     """
     files = size = 0
     try:
-        names = os.listdir(tmp_dir)
+        keys = backend.list(STAGING_PREFIX)
     except OSError:
         return files, size
-    for name in names:
-        leftover = tmp_dir / name
-        with contextlib.suppress(OSError):
-            gone = writer_is_gone(name)
+    for key in keys:
+        with contextlib.suppress(OSError, StoredFileMissing):
+            gone = writer_is_gone(key[len(STAGING_PREFIX) :])
+            info = None
             if not gone and older_than is not None:
-                gone = datetime.fromtimestamp(leftover.stat().st_mtime, UTC) < older_than
+                info = backend.stat(key)
+                gone = info.modified < older_than
             if gone:
-                length = leftover.stat().st_size
-                ops().unlink(leftover)
+                length = (info or backend.stat(key)).size
+                backend.delete(key)
                 files, size = files + 1, size + length
     return files, size

@@ -7,20 +7,20 @@ import hashlib
 from pathlib import Path
 
 from casstore import canonical
-from casstore.atomic import write_durable
+from casstore.backend import StoredFileMissing
 from casstore.snapshot import CachedFile
 from casstore.store import Store
 
 
-def _cache_path(store: Store, root: Path) -> Path:
-    key = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:32]
-    return store.root / "cache" / "dirs" / f"{key}.json"
+def _cache_key(root: Path) -> str:
+    digest = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:32]
+    return f"cache/dirs/{digest}.json"
 
 
 def load_dir_cache(store: Store, root: Path) -> tuple[dict[str, CachedFile], int]:
     """Return the cached ``(files, written_at_ns)`` for ``root``, or empty when none is usable."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, IndexError):
-        item = canonical.loads(_cache_path(store, root).read_bytes())
+    with contextlib.suppress(OSError, StoredFileMissing, ValueError, KeyError, TypeError, IndexError):
+        item = canonical.loads(store.backend.get(_cache_key(root)))
         if item.get("directory") == str(root.absolute()):
             files = {path: CachedFile.from_json(value) for path, value in item["files"].items()}
             return files, int(item["written_at_ns"])
@@ -34,4 +34,4 @@ def save_dir_cache(store: Store, root: Path, files: dict[str, CachedFile], writt
         "written_at_ns": written_at_ns,
         "files": {path: cached.as_json() for path, cached in files.items()},
     }
-    write_durable(_cache_path(store, root), canonical.dumps_line(item), sync_dir=False)
+    store.backend.put(_cache_key(root), canonical.dumps_line(item))

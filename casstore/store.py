@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 from casstore import canonical
-from casstore.atomic import fsync_dir, write_durable
+from casstore.backend import Backend, StoredFileMissing
 from casstore.backend_local import LocalBackend
 from casstore.clock import utc_now_iso
 from casstore.defaults import STORE_DIRNAME
 from casstore.errors import HINT_STORE, StoreFormatError, StoreNotFound, UsageError
-from casstore.fileops import ops
 from casstore.object_store import ObjectStore
 from casstore.refs import RefStore
 
@@ -22,25 +21,25 @@ CONFIG_NAME = "casstore.json"
 
 
 class Store:
-    """One store: many projects sharing one object store, so shared samples are kept once."""
+    """One store: many projects sharing one object store, so shared samples are kept once.
 
-    def __init__(self, root: Path) -> None:
+    Every byte of the store is reached through :attr:`backend`; ``root`` only names it.
+    """
+
+    def __init__(self, root: Path, backend: Backend | None = None) -> None:
         self.root = root
-        self.objects = ObjectStore(root / "objects", root / "packs", root / "tmp")
-        self.backend = LocalBackend(root)
+        self.backend: Backend = backend if backend is not None else LocalBackend(root)
+        self.objects = ObjectStore(self.backend)
         self.refs = RefStore(self.backend)
-        self.tmp = root / "tmp"
 
     @classmethod
     def init(cls, path: Path) -> Store:
         """Create a new store at ``path`` (refuses a directory that holds anything else)."""
         path = path.absolute()
-        if (path / CONFIG_NAME).exists():
+        backend = LocalBackend(path)
+        if backend.has(CONFIG_NAME):
             raise UsageError(f"{path} is already a casstore store")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise UsageError(f"cannot create a store at {path}: it exists and is not an empty directory")
-        for sub in ("objects", "refs", "logs", "tmp", "packs"):
-            ops().mkdir(path / sub, parents=True)
+        backend.create_root(("objects", "refs", "logs", "tmp", "packs"))
         config = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -48,17 +47,18 @@ class Store:
             "compression": "zstd",
             "created_at": utc_now_iso(),
         }
-        write_durable(path / CONFIG_NAME, canonical.dumps(config))
-        fsync_dir(path.parent)
-        return cls(path)
+        if not backend.put_if_absent(CONFIG_NAME, canonical.dumps(config)):
+            raise UsageError(f"{path} is already a casstore store")  # another init won the race
+        return cls(path, backend)
 
     @classmethod
     def open(cls, path: Path) -> Store:
         """Open the store at ``path``, checking its format."""
         config_path = path / CONFIG_NAME
+        backend = LocalBackend(path.absolute())
         try:
-            config = canonical.loads(config_path.read_bytes())
-        except FileNotFoundError:
+            config = canonical.loads(backend.get(CONFIG_NAME))
+        except StoredFileMissing:
             raise StoreNotFound(f"{path} is not a casstore store (no {CONFIG_NAME}); run 'casstore init'") from None
         except ValueError as exc:
             raise StoreFormatError(f"{config_path}: not valid JSON: {exc}") from None
@@ -69,7 +69,7 @@ class Store:
                 f"{config_path}: store format version {config.get('version')!r} is not supported "
                 f"(this casstore reads version {FORMAT_VERSION})"
             )
-        return cls(path.absolute())
+        return cls(path.absolute(), backend)
 
     @classmethod
     def locate(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Store:

@@ -100,7 +100,8 @@ def test_a_failing_flush_still_discards_the_unfinished_pack(tmp_path: Path) -> N
             self.closed = True
             raise OSError(28, "No space left on device")
 
-    writer._out = FullDisk(writer._out)  # type: ignore[assignment]
+    staged = writer._staged
+    staged._stream = FullDisk(staged._stream)  # type: ignore[attr-defined]
     writer.discard()
     assert list((store.root / "tmp").iterdir()) == []
 
@@ -115,7 +116,7 @@ def test_a_long_lived_reader_survives_gc_replacing_the_pack_it_loaded(cli: Cli, 
     bundle, first = _store_with_pack(cli, tmp_path, seed=31)
     viewer = Store.open(cli.store)  # as the viewer or 'autosave --watch' hold one open
     assert len(viewer.objects.packs) == 1
-    old_pack = viewer.objects.packs[0].pack_path
+    old_pack = cli.store / viewer.objects.packs[0].pack_key
     _store_with_pack(cli, tmp_path, seed=32)
     cli.ok("gc")  # two packs become one: the pack the viewer loaded is gone
     assert not old_pack.exists()

@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casstore.autosave import autosave
+from casstore.backend_local import LocalBackend
 from casstore.bundle_source import opened
 from casstore.crashreport import import_crash_report, is_crash_report, write_crash_report
 from casstore.errors import CasstoreError
@@ -126,7 +127,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> World:
     packed = base / "packed"
     shutil.copytree(store.root, packed)
     gc(Store.open(packed), timedelta(0))
-    indexes = list(list_packs(packed / "packs"))
+    indexes = [packed / "packs" / f"{name}.idx" for name in list_packs(LocalBackend(packed))]
     assert len(indexes) == 1, "gc should leave one pack"
     return World(
         base=base,
@@ -308,9 +309,9 @@ def test_fuzz_pack_and_index_readers(world: World, data: st.DataObject) -> None:
         damaged = root / "packs" / (index.name if which == "idx" else index.with_suffix(".pack").name)
         damaged.chmod(0o644)
         damaged.write_bytes(raw)
-        outcome("pack index load", lambda: Pack.load(damaged.with_suffix(".idx")), count=False)
+        outcome("pack index load", lambda: Pack.load(LocalBackend(root), damaged.stem), count=False)
         store = Store.open(root)
-        ids = Pack.load(index).ids
+        ids = Pack.load(LocalBackend(world["packed"]), index.stem).ids
         _read_everything(store, ids)
         report = outcome("pack/index: load, read, fsck", lambda: fsck(Store.open(root)))
         assert not isinstance(report, CasstoreError), f"fsck raised instead of reporting: {report}"

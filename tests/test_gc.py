@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from casstore.backend_local import LocalBackend
 from casstore.branches import delete_ref
 from casstore.clock import format_iso
+from casstore.errors import RefLocked
 from casstore.fsck import fsck
-from casstore.gc import gc
+from casstore.gc import GC_LEASE_SECONDS, gc
 from casstore.importer import import_bundle
 from casstore.reachability import reachable
 from casstore.store import Store
@@ -149,3 +151,84 @@ def test_gc_never_removes_a_reachable_object(tmp_path_factory: pytest.TempPathFa
                 assert store.objects.has(oid)
             report = fsck(store)
             assert report.ok, [f.as_json() for f in report.findings if f.is_error]
+
+
+def _store_with_garbage(cli: Cli, demo_data: Path) -> Store:
+    """A store whose deleted branch left objects that gc with no grace would drop."""
+    cli.ok("import", demo_data / "demo_bundle")
+    cli.ok("branch", "exp", "demo-project")
+    cli.ok("import", demo_data / "demo_bundle_rev2", "--branch", "exp")
+    cli.ok("branch", "-d", "exp")
+    return Store.open(cli.store)
+
+
+def _objects_and_packs(store: Path) -> list[str]:
+    return sorted(p.relative_to(store).as_posix() for d in ("objects", "packs") for p in (store / d).rglob("*"))
+
+
+def test_a_second_gc_is_refused_while_the_first_holds_the_gc_lease(cli: Cli, demo_data: Path) -> None:
+    store = _store_with_garbage(cli, demo_data)
+    lease = store.backend.acquire("gc", 600, "casstore gc on the studio server")
+    before = _objects_and_packs(cli.store)
+    refused = cli("gc", "--grace", "1d", env={"CASSTORE_NOW": _future(30)})
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert "gc is held by casstore gc on the studio server" in refused.err and "Traceback" not in refused.err
+    assert _objects_and_packs(cli.store) == before
+    lease.release()
+    done = json.loads(cli("gc", "--grace", "1d", "--json", env={"CASSTORE_NOW": _future(30)}).out)
+    assert done["removed"]["objects"] > 0 and done["pack"]
+    assert not (cli.store / "locks" / "gc.lease").exists()  # given back when gc ended
+
+
+def test_gc_refreshes_its_lease_while_it_runs(cli: Cli, demo_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store_with_garbage(cli, demo_data)
+    monkeypatch.setenv("CASSTORE_NOW", _future(30))
+    refreshed: list[float] = []
+    real_acquire = store.backend.acquire
+
+    def acquire(name: str, ttl: float, owner: str) -> object:
+        lease = real_acquire(name, ttl, owner)
+        real_refresh = lease.refresh
+
+        def refresh(ttl: float) -> None:
+            refreshed.append(ttl)
+            real_refresh(ttl)
+
+        lease.refresh = refresh  # type: ignore[method-assign]
+        return lease
+
+    monkeypatch.setattr(store.backend, "acquire", acquire)
+    ticks = iter(range(0, 10**9, 60))  # every tick a minute later: a refresh every other tick
+    report = gc(store, timedelta(days=1), clock=lambda: float(next(ticks)))
+    assert report.removed and len(refreshed) >= 5 and set(refreshed) == {GC_LEASE_SECONDS}
+    assert fsck(store).ok
+    quiet = iter([0.0] * 10**6)  # no time passes: no refresh
+    refreshed.clear()
+    gc(store, timedelta(days=1), clock=lambda: next(quiet))
+    assert refreshed == []
+
+
+def test_a_gc_that_lost_its_lease_stops_before_deleting_anything(
+    cli: Cli, demo_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store_with_garbage(cli, demo_data)
+    monkeypatch.setenv("CASSTORE_NOW", _future(30))
+    now = [1_000_000.0]
+    store = Store(cli.store, LocalBackend(cli.store, clock=lambda: now[0]))
+    before = _objects_and_packs(cli.store)
+    elapsed = iter(range(0, 10**9, 200))
+
+    def stalled_clock() -> float:
+        """gc stalls past its lease (a suspended laptop): the lease expires and another gc takes it over."""
+        tick = float(next(elapsed))
+        if tick == 400:
+            now[0] += 2 * GC_LEASE_SECONDS
+            LocalBackend(cli.store, clock=lambda: now[0]).acquire("gc", 600, "the other gc")
+        return tick
+
+    with pytest.raises(RefLocked, match="lease gc was lost"):
+        gc(store, timedelta(days=1), clock=stalled_clock)
+    assert _objects_and_packs(cli.store) == before
+    now[0] += 2 * 600  # the other gc's lease ran out too; this time nothing stalls
+    assert gc(store, timedelta(days=1), clock=lambda: 0.0).removed
+    assert _objects_and_packs(cli.store) != before

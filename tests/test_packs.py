@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from casstore.backend_local_staged import EARLY_FLUSH_BYTES
 from casstore.clock import format_iso
 from casstore.fsck import fsck
 from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
-from casstore.packs import EARLY_FLUSH_BYTES
 from casstore.store import Store
 from conftest import ROOT, Cli, dirs_equal, snapshot_tree
 

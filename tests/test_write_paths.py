@@ -49,9 +49,13 @@ def _mode(call: ast.Call, position: int) -> ast.expr | None:
 
 
 def _through_ops(func: ast.Attribute) -> bool:
-    """``ops().unlink(...)``: the seam itself."""
+    """``ops().unlink(...)`` or ``self.backend.touch(...)``: the seam itself."""
     receiver = func.value
-    return isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "ops"
+    if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "ops":
+        return True
+    # A store's backend (``backend.delete``, ``self.backend.touch``) is the storage seam.
+    named = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", None)
+    return named == "backend"
 
 
 def raw_writes(source: str, filename: str) -> list[tuple[int, str]]:

@@ -9,7 +9,9 @@ whole directories carry their content along.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import shutil
 import stat
@@ -192,12 +194,17 @@ Command = Callable[[Path], object]
 
 
 def _as_if_exited(state: Path) -> None:
-    """The failed command's process has exited: its lock files now name a process that is gone."""
+    """The failed command's process has exited: its lock files and leases now name a process that is gone."""
     dead = _dead_pid()
     for lock in state.rglob("*.lock"):
         content = lock.read_text(errors="replace").split()
         if len(content) == 2 and content[0] == str(os.getpid()):
             lock.write_text(f"{dead} {content[1]}\n")
+    for lease in state.rglob("*.lease"):
+        with contextlib.suppress(ValueError):
+            body = json.loads(lease.read_text(errors="replace"))
+            if isinstance(body, dict) and body.get("pid") == os.getpid():
+                lease.write_text(json.dumps({**body, "pid": dead}))
 
 
 _dead: list[int] = []
