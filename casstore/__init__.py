@@ -77,7 +77,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     # autosave and recovery
     "record_autosave": ("autosave", "autosave"),
     "AutosaveResult": ("autosave", None),
-    "autosave_prompt": ("autosave", None),
+    "autosave_prompt": ("autosaves", None),
     "Watcher": ("watch", None),
     "list_recovery_points": ("recover", None),
     "RecoveryPoint": ("recover", None),
@@ -95,6 +95,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "last_import": ("api", None),
     "LastImport": ("api", None),
     "show_revision": ("inspect", None),
+    "human_bytes": ("units", None),
     "manifest_lines": ("inspect", None),
     "RevisionView": ("inspect", None),
     "revision_lines": ("api", None),
@@ -205,6 +206,7 @@ __all__ = [
     "find_store",
     "fsck_store",
     "gc_store",
+    "human_bytes",
     "import_bundle",
     "init_store",
     "last_import",
@@ -264,8 +266,9 @@ if TYPE_CHECKING:
         revision_history,
         revision_lines,
     )
-    from casstore.autosave import AutosaveResult, autosave_prompt
+    from casstore.autosave import AutosaveResult
     from casstore.autosave import autosave as record_autosave
+    from casstore.autosaves import autosave_prompt
     from casstore.branches import RefRecord, create_ref, delete_ref, list_refs
     from casstore.bundle import ProgressFn
     from casstore.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
@@ -315,6 +318,7 @@ if TYPE_CHECKING:
     from casstore.sampler import ImportPlan, SamplerManifestIndex, SamplerParityError
     from casstore.store import Store
     from casstore.stress import StressSummary
+    from casstore.units import human_bytes
     from casstore.watch import Watcher
     from casstore.worktree import CheckoutResult, StatusReport, UnsavedChanges, checkout, status
 

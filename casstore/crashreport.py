@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from casstore import canonical
-from casstore.autosave import newest_autosave
+from casstore.autosaves import newest_autosave
 from casstore.clock import utc_now_iso
 from casstore.errors import BundleError, CorruptObject, UsageError
 from casstore.exporter import check_destination

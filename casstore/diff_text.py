@@ -8,23 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from casstore.jsondiff import FieldChange, item_label
+from casstore.units import human_bytes
 
 # What names a record of each section, as a segment label, and the manifest key it comes from.
 SUBJECT_LABELS = {"pattern": "pattern", "mixer": "mixer", "sample": "sample", "file": "file"}
 SUBJECT_KEYS = {"pattern": "pattern_id", "mixer": "name", "sample": "asset_name", "file": "path"}
 _SUMMARY_FIELDS = 6
-
-
-def human_bytes(count: int) -> str:
-    """Format a byte count the way people read sizes."""
-    if count < 1024:
-        return f"{count} B"
-    size = float(count)
-    for unit in ("KiB", "MiB", "GiB"):
-        size /= 1024
-        if size < 1024 or unit == "GiB":
-            break
-    return f"{size:.1f} {unit}"
 
 
 def value_text(field: str | None, value: Any) -> str:

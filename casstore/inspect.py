@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from casstore.diff_text import human_bytes
 from casstore.history import LogEntry, read_commit, read_tree, walk_first_parent
 from casstore.loudness_report import SampleLoudness
 from casstore.manifest_view import read_tree_manifest
@@ -14,6 +13,7 @@ from casstore.objects import Commit, Tree
 from casstore.paths import MANIFEST_NAME
 from casstore.refs import DEFAULT_BRANCH
 from casstore.store import Store
+from casstore.units import human_bytes
 
 
 def commit_json(oid: str, commit: Commit, refs: list[str] | None = None) -> dict[str, Any]:

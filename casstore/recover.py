@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casstore.autosave import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
+from casstore.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.diff import DiffRecord, diff_sides
 from casstore.diff_inputs import side_from_tree

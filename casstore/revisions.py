@@ -79,7 +79,7 @@ def _resolve_base(store: Store, base: str, text: str) -> str:
     if len(parts) == 3:
         project, namespace, name = parts
         if namespace == "autosave" and name == "latest":
-            from casstore.autosave import newest_autosave
+            from casstore.autosaves import newest_autosave
 
             newest = newest_autosave(store, project)
             if newest is None:

@@ -9,20 +9,14 @@ from typing import Any
 
 import click
 
+from casstore import human_bytes
+
+__all__ = ["Progress", "emit_json", "human_bytes"]
+
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout."""
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
-
-
-def human_bytes(count: int) -> str:
-    """Format a byte count the way people read sizes."""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
 
 
 class Progress:

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.autosave import AutosaveItem, AutosaveResult, ordered_autosaves, prune_autosaves, select_pruned
+from casstore.autosave import AutosaveResult
+from casstore.autosaves import AutosaveItem, ordered_autosaves, prune_autosaves, select_pruned
 from casstore.clock import format_iso
 from casstore.fsck import fsck
 from casstore.history import new_commit
