@@ -37,92 +37,92 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "ObjectMissing": ("errors", None),
     "CorruptObject": ("errors", None),
     "DestinationError": ("errors", None),
-    "UnsavedChanges": ("worktree", None),
-    "SamplerParityError": ("sampler", None),
-    "AudioUnavailable": ("loudness", None),
-    "AudioFormatError": ("loudness", None),
+    "UnsavedChanges": ("workdir.worktree", None),
+    "SamplerParityError": ("audio.sampler", None),
+    "AudioUnavailable": ("audio.loudness", None),
+    "AudioFormatError": ("audio.loudness", None),
     "HINT_FORCE": ("errors", None),
     "HINT_PROJECT": ("errors", None),
     "HINT_STORE": ("errors", None),
     # stores and revisions
-    "Store": ("store", None),
+    "Store": ("storage.store", None),
     "open_store": ("api", None),
     "find_store": ("api", None),
     "init_store": ("api", None),
     "open_or_init_store": ("actions", None),
     "default_project": ("api", None),
-    "resolve_revision": ("revisions", "resolve"),
+    "resolve_revision": ("history.revisions", "resolve"),
     "parse_duration": ("clock", None),
-    "Commit": ("objects", None),
-    "Tree": ("objects", None),
-    "TreeEntry": ("objects", None),
-    "ProgressFn": ("bundle", None),
+    "Commit": ("model.objects", None),
+    "Tree": ("model.objects", None),
+    "TreeEntry": ("model.objects", None),
+    "ProgressFn": ("bundles.bundle", None),
     # import, export, bundles
     "import_bundle": ("actions", None),
     "ImportResult": ("importer", None),
-    "export_revision": ("exporter", None),
-    "ExportResult": ("exporter", None),
-    "build_bundle": ("bundle_build", None),
-    "BuildResult": ("bundle_build", None),
-    "MixerSpec": ("bundle_build", None),
-    "AssetSpec": ("bundle_build", None),
-    "load_sampler_manifest": ("sampler", "SamplerManifestIndex.load"),
-    "SamplerManifestIndex": ("sampler", None),
-    "ImportPlan": ("sampler", None),
+    "export_revision": ("bundles.exporter", None),
+    "ExportResult": ("bundles.exporter", None),
+    "build_bundle": ("bundles.bundle_build", None),
+    "BuildResult": ("bundles.bundle_build", None),
+    "MixerSpec": ("bundles.bundle_build", None),
+    "AssetSpec": ("bundles.bundle_build", None),
+    "load_sampler_manifest": ("audio.sampler", "SamplerManifestIndex.load"),
+    "SamplerManifestIndex": ("audio.sampler", None),
+    "ImportPlan": ("audio.sampler", None),
     # working directories
-    "checkout": ("worktree", None),
-    "CheckoutResult": ("worktree", None),
-    "status": ("worktree", None),
-    "StatusReport": ("worktree", None),
+    "checkout": ("workdir.worktree", None),
+    "CheckoutResult": ("workdir.worktree", None),
+    "status": ("workdir.worktree", None),
+    "StatusReport": ("workdir.worktree", None),
     # autosave and recovery
-    "record_autosave": ("autosave", "autosave"),
-    "AutosaveResult": ("autosave", None),
-    "autosave_prompt": ("autosaves", None),
-    "Watcher": ("watch", None),
-    "list_recovery_points": ("recover", None),
-    "RecoveryPoint": ("recover", None),
-    "restore": ("recover", None),
-    "RestoreResult": ("recover", None),
+    "record_autosave": ("workdir.autosave", "autosave"),
+    "AutosaveResult": ("workdir.autosave", None),
+    "autosave_prompt": ("history.autosaves", None),
+    "Watcher": ("workdir.watch", None),
+    "list_recovery_points": ("workdir.recover", None),
+    "RecoveryPoint": ("workdir.recover", None),
+    "restore": ("workdir.recover", None),
+    "RestoreResult": ("workdir.recover", None),
     "recovery_offer": ("api", None),
     "write_crash_report": ("crashreport", None),
     "CrashReportResult": ("crashreport", None),
     "stress_autosave": ("actions", None),
-    "StressSummary": ("stress", None),
+    "StressSummary": ("workdir.stress", None),
     # history, revisions, diff
     "revision_history": ("api", None),
     "project_history": ("api", None),
     "HistoryEntry": ("api", None),
     "last_import": ("api", None),
     "LastImport": ("api", None),
-    "show_revision": ("inspect", None),
+    "show_revision": ("bundles.inspect", None),
     "human_bytes": ("units", None),
-    "manifest_lines": ("inspect", None),
-    "RevisionView": ("inspect", None),
+    "manifest_lines": ("bundles.inspect", None),
+    "RevisionView": ("bundles.inspect", None),
     "revision_lines": ("api", None),
-    "diff_revisions": ("diff", "diff_specs"),
-    "DiffRecord": ("diff", None),
-    "diff_headline": ("diff", "headline"),
-    "diff_stat": ("diff", "stat"),
-    "diff_stat_lines": ("diff", "stat_lines"),
-    "StatLine": ("diff", None),
-    "diff_value_text": ("diff_text", "value_text"),
+    "diff_revisions": ("diff.semantic", "diff_specs"),
+    "DiffRecord": ("diff.semantic", None),
+    "diff_headline": ("diff.semantic", "headline"),
+    "diff_stat": ("diff.semantic", "stat"),
+    "diff_stat_lines": ("diff.semantic", "stat_lines"),
+    "StatLine": ("diff.semantic", None),
+    "diff_value_text": ("diff.text", "value_text"),
     # loudness
-    "measure_loudness": ("loudness", "measure"),
-    "Loudness": ("loudness", None),
-    "revision_loudness": ("loudness_report", None),
-    "SampleLoudness": ("loudness_report", None),
-    "LoudnessChange": ("loudness_report", None),
+    "measure_loudness": ("audio.loudness", "measure"),
+    "Loudness": ("audio.loudness", None),
+    "revision_loudness": ("bundles.loudness_report", None),
+    "SampleLoudness": ("bundles.loudness_report", None),
+    "LoudnessChange": ("bundles.loudness_report", None),
     # integrity and space
-    "fsck_store": ("fsck", "fsck"),
-    "FsckReport": ("fsck", None),
-    "Finding": ("fsck", None),
-    "gc_store": ("gc", "gc"),
-    "GcReport": ("gc", None),
+    "fsck_store": ("history.fsck", "fsck"),
+    "FsckReport": ("history.fsck", None),
+    "Finding": ("history.fsck", None),
+    "gc_store": ("history.gc", "gc"),
+    "GcReport": ("history.gc", None),
     # refs
-    "list_refs": ("branches", None),
-    "create_ref": ("branches", None),
-    "delete_ref": ("branches", None),
-    "RefRecord": ("branches", None),
+    "list_refs": ("history.branches", None),
+    "create_ref": ("history.branches", None),
+    "delete_ref": ("history.branches", None),
+    "RefRecord": ("history.branches", None),
     # QA hand-off
     "qa_handoff": ("actions", None),
     "HandoffResult": ("actions", None),
@@ -266,21 +266,23 @@ if TYPE_CHECKING:
         revision_history,
         revision_lines,
     )
-    from casstore.autosave import AutosaveResult
-    from casstore.autosave import autosave as record_autosave
-    from casstore.autosaves import autosave_prompt
-    from casstore.branches import RefRecord, create_ref, delete_ref, list_refs
-    from casstore.bundle import ProgressFn
-    from casstore.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
+    from casstore.audio.loudness import AudioFormatError, AudioUnavailable, Loudness
+    from casstore.audio.loudness import measure as measure_loudness
+    from casstore.audio.sampler import ImportPlan, SamplerManifestIndex, SamplerParityError
+    from casstore.bundles.bundle import ProgressFn
+    from casstore.bundles.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
+    from casstore.bundles.exporter import ExportResult, export_revision
+    from casstore.bundles.inspect import RevisionView, manifest_lines, show_revision
+    from casstore.bundles.loudness_report import LoudnessChange, SampleLoudness, revision_loudness
     from casstore.clock import parse_duration
     from casstore.crashreport import CrashReportResult, write_crash_report
     from casstore.defaults import DEFAULTS, Defaults
-    from casstore.diff import DiffRecord, StatLine
-    from casstore.diff import diff_specs as diff_revisions
-    from casstore.diff import headline as diff_headline
-    from casstore.diff import stat as diff_stat
-    from casstore.diff import stat_lines as diff_stat_lines
-    from casstore.diff_text import value_text as diff_value_text
+    from casstore.diff.semantic import DiffRecord, StatLine
+    from casstore.diff.semantic import diff_specs as diff_revisions
+    from casstore.diff.semantic import headline as diff_headline
+    from casstore.diff.semantic import stat as diff_stat
+    from casstore.diff.semantic import stat_lines as diff_stat_lines
+    from casstore.diff.text import value_text as diff_value_text
     from casstore.errors import (
         HINT_FORCE,
         HINT_PROJECT,
@@ -301,25 +303,23 @@ if TYPE_CHECKING:
         StoreNotFound,
         UsageError,
     )
-    from casstore.exporter import ExportResult, export_revision
-    from casstore.fsck import Finding, FsckReport
-    from casstore.fsck import fsck as fsck_store
-    from casstore.gc import GcReport
-    from casstore.gc import gc as gc_store
     from casstore.handoff import Handoff
+    from casstore.history.autosaves import autosave_prompt
+    from casstore.history.branches import RefRecord, create_ref, delete_ref, list_refs
+    from casstore.history.fsck import Finding, FsckReport
+    from casstore.history.fsck import fsck as fsck_store
+    from casstore.history.gc import GcReport
+    from casstore.history.gc import gc as gc_store
+    from casstore.history.revisions import resolve as resolve_revision
     from casstore.importer import ImportResult
-    from casstore.inspect import RevisionView, manifest_lines, show_revision
-    from casstore.loudness import AudioFormatError, AudioUnavailable, Loudness
-    from casstore.loudness import measure as measure_loudness
-    from casstore.loudness_report import LoudnessChange, SampleLoudness, revision_loudness
-    from casstore.objects import Commit, Tree, TreeEntry
-    from casstore.recover import RecoveryPoint, RestoreResult, list_recovery_points, restore
-    from casstore.revisions import resolve as resolve_revision
-    from casstore.sampler import ImportPlan, SamplerManifestIndex, SamplerParityError
-    from casstore.store import Store
-    from casstore.stress import StressSummary
+    from casstore.model.objects import Commit, Tree, TreeEntry
+    from casstore.storage.store import Store
     from casstore.units import human_bytes
-    from casstore.watch import Watcher
-    from casstore.worktree import CheckoutResult, StatusReport, UnsavedChanges, checkout, status
+    from casstore.workdir.autosave import AutosaveResult
+    from casstore.workdir.autosave import autosave as record_autosave
+    from casstore.workdir.recover import RecoveryPoint, RestoreResult, list_recovery_points, restore
+    from casstore.workdir.stress import StressSummary
+    from casstore.workdir.watch import Watcher
+    from casstore.workdir.worktree import CheckoutResult, StatusReport, UnsavedChanges, checkout, status
 
     load_sampler_manifest = SamplerManifestIndex.load

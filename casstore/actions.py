@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casstore.defaults import AUTOSAVE_KEEP, BRANCH, KEEP_CHECKPOINTS, STRESS_INTERVAL_SECONDS, STRESS_ITERATIONS
-from casstore.store import CONFIG_NAME, Store
+from casstore.storage.store import CONFIG_NAME, Store
 
 if TYPE_CHECKING:
-    from casstore.bundle import ProgressFn
+    from casstore.bundles.bundle import ProgressFn
     from casstore.crashreport import CrashReportResult
     from casstore.handoff import Handoff
     from casstore.importer import ImportResult
-    from casstore.stress import StressSummary
+    from casstore.workdir.stress import StressSummary
 
 
 def import_bundle(
@@ -50,7 +50,7 @@ def import_bundle(
         if is_crash_report(location):
             return import_crash_report(store, location)
     if into is not None:
-        from casstore.exporter import check_destination
+        from casstore.bundles.exporter import check_destination
 
         check_destination(into)
     from casstore.importer import import_bundle as run_import
@@ -60,7 +60,7 @@ def import_bundle(
     )
     if into is None:
         return result
-    from casstore.worktree import checkout
+    from casstore.workdir.worktree import checkout
 
     checkout(store, result.commit, into)
     return replace(result, into=str(into.absolute()))
@@ -87,8 +87,8 @@ def stress_autosave(
     It runs against ``store_dir`` (created when missing), else the store ``store_path``
     names or the one found upward.
     """
-    from casstore.refs import check_component
-    from casstore.stress import run_stress
+    from casstore.storage.refs import check_component
+    from casstore.workdir.stress import run_stress
 
     check_component(project, "project id")
     store = open_or_init_store(store_dir) if store_dir is not None else Store.locate(store_path)
@@ -116,9 +116,9 @@ def qa_handoff(store: Store, rev: str, stress_summary: Path | None = None, out: 
 
     Without a saved stress-harness summary the harness runs on a scratch copy.
     """
-    from casstore.atomic import write_durable
     from casstore.handoff import build_handoff, load_stress_summary, render_markdown
-    from casstore.revisions import resolve
+    from casstore.history.revisions import resolve
+    from casstore.storage.atomic import write_durable
 
     summary = load_stress_summary(stress_summary) if stress_summary else None
     pack = build_handoff(store, resolve(store, rev), rev, summary)

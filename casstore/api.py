@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from casstore.clock import parse_iso
 from casstore.defaults import BRANCH
 from casstore.errors import StoreNotFound
-from casstore.store import Store
+from casstore.storage.store import Store
 
 if TYPE_CHECKING:
-    from casstore.objects import Commit
-    from casstore.recover import RecoveryPoint
+    from casstore.model.objects import Commit
+    from casstore.workdir.recover import RecoveryPoint
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
@@ -60,7 +60,7 @@ class HistoryEntry:
 
     def as_json(self) -> dict[str, Any]:
         """Return the commit as the JSON record ``log`` and ``show`` print."""
-        from casstore.inspect import commit_json
+        from casstore.bundles.inspect import commit_json
 
         return commit_json(self.oid, self.commit, list(self.refs) or None)
 
@@ -73,8 +73,8 @@ def revision_history(
     With ``every_ref`` every branch, tag, autosave and checkpoint is followed too, and
     ``rev`` names the project to list (every ref of one project).
     """
-    from casstore.inspect import log_entries, refs_by_commit
-    from casstore.revisions import resolve
+    from casstore.bundles.inspect import log_entries, refs_by_commit
+    from casstore.history.revisions import resolve
 
     project = None
     if rev and every_ref:
@@ -92,8 +92,8 @@ def project_history(store: Store, project: str) -> list[HistoryEntry]:
 
 def recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
     """The newest autosave when it is newer than the project head (what the launch panel offers)."""
-    from casstore.history import read_commit
-    from casstore.recover import list_recovery_points
+    from casstore.history.commits import read_commit
+    from casstore.workdir.recover import list_recovery_points
 
     autosaves = [p for p in list_recovery_points(store, project) if p.kind == "autosave"]
     if not autosaves:
@@ -117,8 +117,8 @@ class LastImport:
 
 def last_import(store: Store, project: str) -> LastImport | None:
     """The newest import of ``project``, or None when it has none."""
-    from casstore.history import read_tree
-    from casstore.manifest_view import read_tree_manifest
+    from casstore.history.commits import read_tree
+    from casstore.model.manifest_view import read_tree_manifest
 
     for entry in project_history(store, project):
         if entry.kind != "import":
@@ -133,7 +133,7 @@ def last_import(store: Store, project: str) -> LastImport | None:
 
 def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
     """A revision's manifest as display lines ``(text, is_heading)``."""
-    from casstore.inspect import manifest_lines, show_revision
+    from casstore.bundles.inspect import manifest_lines, show_revision
 
     view = show_revision(store, commit)
     return [(f"{view.commit.kind} {commit[:12]} — {view.commit.created_at}", True), *manifest_lines(view)]

@@ -15,19 +15,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from casstore import canonical
-from casstore.autosaves import newest_autosave
+from casstore.bundles.exporter import check_destination
+from casstore.bundles.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
+from casstore.bundles.zipwriter import write_zip
 from casstore.clock import utc_now_iso
 from casstore.errors import BundleError, CorruptObject, UsageError
-from casstore.exporter import check_destination
-from casstore.history import read_commit, read_tree
-from casstore.ids import CHUNK_SIZE, is_object_id
-from casstore.objects import TreeEntry
-from casstore.reachability import GraphWalk, reachable
-from casstore.refs import split_ref
-from casstore.store import Store
-from casstore.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
-from casstore.zipwriter import write_zip
+from casstore.history.autosaves import newest_autosave
+from casstore.history.commits import read_commit, read_tree
+from casstore.history.reachability import GraphWalk, reachable
+from casstore.model.objects import TreeEntry
+from casstore.storage import canonical
+from casstore.storage.ids import CHUNK_SIZE, is_object_id
+from casstore.storage.refs import split_ref
+from casstore.storage.store import Store
 
 REPORT_NAME = "casstore-crash-report.json"
 FORMAT = "casstore-crash-report"

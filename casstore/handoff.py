@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from casstore.bundles.exporter import export_revision
+from casstore.bundles.loudness_report import QA_THRESHOLD_LU, SampleLoudness, revision_loudness
 from casstore.defaults import STRESS_INTERVAL_SECONDS, STRESS_ITERATIONS
-from casstore.exporter import export_revision
-from casstore.history import read_commit, read_tree, walk_first_parent
-from casstore.loudness_report import QA_THRESHOLD_LU, SampleLoudness, revision_loudness
-from casstore.manifest_view import read_tree_manifest
-from casstore.store import Store
+from casstore.history.commits import read_commit, read_tree, walk_first_parent
+from casstore.model.manifest_view import read_tree_manifest
+from casstore.storage.store import Store
 
 
 @dataclass
@@ -109,7 +109,7 @@ def build_handoff(store: Store, commit_id: str, revision: str, stress_summary: d
 
 
 def _run_stress(store: Store, commit_id: str, project: str, asset_count: int) -> dict[str, Any]:
-    from casstore.stress import run_stress
+    from casstore.workdir.stress import run_stress
 
     with tempfile.TemporaryDirectory(prefix="casstore-handoff-") as scratch:
         bundle = Path(scratch) / "bundle"

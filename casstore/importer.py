@@ -6,17 +6,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from casstore.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, list_bundle, verify_bundle
-from casstore.bundle_source import SourceFile, opened
-from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
+from casstore.bundles.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, list_bundle, verify_bundle
+from casstore.bundles.bundle_source import SourceFile, opened
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
-from casstore.history import new_commit, read_commit
-from casstore.object_store import PACKED_OBJECT_LIMIT, PutResult
-from casstore.packs import PackWriter
-from casstore.parallel import parallel_map
-from casstore.refs import DEFAULT_BRANCH, check_component, ref_name
-from casstore.store import Store
+from casstore.history.commits import new_commit, read_commit
+from casstore.storage.object_store import PACKED_OBJECT_LIMIT, PutResult
+from casstore.storage.packs import PackWriter
+from casstore.storage.parallel import parallel_map
+from casstore.storage.refs import DEFAULT_BRANCH, check_component, ref_name
+from casstore.storage.store import Store
+from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 
 # How often an import commits again on top of a head that other imports keep moving.
 IMPORT_RETRIES = 20
@@ -135,8 +135,8 @@ def import_bundle(
     with opened(location) as source:
         listed = list_bundle(source)
         if sampler_manifest is not None:
-            from casstore.bundle_build import check_sampler_parity
-            from casstore.sampler import SamplerManifestIndex
+            from casstore.audio.sampler import SamplerManifestIndex
+            from casstore.bundles.bundle_build import check_sampler_parity
 
             index = SamplerManifestIndex.load(sampler_manifest)
             check_sampler_parity(index, listed.manifest, source.name)
@@ -227,7 +227,7 @@ def import_bundle(
 
 def sampler_loudness_findings(index: Any, listed: ListedBundle, source: Any) -> list[str]:
     """Warn (not refuse) where the sampler manifest's loudness and the measured one differ by over 0.5 LU."""
-    from casstore.loudness_report import import_warnings
+    from casstore.bundles.loudness_report import import_warnings
 
     entries = []
     for asset in listed.manifest.sampler_assets:

@@ -17,12 +17,12 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from casstore.bundle_source import opened
+    from casstore.bundles.bundle_source import opened
     from casstore.errors import CasstoreError
-    from casstore.manifest import parse_manifest
-    from casstore.objects import Commit, Tree
-    from casstore.packs import Pack
-    from casstore.revisions import parse_revision
+    from casstore.history.revisions import parse_revision
+    from casstore.model.manifest import parse_manifest
+    from casstore.model.objects import Commit, Tree
+    from casstore.storage.packs import Pack
 
 OID = "0" * 64
 _SCRATCH = Path(tempfile.mkdtemp(prefix="casstore-atheris-"))

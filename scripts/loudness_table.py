@@ -15,7 +15,7 @@ from pathlib import Path
 import pyloudnorm
 import soundfile
 
-from casstore.loudness import HOP_SECONDS, METHOD_PADDED, Loudness, block_frames, measure
+from casstore.audio.loudness import HOP_SECONDS, METHOD_PADDED, Loudness, block_frames, measure
 
 PRINT_I = "ametadata=mode=print:key=lavfi.r128.I"
 START, END = "<!-- loudness-table:start -->", "<!-- loudness-table:end -->"

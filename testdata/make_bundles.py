@@ -35,7 +35,7 @@ import pyloudnorm
 import soundfile
 from make_drum_machine import main as make_drum_machine
 
-from casstore.loudness import measure
+from casstore.audio.loudness import measure
 
 SEED = 20251125
 RATE = 44100

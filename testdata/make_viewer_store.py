@@ -11,10 +11,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from casstore.autosave import autosave
 from casstore.importer import import_bundle
-from casstore.store import Store
-from casstore.worktree import checkout
+from casstore.storage.store import Store
+from casstore.workdir.autosave import autosave
+from casstore.workdir.worktree import checkout
 
 
 def _edit(work: Path, old: bytes, new: bytes, path: str = "patterns/verse.json") -> None:

@@ -20,13 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.autosave import AutosaveResult
-from casstore.autosaves import AutosaveItem, ordered_autosaves, prune_autosaves, select_pruned
 from casstore.clock import format_iso
-from casstore.fsck import fsck
-from casstore.history import new_commit
-from casstore.store import Store
-from casstore.watch import Watcher
+from casstore.history.autosaves import AutosaveItem, ordered_autosaves, prune_autosaves, select_pruned
+from casstore.history.commits import new_commit
+from casstore.history.fsck import fsck
+from casstore.storage.store import Store
+from casstore.workdir.autosave import AutosaveResult
+from casstore.workdir.watch import Watcher
 from conftest import ROOT, Cli
 
 STRESS_ITERATIONS = int(os.environ.get("CASSTORE_STRESS_ITERATIONS", "1000"))

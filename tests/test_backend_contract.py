@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.backend import Backend, StoredFileMissing
-from casstore.backend_local import LocalBackend
-from casstore.backend_memory import MemoryBackend
 from casstore.errors import RefConflict, RefLocked
-from casstore.store import Store
+from casstore.storage.backend import Backend, StoredFileMissing
+from casstore.storage.backend_local import LocalBackend
+from casstore.storage.backend_memory import MemoryBackend
+from casstore.storage.store import Store
 from s3_servers import (  # noqa: F401 - fixtures
     S3Server,
     fixture_aws_test_env,
@@ -43,7 +43,7 @@ def backend_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         store = Store.init(tmp_path / "store")
         yield LocalBackend(store.root, clock=clock), clock
     elif request.param.startswith("s3"):  # moto or SeaweedFS on 127.0.0.1, a fresh prefix per test
-        from casstore.backend_s3 import S3Backend
+        from casstore.storage.backend_s3 import S3Backend
 
         fixture = "seaweedfs_server" if request.param == "s3-seaweedfs" else "moto_server"
         server: S3Server = request.getfixturevalue(fixture)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from casstore.backend import StoredFileMissing
-from casstore.backend_s3 import RemoteError, S3Backend, UnsafeRemote, parse_s3_url, probe
 from casstore.errors import RefConflict, UsageError
+from casstore.storage.backend import StoredFileMissing
+from casstore.storage.backend_s3 import RemoteError, S3Backend, UnsafeRemote, parse_s3_url, probe
 from s3_servers import (  # noqa: F401 - fixtures
     HOST,
     FaultProxy,
@@ -300,7 +300,7 @@ def test_the_url_gives_bucket_and_prefix() -> None:
 
 
 def test_importing_casstore_does_not_import_obstore() -> None:
-    code = "import sys, casstore, casstore.backend_s3, casstore.store; print('obstore' in sys.modules)"
+    code = "import sys, casstore, casstore.storage.backend_s3, casstore.storage.store; print('obstore' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "False"
 

@@ -88,7 +88,7 @@ def test_ten_minute_sample_is_measured_in_bounded_memory(tmp_path: Path) -> None
             tone = 0.25 * np.sin(2 * np.pi * 330 * t)[:, None] + rng.normal(0, 0.01, (rate * 10, 2))
             out.write(tone)
     code = (
-        "import sys; from pathlib import Path; from casstore.loudness import measure; "
+        "import sys; from pathlib import Path; from casstore.audio.loudness import measure; "
         "print(measure(Path(sys.argv[1])).as_json())"
     )
     done, peak = _run_measured([sys.executable, "-c", code, str(path)])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore import canonical
+from casstore.storage import canonical
 
 json_values = st.recursive(
     st.none()

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from casstore.bundle import scan_bundle
-from casstore.bundle_source import opened
-from casstore.fsck import fsck
-from casstore.history import read_commit
-from casstore.store import Store
+from casstore.bundles.bundle import scan_bundle
+from casstore.bundles.bundle_source import opened
+from casstore.history.commits import read_commit
+from casstore.history.fsck import fsck
+from casstore.storage.store import Store
 from conftest import ROOT
 
 RUNS = int(os.environ.get("CASSTORE_KILL_RUNS", "20"))

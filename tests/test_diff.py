@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.diff import diff_specs
-from casstore.store import Store
+from casstore.diff.semantic import diff_specs
+from casstore.storage.store import Store
 from conftest import Cli, sha256_file
 
 

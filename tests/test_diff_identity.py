@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from casstore.diff import diff_specs
-from casstore.jsondiff import identity_key, json_changes
+from casstore.diff.semantic import diff_specs
+from casstore.model.jsondiff import identity_key, json_changes
 from conftest import Cli
 
 SNARE = "pattern p04 · track gm_snare_hard.wav · step 12: velocity 110 → 88"
@@ -186,7 +186,7 @@ def test_docs_examples_are_the_real_output(drums: Cli) -> None:
 
 
 def test_recovery_summary_names_a_manifest_only_change(demo_data: Path, tmp_path: Path) -> None:
-    from casstore.recover import summarize
+    from casstore.workdir.recover import summarize
 
     records = diff_specs(None, str(demo_data / "drum_bundle_rev2"), str(demo_data / "drum_bundle_rev3"))
     assert summarize(records) == "vs head: manifest modified"

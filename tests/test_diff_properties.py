@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.diff_text import change_text
-from casstore.jsondiff import FieldChange, json_changes, natural_key
+from casstore.diff.text import change_text
+from casstore.model.jsondiff import FieldChange, json_changes, natural_key
 
 NOTES = ["C-4", "D-4", "E-4", "F#4", "G-4", "A-4"]
 FX = ["arp", "slide", "retrig", "none"]

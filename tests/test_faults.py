@@ -18,17 +18,17 @@ import pytest
 from test_packs import _many_files_bundle
 from torture import FaultInjector, PowerCut
 
-from casstore import canonical
-from casstore.atomic import owned_prefix
-from casstore.checkpoints import checkpoint_commit, prune_checkpoints, record_checkpoint
-from casstore.exporter import export_revision
-from casstore.fileops import installed
-from casstore.gc import gc
-from casstore.ids import id_of_bytes
-from casstore.objects import Commit
-from casstore.packs import IDX_MAGIC
-from casstore.store import Store
-from casstore.worktree import checkout
+from casstore.bundles.exporter import export_revision
+from casstore.history.gc import gc
+from casstore.model.objects import Commit
+from casstore.storage import canonical
+from casstore.storage.atomic import owned_prefix
+from casstore.storage.fileops import installed
+from casstore.storage.ids import id_of_bytes
+from casstore.storage.packs import IDX_MAGIC
+from casstore.storage.store import Store
+from casstore.workdir.checkpoints import checkpoint_commit, prune_checkpoints, record_checkpoint
+from casstore.workdir.worktree import checkout
 from conftest import Cli, dirs_equal
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore.store import Store
+from casstore.storage.store import Store
 from conftest import Cli, dirs_equal, sha256_file, snapshot_tree
 
 MARKER = ".casstore-checkout.json"

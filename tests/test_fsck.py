@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore.store import Store
+from casstore.storage.store import Store
 from conftest import Cli, sha256_file, snapshot_tree
 
 

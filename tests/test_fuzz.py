@@ -25,20 +25,20 @@ from fuzzing import COUNTS, OUTCOMES, fuzz_settings, json_mutated, mutated, outc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore.autosave import autosave
-from casstore.backend_local import LocalBackend
-from casstore.bundle_source import opened
+from casstore.bundles.bundle_source import opened
 from casstore.crashreport import import_crash_report, is_crash_report, write_crash_report
 from casstore.errors import CasstoreError
-from casstore.fsck import fsck
-from casstore.gc import gc
-from casstore.history import read_commit
+from casstore.history.commits import read_commit
+from casstore.history.fsck import fsck
+from casstore.history.gc import gc
+from casstore.history.revisions import resolve
 from casstore.importer import import_bundle
-from casstore.manifest import parse_manifest
-from casstore.objects import Commit, Tree
-from casstore.packs import Pack, list_packs
-from casstore.revisions import resolve
-from casstore.store import Store
+from casstore.model.manifest import parse_manifest
+from casstore.model.objects import Commit, Tree
+from casstore.storage.backend_local import LocalBackend
+from casstore.storage.packs import Pack, list_packs
+from casstore.storage.store import Store
+from casstore.workdir.autosave import autosave
 from conftest import snapshot_tree
 
 # Every crash point / fuzz case: the slow tier (make quick leaves it out; make test runs it).

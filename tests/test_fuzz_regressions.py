@@ -13,9 +13,9 @@ from test_zip_bombs import _patch_sizes
 
 from casstore.crashreport import import_crash_report, is_crash_report
 from casstore.errors import BundleError, CorruptObject, RevisionError
-from casstore.objects import Commit, Tree
-from casstore.revisions import parse_revision
-from casstore.store import Store
+from casstore.history.revisions import parse_revision
+from casstore.model.objects import Commit, Tree
+from casstore.storage.store import Store
 from conftest import Cli, snapshot_tree
 
 OID = "0" * 64

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.backend_local import LocalBackend
-from casstore.branches import delete_ref
 from casstore.clock import format_iso
 from casstore.errors import RefLocked
-from casstore.fsck import fsck
-from casstore.gc import GC_LEASE_SECONDS, gc
+from casstore.history.branches import delete_ref
+from casstore.history.fsck import fsck
+from casstore.history.gc import GC_LEASE_SECONDS, gc
+from casstore.history.reachability import reachable
 from casstore.importer import import_bundle
-from casstore.reachability import reachable
-from casstore.store import Store
+from casstore.storage.backend_local import LocalBackend
+from casstore.storage.store import Store
 from conftest import Cli, dirs_equal, snapshot_tree
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from casstore.fsck import fsck
-from casstore.ids import id_of_bytes
-from casstore.objects import Commit, Tree, TreeEntry
-from casstore.reachability import GraphWalk
-from casstore.store import Store
+from casstore.history.fsck import fsck
+from casstore.history.reachability import GraphWalk
+from casstore.model.objects import Commit, Tree, TreeEntry
+from casstore.storage.ids import id_of_bytes
+from casstore.storage.store import Store
 
 
 def _history(length: int) -> tuple[dict[str, bytes], str, str, str]:

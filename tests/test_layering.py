@@ -57,7 +57,7 @@ def _casstore_uses(package: str) -> dict[str, set[str]]:
 
 
 def test_frontends_use_only_the_public_api() -> None:
-    # `from casstore.store import Store` in a front end would tie it to a module that may move;
+    # `from casstore.storage.store import Store` in a front end would tie it to a module that may move;
     # the names casstore/__init__.py exports are the one API both front ends share.
     import casstore
 
@@ -71,7 +71,7 @@ def test_the_public_api_check_sees_a_reach_past_it(tmp_path: Path, monkeypatch: 
     (tmp_path / "gui").mkdir()
     (tmp_path / "gui" / "x.py").write_text(
         "import casstore\nfrom casstore import api, open_store\n"
-        "def f():\n    from casstore.store import Store\n    return casstore.store, casstore.DEFAULTS\n"
+        "def f():\n    from casstore.storage.store import Store\n    return casstore.storage.store, casstore.DEFAULTS\n"
     )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert _casstore_uses("gui") == {
@@ -79,15 +79,17 @@ def test_the_public_api_check_sees_a_reach_past_it(tmp_path: Path, monkeypatch: 
             "casstore",
             "casstore:api",
             "casstore:open_store",
-            "casstore.store",
-            "casstore:store",
+            "casstore.storage.store",
+            "casstore:storage",
             "casstore:DEFAULTS",
         }
     }
 
 
 def test_importing_the_library_loads_no_click() -> None:
-    code = "import sys, casstore.importer, casstore.exporter, casstore.fsck; print('click' in sys.modules)"
+    code = (
+        "import sys, casstore.importer, casstore.bundles.exporter, casstore.history.fsck; print('click' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "False"
 
@@ -155,3 +157,58 @@ def test_the_installed_distribution_takes_no_generic_top_level_names(tmp_path: P
         pytest.skip("casstore is not installed in this interpreter (make test installs it)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
+
+
+# Bottom to top (docs/architecture.md). A module may import its own layer and those below;
+# errors, clock, defaults and units sit under everything; the top-level modules (importer,
+# crashreport, handoff, actions, api and the package's public names) orchestrate the layers.
+LAYERS = ["storage", "model", "history", "audio", "bundles", "diff", "workdir"]
+BASE = {"errors", "clock", "defaults", "units"}
+
+
+def _rank(module: str) -> int:
+    part = module.split(".")[1] if module.count(".") else ""
+    if part in BASE:
+        return -1
+    if part in LAYERS:
+        return LAYERS.index(part)
+    return len(LAYERS)
+
+
+def _library_imports() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((ROOT / "casstore").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found += [(module, node.module)]
+                if node.module == "casstore":
+                    found += [(module, f"casstore.{alias.name}") for alias in node.names]
+            elif isinstance(node, ast.Import):
+                found += [(module, alias.name) for alias in node.names]
+    return [(module, target) for module, target in found if target.startswith("casstore.")]
+
+
+def test_every_library_module_sits_in_a_layer_or_on_top() -> None:
+    top = {"casstore", "casstore.actions", "casstore.api", "casstore.crashreport", "casstore.handoff"}
+    top |= {"casstore.importer"}
+    for path in sorted((ROOT / "casstore").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        assert module in top or _rank(module) < len(LAYERS), f"{module}: put it in a layer or list it as the top"
+
+
+def test_no_library_import_runs_upward() -> None:
+    upward = [
+        f"{module} imports {target}"
+        for module, target in _library_imports()
+        if module != "casstore" and _rank(target) > _rank(module)
+    ]
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    assert _rank("casstore.storage.store") < _rank("casstore.workdir.autosave")
+    assert _rank("casstore.bundles.exporter") > _rank("casstore.history.commits")
+    assert _rank("casstore.importer") > _rank("casstore.workdir.checkpoints")

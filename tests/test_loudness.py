@@ -16,7 +16,7 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.loudness import METHOD_BS1770, METHOD_PADDED, LoudnessMeter, block_frames, measure, measure_samples
+from casstore.audio.loudness import METHOD_BS1770, METHOD_PADDED, LoudnessMeter, block_frames, measure, measure_samples
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (CI installs it)")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import soundfile
 
-from casstore.loudness import measure
+from casstore.audio.loudness import measure
 from conftest import Cli, sha256_file
 
 FLAGGED = {"hat_0.12s.wav", "snare_0.25s.flac", "kick_0.46s.wav", "tail_0.70s_minus_1.wav"}

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casstore.errors import ManifestError
-from casstore.manifest import manifest_from_json, parse_manifest
-from casstore.manifest_view import read_manifest_lenient
+from casstore.model.manifest import manifest_from_json, parse_manifest
+from casstore.model.manifest_view import read_manifest_lenient
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=10)
 shas = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from casstore.errors import ManifestError
-from casstore.manifest import (
+from casstore.model.manifest import (
     MixerSnapshotRecord,
     PatternFileRecord,
     ProjectRecord,
@@ -325,7 +325,7 @@ def test_the_records_declare_the_fields_the_contract_names() -> None:
 def test_an_annotation_without_a_rule_is_refused_when_the_record_is_declared() -> None:
     from dataclasses import dataclass
 
-    from casstore.manifest import _Record
+    from casstore.model.manifest import _Record
 
     with pytest.raises(TypeError, match=r"Broken\.when: annotation 'datetime' has no manifest rule"):
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore.codec import decode_bytes, encode_parts, encode_stream
 from casstore.errors import CorruptObject, ObjectMissing
-from casstore.objects import Commit, Tree, TreeEntry
-from casstore.store import Store
+from casstore.model.objects import Commit, Tree, TreeEntry
+from casstore.storage.codec import decode_bytes, encode_parts, encode_stream
+from casstore.storage.store import Store
 
 
 @pytest.fixture()

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from casstore.backend_local_staged import EARLY_FLUSH_BYTES
 from casstore.clock import format_iso
-from casstore.fsck import fsck
-from casstore.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
-from casstore.store import Store
+from casstore.history.fsck import fsck
+from casstore.storage.backend_local_staged import EARLY_FLUSH_BYTES
+from casstore.storage.object_store import PACK_MIN_OBJECTS, PACKED_OBJECT_LIMIT
+from casstore.storage.store import Store
 from conftest import ROOT, Cli, dirs_equal, snapshot_tree
 
 

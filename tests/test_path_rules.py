@@ -7,7 +7,7 @@ import posixpath
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore.paths import path_problem
+from casstore.model.paths import path_problem
 
 names = st.text(alphabet="abcXYZ019_-é", min_size=1, max_size=8).filter(lambda n: n not in (".", ".."))
 

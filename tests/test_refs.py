@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from casstore.backend_local import LocalBackend
 from casstore.errors import RefConflict, RefError, RefLocked
-from casstore.refs import RefStore, check_component
+from casstore.storage.backend_local import LocalBackend
+from casstore.storage.refs import RefStore, check_component
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from casstore.clock import utc_now_iso
 from casstore.errors import RevisionError
-from casstore.history import new_commit
-from casstore.objects import Tree, TreeEntry
-from casstore.revisions import RevSpec, parse_revision, resolve
-from casstore.store import Store
+from casstore.history.commits import new_commit
+from casstore.history.revisions import RevSpec, parse_revision, resolve
+from casstore.model.objects import Tree, TreeEntry
+from casstore.storage.store import Store
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}", fullmatch=True)
 namespaces = st.sampled_from(["heads", "tags", "autosave", "checkpoints"])

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore.bundle_source import opened
-from casstore.exporter import export_revision
+from casstore.bundles.bundle_source import opened
+from casstore.bundles.exporter import export_revision
 from casstore.importer import import_bundle
-from casstore.store import Store
+from casstore.storage.store import Store
 from conftest import Cli, dirs_equal, sha256_file, snapshot_tree
 
 

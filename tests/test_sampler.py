@@ -16,8 +16,8 @@ import soundfile
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casstore.loudness import measure
-from casstore.sampler import SamplerManifest, SamplerManifestIndex, SamplerParityError
+from casstore.audio.loudness import measure
+from casstore.audio.sampler import SamplerManifest, SamplerManifestIndex, SamplerParityError
 from conftest import Cli, dirs_equal, sha256_file
 
 NOTE_TABLE = {

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from casstore import importer
+from casstore.bundles.exporter import export_revision
 from casstore.errors import CasstoreError
-from casstore.exporter import export_revision
-from casstore.history import read_commit
+from casstore.history.commits import read_commit
 from casstore.importer import import_bundle
-from casstore.object_store import PACK_MIN_OBJECTS
-from casstore.store import Store
+from casstore.storage.object_store import PACK_MIN_OBJECTS
+from casstore.storage.store import Store
 from conftest import Cli, Result, dirs_equal
 
 ROUNDS = int(os.environ.get("CASSTORE_SOAK_ROUNDS", "2"))

@@ -3,7 +3,7 @@
 An audit hook (``sys.addaudithook``; hooks cannot be removed, so it records only while a
 test asks it to) sees every ``open``, listing, rename, removal, mkdir, utime, chmod and link
 the interpreter makes. Each event whose path lies under the store root must have a frame of
-the local backend (casstore/backend_local.py, or its staged files in backend_local_staged.py)
+the local backend (casstore/storage/backend_local.py, or its staged files in backend_local_staged.py)
 on its stack; the commands run in this process through the real
 command line (``casstore.porcelain.cli``) and the library. ``os.stat``, ``Path.exists`` and
 ``Path.is_file`` raise no audit event, so a bare existence check outside the backend would go
@@ -28,17 +28,17 @@ from types import FrameType
 import pytest
 from test_packs import _many_files_bundle
 
-from casstore import backend_local, backend_local_staged
-from casstore.autosave import autosave
-from casstore.backend_memory import MemoryBackend
+from casstore.bundles.exporter import export_revision
 from casstore.clock import format_iso
-from casstore.exporter import export_revision
-from casstore.fsck import fsck
-from casstore.gc import gc
+from casstore.history.fsck import fsck
+from casstore.history.gc import gc
 from casstore.importer import import_bundle
 from casstore.porcelain.cli import cli as casstore_cli
-from casstore.store import Store
-from casstore.worktree import checkout
+from casstore.storage import backend_local, backend_local_staged
+from casstore.storage.backend_memory import MemoryBackend
+from casstore.storage.store import Store
+from casstore.workdir.autosave import autosave
+from casstore.workdir.worktree import checkout
 from conftest import dirs_equal
 
 # The events that reach a file by its path (os.replace raises "os.rename").

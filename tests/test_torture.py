@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 from torture import count_operations, points, run_point
 
-from casstore import parallel
-from casstore.autosave import autosave
 from casstore.crashreport import import_crash_report, write_crash_report
-from casstore.gc import gc
+from casstore.history.gc import gc
+from casstore.history.revisions import resolve
 from casstore.importer import import_bundle
-from casstore.recover import restore
-from casstore.refs import ref_name
-from casstore.revisions import resolve
-from casstore.store import Store
-from casstore.worktree import checkout
+from casstore.storage import parallel
+from casstore.storage.refs import ref_name
+from casstore.storage.store import Store
+from casstore.workdir.autosave import autosave
+from casstore.workdir.recover import restore
+from casstore.workdir.worktree import checkout
 
 # Every crash point / fuzz case: the slow tier (make quick leaves it out; make test runs it).
 pytestmark = pytest.mark.slow

@@ -91,7 +91,7 @@ def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> No
 
 def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
     from casstore.gui.viewmodels import TrackerMixerRoot
-    from casstore.store import Store
+    from casstore.storage.store import Store
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -156,7 +156,7 @@ def test_a_damaged_revision_or_manifest_shows_an_error_not_a_crash(
     viewer_store: tuple[Path, Path], tmp_path: Path
 ) -> None:
     from casstore.gui.viewmodels import TrackerMixerRoot
-    from casstore.store import Store
+    from casstore.storage.store import Store
 
     store, work = viewer_store
     vm = TrackerMixerRoot(str(store), None, str(work))
@@ -172,8 +172,8 @@ def test_a_damaged_revision_or_manifest_shows_an_error_not_a_crash(
 
 
 def json_tree_of(store: Path, commit: str) -> str:
-    from casstore.history import read_commit
-    from casstore.store import Store
+    from casstore.history.commits import read_commit
+    from casstore.storage.store import Store
 
     return read_commit(Store.open(store), commit).tree
 

@@ -1,7 +1,7 @@
 """Durable writes go through the write helpers: no other library module calls a raw write primitive.
 
 Every write casstore makes to a store, a working directory, an export or a bundle must be a
-temp file, fsync, rename and directory fsync, and must pass through ``casstore/fileops.py`` so
+temp file, fsync, rename and directory fsync, and must pass through ``casstore/storage/fileops.py`` so
 the fault-injection campaign (tests/test_torture.py) reaches it. A module that opened a file
 for writing itself would silently skip both, so this test reads the source (``ast``) and names
 any call site outside the helpers.
@@ -98,7 +98,9 @@ def test_only_the_write_helpers_call_raw_write_primitives() -> None:
         for line, primitive in raw_writes(path.read_text(), str(path)):
             if (path.name, primitive) not in NOT_DURABLE:
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {primitive}")
-    assert not offenders, "write through casstore/atomic.py (or fileops.ops()) instead:\n" + "\n".join(offenders)
+    assert not offenders, "write through casstore/storage/atomic.py (or fileops.ops()) instead:\n" + "\n".join(
+        offenders
+    )
 
 
 def test_the_scan_finds_each_kind_of_raw_write() -> None:
@@ -119,7 +121,7 @@ ops().writer(os.fdopen(fd, "wb"), tmp)
 
 
 def test_the_helpers_exist_where_the_rule_points(tmp_path: Path) -> None:
-    from casstore.atomic import copy_durable, replacing
+    from casstore.storage.atomic import copy_durable, replacing
 
     src = tmp_path / "src.bin"
     src.write_bytes(b"sample")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from test_fuzz import PROJECT, _sha, make_small_bundle, read_whole_zip, zip_of
 
-from casstore.bundle_source import opened
+from casstore.bundles.bundle_source import opened
+from casstore.bundles.zip_limits import MAX_ENTRIES, MAX_RATIO, CountedRead
 from casstore.errors import BundleError
-from casstore.zip_limits import MAX_ENTRIES, MAX_RATIO, CountedRead
 from conftest import Cli, snapshot_tree
 
 GIB = 1 << 30

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from casstore.fileops import FileOps
+from casstore.storage.fileops import FileOps
 
 ERRNOS = (errno.EIO, errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
@@ -224,9 +224,9 @@ def check_state(
     state: Path, refs_before: dict[str, str], refs_after: dict[str, str], scratch: Path, finished: bool = False
 ) -> list[str]:
     """Return what is wrong with the store under ``state`` after an interrupted (or ``finished``) command."""
-    from casstore.exporter import export_revision
-    from casstore.fsck import fsck
-    from casstore.store import Store
+    from casstore.bundles.exporter import export_revision
+    from casstore.history.fsck import fsck
+    from casstore.storage.store import Store
 
     problems = []
     scratch.mkdir(parents=True, exist_ok=True)
@@ -250,7 +250,7 @@ def check_state(
 
 def _reachable_revisions(store: Any, heads: Any) -> list[str]:
     """Every commit the refs reach through their parents, one per distinct tree (export verifies each file)."""
-    from casstore.history import read_commit
+    from casstore.history.commits import read_commit
 
     seen: set[str] = set()
     trees: dict[str, str] = {}
@@ -281,7 +281,7 @@ def run_point(
     finished: then everything it reported done must have survived.
     """
     from casstore.errors import CasstoreError
-    from casstore.fileops import installed
+    from casstore.storage.fileops import installed
 
     # Always the same path: commits that name their directory must come out the same in every run.
     case = copy_case(template, scratch / "case")
@@ -326,8 +326,8 @@ def count_operations(
     template: Path, command: Command, scratch: Path
 ) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """Run ``command`` once without faults; return the kind of each operation it made, and the refs before/after."""
-    from casstore.fileops import installed
-    from casstore.store import Store
+    from casstore.storage.fileops import installed
+    from casstore.storage.store import Store
 
     case = copy_case(template, scratch / "case")
     before = Store.open(case / "store").refs.list()

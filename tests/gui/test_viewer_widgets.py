@@ -66,7 +66,7 @@ def viewer(kivy_window: Any, tmp_path: Path, demo_data: Path) -> Any:
 
 
 def test_restore_button_restores_the_autosave_and_checkpoints(viewer: Any, tmp_path: Path) -> None:
-    from casstore.store import Store
+    from casstore.storage.store import Store
 
     panel = viewer.ids.recovery
     assert panel.ids.prompt.text.startswith("Autosaved demo-project at ")

@@ -1,0 +1,1 @@
+"""The audio layer (docs/architecture.md)."""

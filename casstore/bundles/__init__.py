@@ -1,0 +1,1 @@
+"""The bundles layer (docs/architecture.md)."""

@@ -1,0 +1,175 @@
+"""Snapshot a working directory as it is (even when its manifest no longer matches), with a stat cache."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from casstore.bundles.bundle_source import DirectoryFile, open_binary, walk_directory
+from casstore.model.manifest_view import read_manifest_lenient
+from casstore.model.objects import Tree, TreeEntry
+from casstore.model.paths import MANIFEST_NAME
+from casstore.storage.ids import hash_stream
+from casstore.storage.object_store import PACK_MIN_OBJECTS
+from casstore.storage.parallel import parallel_map
+from casstore.storage.store import Store
+
+# mtime granularity allowance: a file changed this close to when its stat was cached
+# could change again without its mtime moving, so it is re-hashed ("racy git").
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """What the stat cache remembers of one file."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+    sha256: str
+
+    def as_json(self) -> list[Any]:
+        """Return the compact JSON form kept in the checkout marker."""
+        return [self.size, self.mtime_ns, self.ino, self.sha256]
+
+    @classmethod
+    def from_json(cls, item: list[Any]) -> CachedFile:
+        """Parse the compact JSON form."""
+        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]))
+
+
+@dataclass
+class DirectoryHashes:
+    """Every file of a directory with its digest, and how many had to be re-read."""
+
+    files: dict[str, CachedFile]
+    hashed: int
+    sources: dict[str, DirectoryFile] = field(default_factory=dict)
+
+
+def hash_directory(
+    root: Path, cache: dict[str, CachedFile] | None = None, cached_at_ns: int = 0, verify: bool = False
+) -> DirectoryHashes:
+    """Hash every file under ``root``, trusting cached digests whose size, mtime and inode match."""
+    listing = walk_directory(root)
+    cache = cache or {}
+    result: dict[str, CachedFile] = {}
+    to_hash: list[DirectoryFile] = []
+    for item in listing:
+        known = cache.get(item.path)
+        st = item.stat
+        if (
+            not verify
+            and known is not None
+            and known.size == st.st_size
+            and known.mtime_ns == st.st_mtime_ns
+            and known.ino == st.st_ino
+            and st.st_mtime_ns + RACY_NS < cached_at_ns
+        ):
+            result[item.path] = known
+        else:
+            to_hash.append(item)
+
+    def digest(item: DirectoryFile) -> CachedFile:
+        with open(item.full, "rb") as stream:
+            sha, size = hash_stream(stream)
+        return CachedFile(size, item.stat.st_mtime_ns, item.stat.st_ino, sha)
+
+    for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
+        result[item.path] = cached
+    return DirectoryHashes(dict(sorted(result.items())), len(to_hash), {item.path: item for item in listing})
+
+
+@dataclass
+class ManifestCheck:
+    """How a directory's manifest compares with its files."""
+
+    valid: bool
+    error: str | None
+    roles: dict[str, str]
+    mismatches: list[dict[str, str]]
+    sampler_assets: list[str]
+
+
+def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
+    """Read the directory's manifest leniently and list entries that no longer match their files.
+
+    Autosave keeps work that import would refuse: what the manifest lists readably keeps its
+    role in the tree, and ``error`` says what could not be read.
+    """
+    if MANIFEST_NAME not in files:
+        return ManifestCheck(False, f"no {MANIFEST_NAME}", {}, [], [])
+    view = read_manifest_lenient((root / MANIFEST_NAME).read_bytes(), f"{root.name}/{MANIFEST_NAME}")
+    roles = {MANIFEST_NAME: "manifest"}
+    mismatches = []
+    for listed in view.listed:
+        roles[listed.path] = listed.role
+        actual = files.get(listed.path)
+        if actual is None:
+            mismatches.append({"entry": listed.label, "path": listed.path, "problem": "listed file is missing"})
+        elif actual.sha256 != listed.sha256:
+            mismatches.append(
+                {
+                    "entry": listed.label,
+                    "path": listed.path,
+                    "problem": f"SHA-256 differs (manifest {listed.sha256[:12]}, file {actual.sha256[:12]})",
+                }
+            )
+    assets = [listed.ident for listed in view.listed if listed.role == "sampler_asset"]
+    error = view.problem()
+    return ManifestCheck(error is None, error, roles, mismatches, assets)
+
+
+@dataclass
+class DirectorySnapshot:
+    """A working directory stored as a tree: the tree, the stat cache and what did not match."""
+
+    tree: Tree
+    files: dict[str, CachedFile]
+    check: ManifestCheck
+    new_objects: int
+    new_bytes: int
+    taken_at_ns: int
+
+
+def snapshot_directory(
+    store: Store, root: Path, project_id: str, cache: dict[str, CachedFile] | None = None, cached_at_ns: int = 0
+) -> DirectorySnapshot:
+    """Store every file of ``root`` and build its tree; never refuses a mismatching manifest."""
+    taken_at = time.time_ns()
+    hashes = hash_directory(root, cache, cached_at_ns)
+    check = check_manifest(root, hashes.files)
+    manifest_id = hashes.files[MANIFEST_NAME].sha256 if MANIFEST_NAME in hashes.files else None
+    entries = tuple(
+        TreeEntry(path, cached.sha256, cached.size, check.roles.get(path, "file"))
+        for path, cached in hashes.files.items()
+    )
+
+    # Files the stat cache vouched for were stored by an earlier snapshot: only re-read ones can be
+    # new, so an unchanged directory (the autosave hot path) skips asking the store about every file.
+    pack = None
+    if hashes.hashed >= PACK_MIN_OBJECTS:
+        pack = store.objects.pack_for(len(store.objects.missing(c.sha256 for c in hashes.files.values())))
+
+    def put(path: str) -> tuple[bool, int]:
+        cached = hashes.files[path]
+        full = hashes.sources[path].full
+        result = store.objects.put_stream(partial(open_binary, full), cached.size, expected=cached.sha256, pack=pack)
+        return result.new, result.size
+
+    try:
+        results = list(parallel_map(put, hashes.files))
+        tree = Tree(project_id, manifest_id, entries)
+        tree_put = store.objects.put_bytes(tree.encode(), pack)
+        if pack is not None:
+            store.objects.publish(pack)  # durable before any commit or ref names these objects
+    except BaseException:
+        if pack is not None:
+            pack.discard()
+        raise
+    new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)
+    new_bytes = sum(size for new, size in results if new) + (tree_put.size if tree_put.new else 0)
+    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at)

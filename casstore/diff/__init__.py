@@ -1,0 +1,1 @@
+"""The diff layer (docs/architecture.md)."""

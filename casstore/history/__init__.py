@@ -1,0 +1,1 @@
+"""The history layer (docs/architecture.md)."""

@@ -1,0 +1,189 @@
+"""Garbage collection: drop unreachable objects older than the grace, then pack what remains."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
+
+from casstore.clock import parse_iso, utc_now
+from casstore.errors import CasstoreError
+from casstore.history.reachability import reachable, roots
+from casstore.storage import canonical
+from casstore.storage.backend import Lease, StoredFileMissing
+from casstore.storage.packs import write_pack
+from casstore.storage.staging import clear_staging
+from casstore.storage.store import Store
+
+
+@dataclass
+class GcReport:
+    """What gc removed and packed (or, with ``dry_run``, would have)."""
+
+    dry_run: bool
+    grace_seconds: int
+    reachable: int = 0
+    removed: list[str] = field(default_factory=list)
+    removed_bytes: int = 0
+    kept_young: int = 0
+    packed: int = 0
+    pack: str | None = None
+    packs_replaced: int = 0
+    reflog_expired: int = 0
+    staging_removed: int = 0
+    staging_bytes: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the report as a JSON object."""
+        return {
+            "dry_run": self.dry_run,
+            "grace_seconds": self.grace_seconds,
+            "reachable": self.reachable,
+            "removed": {"objects": len(self.removed), "bytes": self.removed_bytes, "ids": self.removed},
+            "kept_unreachable_young": self.kept_young,
+            "packed": self.packed,
+            "pack": self.pack,
+            "packs_replaced": self.packs_replaced,
+            "reflog_expired": self.reflog_expired,
+            "staging_removed": {"files": self.staging_removed, "bytes": self.staging_bytes},
+        }
+
+
+# gc holds the store's "gc" lease this long past its last refresh; it refreshes when a
+# third of that has gone by, at each object it walks, packs or deletes.
+GC_LEASE_SECONDS = 300.0
+
+
+class LeaseKeeper:
+    """Refreshes a lease while long work runs: call :meth:`tick` often; it refreshes once a third of the ttl passed."""
+
+    def __init__(self, lease: Lease, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lease = lease
+        self.ttl = ttl
+        self.clock = clock
+        self.refreshed_at = clock()
+        self.refreshes = 0
+
+    def tick(self) -> None:
+        """Refresh the lease if a third of its ttl passed since the last refresh (raises RefLocked if it was lost)."""
+        now = self.clock()
+        if now - self.refreshed_at >= self.ttl / 3:
+            self.lease.refresh(self.ttl)
+            self.refreshed_at = now
+            self.refreshes += 1
+
+
+def _owner() -> str:
+    return f"casstore gc (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[], float] = time.monotonic) -> GcReport:
+    """Collect garbage: never removes a reachable object or one younger than ``grace``.
+
+    Runs under the store's ``gc`` lease (so one gc runs at a time, across hosts too),
+    refreshed as it goes; ``clock`` paces the refreshes.
+    """
+    lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
+    try:
+        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
+    except BaseException:
+        # The error that stopped gc is the one to report, not a second one giving the lease
+        # up (a lease left behind expires, or is taken over once this process is gone).
+        with contextlib.suppress(OSError, CasstoreError):
+            lease.release()
+        raise
+    lease.release()
+    return report
+
+
+def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper) -> GcReport:
+    report = GcReport(dry_run, int(grace.total_seconds()))
+    objects = store.objects
+    cutoff = utc_now() - grace
+    if not dry_run:
+        # First, so that a disk filled by a failed import has room again for the new pack.
+        report.staging_removed, report.staging_bytes = clear_staging(store.backend, cutoff.timestamp())
+    keep = reachable(store, roots(store, cutoff), keeper.tick)
+    loose_age = {oid: _when(objects.loose.age(oid)) for oid in objects.loose.iter_ids()}
+    objects.reload_packs()  # exactly the packs there are now: these are the ones replaced
+    packs = list(objects.packs)
+    packed_age: dict[str, datetime] = {}
+    for pack in packs:
+        age = _when(store.backend.stat(pack.pack_key).modified)
+        for oid in pack.ids:
+            packed_age[oid] = max(age, packed_age.get(oid, age))
+    everything = set(loose_age) | set(packed_age)
+    report.reachable = len(everything & keep)
+    for oid in sorted(everything - keep):
+        newest = max(t for t in (loose_age.get(oid), packed_age.get(oid)) if t is not None)
+        if newest >= cutoff:
+            report.kept_young += 1
+        else:
+            report.removed.append(oid)
+            report.removed_bytes += _stored_size(store, oid)
+    removed = set(report.removed)
+    # Packed: everything that stays, loose or packed, except young unreachable loose objects.
+    to_pack = {oid for oid in everything - removed if oid in keep or oid in packed_age}
+    report.packed = len(to_pack)
+    if dry_run:
+        report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
+        return report
+    replace = not to_pack or len(packs) != 1 or bool(set(loose_age) & to_pack or removed & set(packed_age))
+    if replace:
+        new_pack = None
+        if to_pack:
+
+            def open_stored(oid: str) -> BinaryIO:
+                keeper.tick()
+                return objects.open_stored(oid)
+
+            new_pack = write_pack(to_pack, open_stored, store.backend)
+            report.pack = f"{new_pack.name}.pack" if new_pack else None
+        keeper.tick()  # just before deleting: a lost lease stops gc here
+        for pack in packs:
+            if new_pack is None or pack.name != new_pack.name:
+                # The index first: a pack without its index is ignored by readers, never half-read.
+                store.backend.delete(pack.index_key)
+                store.backend.delete(pack.pack_key)
+                report.packs_replaced += 1
+    for oid in set(loose_age) & (to_pack | removed):
+        keeper.tick()
+        objects.loose.delete(oid)
+    objects.reload_packs()
+    report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
+    return report
+
+
+def _when(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _stored_size(store: Store, oid: str) -> int:
+    with contextlib.suppress(StoredFileMissing):
+        return store.objects.loose.stored_size(oid)
+    return max((pack.stored_size(oid) for pack in store.objects.packs), default=0)
+
+
+def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
+    """Drop reflog lines older than ``cutoff``; return how many went."""
+    expired = 0
+    for name in store.backend.list_logs():
+        kept: list[bytes] = []
+        lines = store.backend.read_log(name).splitlines()
+        for raw in lines:
+            try:
+                when = parse_iso(canonical.loads(raw)["when"])
+            except (ValueError, KeyError, TypeError):
+                continue  # torn line from a killed writer
+            if when >= cutoff:
+                kept.append(raw + b"\n")
+        expired += len(lines) - len(kept)
+        if dry_run or len(kept) == len(lines):
+            continue
+        store.backend.replace_log(name, b"".join(kept))
+    return expired

@@ -1,0 +1,135 @@
+"""The one graph walker: refs (and reflogs) → commits → trees → blobs, for gc, fsck and crash reports.
+
+Each object is visited once and remembers a single back-pointer: the object that first
+reached it and how (``parent of …``, ``commit …``, ``project:path``). The human path that
+fsck prints ("reached from ref P/heads/main → parent of … → commit … → P:assets/x.wav") is
+built from those pointers only when a problem is reported. Keeping that path as a string
+per object grew with the length of history and made fsck quadratic in time and memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from casstore.clock import parse_iso
+from casstore.errors import CorruptObject, ObjectMissing
+from casstore.model.objects import Commit, Tree, TreeEntry
+from casstore.storage.store import Store
+
+# Given an object id and what it should be ("commit" or "tree"), its bytes; None when it
+# cannot be had (missing or damaged: the loader records that as it sees fit).
+Loader = Callable[[str, str], bytes | None]
+T = TypeVar("T")
+
+
+def _nothing(*_args: object) -> None:
+    """The default for a callback the caller does not need."""
+
+
+class GraphWalk:
+    """Walks commits, trees and blobs from named roots; each object once, with one back-pointer."""
+
+    def __init__(
+        self,
+        load: Loader,
+        on_invalid: Callable[[str, str], None] = _nothing,
+        on_entry: Callable[[str, TreeEntry], None] = _nothing,
+    ) -> None:
+        self.load = load
+        self.on_invalid = on_invalid  # (object id, what is wrong): a commit or tree that does not decode
+        self.on_entry = on_entry  # (tree id, entry): a blob reached for the first time
+        self.back: dict[str, tuple[str | None, str]] = {}
+        self.commits = 0
+        self.trees = 0
+
+    def __contains__(self, oid: object) -> bool:
+        return oid in self.back
+
+    def reached(self) -> set[str]:
+        """Return every object reached so far (commits, trees and blobs)."""
+        return set(self.back)
+
+    def path(self, oid: str) -> str:
+        """Return how ``oid`` was first reached, from its root: ``ref X → commit … → P:path``."""
+        steps = []
+        current: str | None = oid
+        while current is not None:
+            current, how = self.back[current]
+            steps.append(how)
+        return " → ".join(reversed(steps))
+
+    def from_commit(self, oid: str, root: str) -> None:
+        """Walk everything commit ``oid`` reaches; ``root`` names where the walk started (``ref X``)."""
+        if oid in self.back:
+            return
+        self.back[oid] = (None, root)
+        pending = [oid]
+        while pending:
+            oid = pending.pop()
+            commit = self._decode(oid, "commit", Commit.decode)
+            if commit is None:
+                continue
+            self.commits += 1
+            self._tree(commit.tree, oid)
+            for parent in reversed(commit.parents):
+                if parent not in self.back:
+                    self.back[parent] = (oid, f"parent of {oid[:12]}")
+                    pending.append(parent)
+
+    def _decode(self, oid: str, what: str, decode: Callable[[str, bytes], T]) -> T | None:
+        """Load and decode one commit or tree; None when it cannot be had or does not decode."""
+        raw = self.load(oid, what)
+        if raw is None:
+            return None
+        try:
+            return decode(oid, raw)
+        except CorruptObject as exc:
+            self.on_invalid(oid, str(exc).split(": ", 1)[-1])
+            return None
+
+    def _tree(self, oid: str, commit: str) -> None:
+        if oid in self.back:
+            return
+        self.back[oid] = (commit, f"commit {commit[:12]}")
+        tree = self._decode(oid, "tree", Tree.decode)
+        if tree is None:
+            return
+        self.trees += 1
+        for entry in tree.entries:
+            if entry.sha256 not in self.back:
+                self.back[entry.sha256] = (oid, f"{tree.project_id}:{entry.path}")
+                self.on_entry(oid, entry)
+
+
+def roots(store: Store, reflog_since: datetime | None) -> set[str]:
+    """Return every ref target, plus reflog values newer than ``reflog_since`` (None: all)."""
+    found = set(store.refs.list().values())
+    for entry in store.refs.reflog():
+        try:
+            recent = reflog_since is None or parse_iso(entry.when) >= reflog_since
+        except ValueError:
+            recent = True  # an unreadable time is kept rather than guessed
+        if recent:
+            found.update(oid for oid in (entry.old, entry.new) if oid)
+    return found
+
+
+def reachable(store: Store, start: Iterable[str], tick: Callable[[], None] = _nothing) -> set[str]:
+    """Return every commit, tree and blob reachable from ``start`` (missing or damaged objects are skipped).
+
+    ``tick`` is called at each object loaded (gc refreshes its lease there).
+    """
+
+    def load(oid: str, _what: str) -> bytes | None:
+        tick()
+        try:
+            return store.objects.read_bytes(oid)
+        except (CorruptObject, ObjectMissing):
+            return None
+
+    walk = GraphWalk(load)
+    for oid in sorted(start):
+        walk.from_commit(oid, "root")
+    return walk.reached()

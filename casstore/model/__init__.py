@@ -1,0 +1,1 @@
+"""The model layer (docs/architecture.md)."""

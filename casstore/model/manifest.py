@@ -1,0 +1,367 @@
+"""The tracker app's ``project_manifest.json``, schema 1.x: typed records, unknown fields kept.
+
+Validation is plain Python, its rules read from the records' annotations: every import,
+export, diff and autosave reads a manifest, and pydantic's import alone cost more
+(~90 ms) than casstore's whole start-up budget. Messages follow pydantic's wording
+(``Field required``, ``Input should be a valid number``) so they read the same as
+the sampler manifest's, which still uses pydantic.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, ClassVar, TypeAlias
+
+from casstore.errors import ManifestError
+from casstore.model.paths import MANIFEST_NAME
+from casstore.storage import canonical
+
+SUPPORTED_MAJOR = 1
+# ASCII digits only: ``\d`` would take any Unicode digit (``١.0.0`` read as major 1).
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# A float taken as an integer must fit in 64 bits, as in pydantic (the tracker app's reader).
+_INT_FROM_FLOAT_LIMIT = float(2**63)
+
+Sha256: TypeAlias = str
+"""A field annotated ``Sha256`` holds 64 lowercase hex digits."""
+
+# Each record's fields are declared once, as dataclass annotations; the validator reads its
+# rules from them (``str | None`` makes a field optional: absent or null means None).
+_KIND_OF_ANNOTATION = {"str": "str", "Sha256": "sha256", "float": "number", "int": "int"}
+_MESSAGES = {
+    "str": "Input should be a valid string",
+    "number": "Input should be a valid number",
+    "int": "Input should be a valid integer",
+    "sha256": "Input should be a valid string",
+}
+
+
+@dataclass(frozen=True)
+class DeclaredField:
+    """One declared field of a manifest record: its name, its kind and whether it may be absent."""
+
+    name: str
+    kind: str  # str | sha256 | number | int
+    optional: bool
+
+
+def _declared(annotation: str, owner: str, name: str) -> DeclaredField:
+    """Read a field's rule from its annotation; an annotation the validator cannot check is a bug."""
+    base, _, rest = annotation.partition(" | ")
+    optional = rest == "None"
+    if base not in _KIND_OF_ANNOTATION or (rest and not optional):
+        raise TypeError(f"{owner}.{name}: annotation {annotation!r} has no manifest rule")
+    return DeclaredField(name, _KIND_OF_ANNOTATION[base], optional)
+
+
+def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
+    """Return ``(value, None)`` converted to ``kind``, or ``(None, message)``."""
+    if kind in ("str", "sha256"):
+        if not isinstance(value, str):
+            return None, _MESSAGES[kind]
+        if kind == "sha256" and not _SHA256.fullmatch(value):
+            return None, "must be 64 lowercase hex digits"
+        return value, None
+    if isinstance(value, bool):
+        return None, _MESSAGES[kind]
+    if kind == "number" and isinstance(value, int | float):
+        try:
+            return float(value), None
+        except OverflowError:  # an integer of hundreds of digits
+            return None, "Input should be a finite number"
+    if kind == "int":
+        if isinstance(value, int):
+            return value, None
+        if isinstance(value, float) and value.is_integer() and abs(value) < _INT_FROM_FLOAT_LIMIT:
+            return int(value), None
+    return None, _MESSAGES[kind]
+
+
+class _Errors:
+    """Collects ``(location, message)`` pairs; the first is reported, the rest counted."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, location: str, message: str) -> None:
+        self.found.append((location or "(top level)", message))
+
+
+def _join(location: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{location}[{key}]"
+    return f"{location}.{key}" if location else key
+
+
+@dataclass
+class _Record:
+    """A manifest record: its annotated fields (see ``FIELDS``) plus any unknown ones in ``extra``."""
+
+    FIELDS: ClassVar[tuple[DeclaredField, ...]] = ()
+    NAMES: ClassVar[frozenset[str]] = frozenset()
+    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = inspect.get_annotations(cls)  # this class's own, as written (strings: see the __future__ import)
+        cls.FIELDS = tuple(_declared(str(annotation), cls.__name__, name) for name, annotation in own.items())
+        cls.NAMES = frozenset(f.name for f in cls.FIELDS)
+
+    @classmethod
+    def parse(cls, data: object, location: str, errors: _Errors) -> Any:
+        """Build the record from JSON ``data``, adding any problems to ``errors``; None if it failed."""
+        if not isinstance(data, dict):
+            errors.add(location, "Input should be a valid object")
+            return None
+        values: dict[str, Any] = {}
+        failed = False
+        for declared in cls.FIELDS:
+            name = declared.name
+            value = data.get(name)
+            if value is None and declared.optional:
+                values[name] = None
+                continue
+            if name not in data:
+                errors.add(_join(location, name), "Field required")
+                failed = True
+                continue
+            values[name], problem = _convert(declared.kind, value)
+            if problem:
+                errors.add(_join(location, name), problem)
+                failed = True
+        if failed:
+            return None
+        extra = {key: value for key, value in data.items() if key not in cls.NAMES}
+        return cls(**values, extra=extra)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the record as JSON: declared fields (optional ones as null) and unknown ones."""
+        out = dict(self.extra)
+        out.update({f.name: getattr(self, f.name) for f in self.FIELDS})
+        return out
+
+
+@dataclass
+class ProjectRecord(_Record):
+    """The ``project`` block: id, name, tempo and timestamps."""
+
+    id: str
+    name: str
+    bpm: float
+    swing: float
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class PatternFileRecord(_Record):
+    """One tracker pattern file."""
+
+    pattern_id: str
+    path: str
+    sha256: Sha256
+    length_steps: int
+    step_count: int
+
+
+@dataclass
+class MixerSnapshotRecord(_Record):
+    """One mixer snapshot file."""
+
+    name: str
+    path: str
+    sha256: Sha256
+    snapshot_type: str
+
+
+@dataclass
+class SamplerAssetRecord(_Record):
+    """One sampler asset (a WAV/FLAC sample) with its loudness and source."""
+
+    asset_name: str
+    relative_path: str
+    sha256: Sha256
+    lufs_lu: float | None = None
+    source_uri: str | None = None
+
+
+_SECTIONS: tuple[tuple[str, type[_Record], str], ...] = (
+    ("patterns", PatternFileRecord, "pattern_id"),
+    ("mixer_snapshots", MixerSnapshotRecord, "name"),
+    ("sampler_assets", SamplerAssetRecord, "asset_name"),
+)
+
+
+@dataclass
+class ProjectManifest:
+    """``project_manifest.json`` version 1.x."""
+
+    manifest_version: str
+    project: ProjectRecord
+    patterns: list[PatternFileRecord] = field(default_factory=list)
+    mixer_snapshots: list[MixerSnapshotRecord] = field(default_factory=list)
+    sampler_assets: list[SamplerAssetRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def listed_files(self) -> list[tuple[str, str, str, str]]:
+        """Return ``(entry label, path, sha256, role)`` for every file the manifest lists."""
+        listed = [(f"patterns[{p.pattern_id!r}]", p.path, p.sha256, "pattern") for p in self.patterns]
+        listed += [(f"mixer_snapshots[{m.name!r}]", m.path, m.sha256, "mixer_snapshot") for m in self.mixer_snapshots]
+        listed += [
+            (f"sampler_assets[{a.asset_name!r}]", a.relative_path, a.sha256, "sampler_asset")
+            for a in self.sampler_assets
+        ]
+        return listed
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the manifest as JSON, entry lists sorted by key (casstore's canonical order)."""
+        out = dict(self.extra)
+        out["manifest_version"] = self.manifest_version
+        out["project"] = self.project.as_json()
+        for section, _cls, key in _SECTIONS:
+            items = sorted(getattr(self, section), key=attrgetter(key))
+            out[section] = [item.as_json() for item in items]
+        return out
+
+    def canonical_bytes(self) -> bytes:
+        """Return this manifest in casstore's canonical form (entry lists sorted by key)."""
+        return canonical.dumps(self.as_json())
+
+
+def version_problem(value: object) -> str | None:
+    """Say why ``value`` is not a ``manifest_version`` this casstore reads (1.x), or None."""
+    if not isinstance(value, str):
+        return _MESSAGES["str"]
+    match = _VERSION.fullmatch(value)
+    if not match:
+        return f"{value!r} is not a MAJOR.MINOR.PATCH version"
+    if int(match.group(1)) != SUPPORTED_MAJOR:
+        return f"version {value} is not supported (this casstore reads {SUPPORTED_MAJOR}.x)"
+    return None
+
+
+def _check_version(value: object, errors: _Errors) -> str | None:
+    problem = version_problem(value)
+    if problem:
+        errors.add("manifest_version", problem)
+        return None
+    return value if isinstance(value, str) else None
+
+
+def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectManifest:
+    """Validate decoded manifest JSON; errors name the file, the entry and the rule."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: the manifest must be a JSON object")
+    errors = _Errors()
+    version = _check_version(data["manifest_version"], errors) if "manifest_version" in data else None
+    if "manifest_version" not in data:
+        errors.add("manifest_version", "Field required")
+    project = ProjectRecord.parse(data["project"], "project", errors) if "project" in data else None
+    if "project" not in data:
+        errors.add("project", "Field required")
+    sections: dict[str, list[Any]] = {}
+    for section, cls, _key in _SECTIONS:
+        items = data.get(section, [])
+        if not isinstance(items, list):
+            errors.add(section, "Input should be a valid list")
+            continue
+        sections[section] = [cls.parse(item, f"{section}[{index}]", errors) for index, item in enumerate(items)]
+    if errors.found:
+        location, message = errors.found[0]
+        more = f" (and {len(errors.found) - 1} more problems)" if len(errors.found) > 1 else ""
+        raise ManifestError(f"{source}: {location}: {message}{more}")
+    extra = {key: value for key, value in data.items() if key not in ("manifest_version", "project", *sections)}
+    manifest = ProjectManifest(version, project, **sections, extra=extra)  # type: ignore[arg-type]
+    _refuse_duplicates(manifest, source)
+    return manifest
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]}{'…' if len(text) > 20 else ''} is too large for a float")
+    return value
+
+
+def decode_json(raw: bytes, source: str) -> tuple[Any, str | None]:
+    """Decode manifest JSON; return it and, if an object names a key twice (the last value kept), where.
+
+    Raises :class:`ManifestError` for bytes that are not JSON at all (not UTF-8, NaN, too deep).
+    """
+    repeated: dict[int, tuple[str, dict[str, Any]]] = {}  # holding the object keeps its id unique
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj and id(obj) not in repeated:
+                repeated[id(obj)] = (key, obj)
+            obj[key] = value
+        return obj
+
+    try:
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=pairs_hook, parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except UnicodeDecodeError:
+        raise ManifestError(f"{source}: not UTF-8 text") from None
+    except RecursionError:
+        raise ManifestError(f"{source}: invalid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise ManifestError(f"{source}: invalid JSON: {exc}") from None
+    if not repeated:
+        return data, None
+    location, key = _first_repeat(data, repeated)
+    return data, f"{location}: duplicate key {key!r}"
+
+
+def load_json_once(raw: bytes, source: str) -> Any:
+    """Decode manifest JSON, refusing any object that names a key twice (at any depth), with where.
+
+    ``json.loads`` keeps the last of two equal keys, so a corrupted export that repeats
+    ``sha256`` or ``bpm`` would pass with one value silently dropped.
+    """
+    data, repeated = decode_json(raw, source)
+    if repeated:
+        raise ManifestError(
+            f"{source}: {repeated} (a JSON object names each key once; the earlier value would be silently lost)"
+        )
+    return data
+
+
+def _first_repeat(data: Any, repeated: dict[int, tuple[str, dict[str, Any]]]) -> tuple[str, str]:
+    """Find, in document order and without recursion, the first object that repeats a key."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, dict):
+            if id(value) in repeated:
+                return location or "(top level)", repeated[id(value)][0]
+            stack.extend((_join(location, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((_join(location, index), item) for index, item in reversed(list(enumerate(value))))
+    raise AssertionError("a repeated key was recorded but not found")
+
+
+def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
+    """Parse and validate manifest bytes; errors name the file, the entry and the rule."""
+    return manifest_from_json(load_json_once(raw, source), source)
+
+
+def _refuse_duplicates(manifest: ProjectManifest, source: str) -> None:
+    for section, _cls, key in _SECTIONS:
+        seen: set[str] = set()
+        for item in getattr(manifest, section):
+            value = getattr(item, key)
+            if value in seen:
+                raise ManifestError(f"{source}: {section}[{value!r}]: duplicate {key} {value!r}")
+            seen.add(value)

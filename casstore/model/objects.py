@@ -1,0 +1,170 @@
+"""The object model: trees (a bundle's listing) and commits, both canonical JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casstore.errors import CorruptObject, PathRuleError
+from casstore.model.paths import check_unique, path_problem
+from casstore.storage import canonical
+from casstore.storage.ids import id_of_bytes, is_object_id
+
+ROLES = ("manifest", "pattern", "mixer_snapshot", "sampler_asset", "file")
+KINDS = ("save", "import", "autosave", "checkpoint")
+TREE_VERSION = 1
+COMMIT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One bundle file: its path, content id, size and role."""
+
+    path: str
+    sha256: str
+    size: int
+    role: str
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the entry as it appears in the tree's JSON."""
+        return {"path": self.path, "sha256": self.sha256, "size": self.size, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A bundle's listing: every file, the manifest included, sorted by path."""
+
+    project_id: str
+    manifest: str | None  # None only for a checkpoint or autosave of a directory without a manifest
+    entries: tuple[TreeEntry, ...]
+
+    def encode(self) -> bytes:
+        """Return the canonical bytes of this tree."""
+        return canonical.dumps(
+            {
+                "tree_version": TREE_VERSION,
+                "project_id": self.project_id,
+                "manifest": self.manifest,
+                "entries": [entry.as_json() for entry in sorted(self.entries, key=lambda e: e.path)],
+            }
+        )
+
+    @property
+    def id(self) -> str:
+        """Return this tree's object id."""
+        return id_of_bytes(self.encode())
+
+    def by_role(self, role: str) -> list[TreeEntry]:
+        """Return the entries with ``role``."""
+        return [entry for entry in self.entries if entry.role == role]
+
+    @property
+    def total_size(self) -> int:
+        """Return the bundle's size in bytes."""
+        return sum(entry.size for entry in self.entries)
+
+    @classmethod
+    def decode(cls, oid: str, raw: bytes) -> Tree:
+        """Parse a tree object, raising CorruptObject when it is not a valid tree."""
+        item = _decode_object(oid, raw, "tree")
+        try:
+            if item["tree_version"] != TREE_VERSION:
+                raise ValueError(f"tree_version {item['tree_version']!r} is not supported")
+            entries = tuple(
+                TreeEntry(str(e["path"]), str(e["sha256"]), int(e["size"]), str(e["role"])) for e in item["entries"]
+            )
+            manifest = item["manifest"]
+            tree = cls(str(item["project_id"]), None if manifest is None else str(manifest), entries)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptObject(oid, f"not a valid tree: {exc}") from None
+        for entry in entries:
+            if not is_object_id(entry.sha256) or entry.role not in ROLES or entry.size < 0:
+                raise CorruptObject(oid, f"not a valid tree: bad entry {entry.path!r}")
+            # The bundle's path rules hold for stored trees too: a crafted tree that escapes
+            # the bundle is refused when it arrives and reported by fsck, not at every restore.
+            problem = path_problem(entry.path)
+            if problem:
+                raise CorruptObject(oid, f"not a valid tree: entry {entry.path!r} {problem}")
+        if [e.path for e in entries] != sorted(e.path for e in entries):
+            raise CorruptObject(oid, "not a valid tree: entries are not sorted by path")
+        try:
+            check_unique((e.path, "entry") for e in entries)
+        except PathRuleError as exc:
+            raise CorruptObject(oid, f"not a valid tree: {exc}") from None
+        if tree.manifest is not None and tree.manifest not in {e.sha256 for e in entries if e.role == "manifest"}:
+            raise CorruptObject(oid, "not a valid tree: its manifest is not among its entries")
+        return tree
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One revision of a project: a tree, its parents and why it was made."""
+
+    tree: str
+    parents: tuple[str, ...]
+    project_id: str
+    kind: str
+    message: str
+    author: str
+    created_at: str
+    mutation_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        """Return the canonical bytes of this commit."""
+        return canonical.dumps(
+            {
+                **self.extra,
+                "commit_version": COMMIT_VERSION,
+                "tree": self.tree,
+                "parents": list(self.parents),
+                "project_id": self.project_id,
+                "kind": self.kind,
+                "message": self.message,
+                "author": self.author,
+                "created_at": self.created_at,
+                "mutation_id": self.mutation_id,
+            }
+        )
+
+    @property
+    def id(self) -> str:
+        """Return this commit's object id."""
+        return id_of_bytes(self.encode())
+
+    @classmethod
+    def decode(cls, oid: str, raw: bytes) -> Commit:
+        """Parse a commit object, raising CorruptObject when it is not a valid commit."""
+        item = _decode_object(oid, raw, "commit")
+        known = {"commit_version", "tree", "parents", "project_id", "kind", "message", "author", "created_at"}
+        try:
+            if item["commit_version"] != COMMIT_VERSION:
+                raise ValueError(f"commit_version {item['commit_version']!r} is not supported")
+            commit = cls(
+                tree=str(item["tree"]),
+                parents=tuple(str(p) for p in item["parents"]),
+                project_id=str(item["project_id"]),
+                kind=str(item["kind"]),
+                message=str(item["message"]),
+                author=str(item["author"]),
+                created_at=str(item["created_at"]),
+                mutation_id=item.get("mutation_id"),
+                extra={k: v for k, v in item.items() if k not in known | {"mutation_id"}},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptObject(oid, f"not a valid commit: {exc}") from None
+        if not is_object_id(commit.tree) or not all(is_object_id(p) for p in commit.parents):
+            raise CorruptObject(oid, "not a valid commit: bad tree or parent id")
+        if commit.kind not in KINDS:
+            raise CorruptObject(oid, f"not a valid commit: unknown kind {commit.kind!r}")
+        return commit
+
+
+def _decode_object(oid: str, raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        item = canonical.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CorruptObject(oid, f"not a {what}: not JSON") from None
+    if not isinstance(item, dict) or f"{what}_version" not in item:
+        raise CorruptObject(oid, f"not a {what}")
+    return item

@@ -1,0 +1,87 @@
+"""A store on disk: ``casstore.json`` plus objects, refs, reflogs and a staging area."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from casstore.clock import utc_now_iso
+from casstore.defaults import STORE_DIRNAME
+from casstore.errors import HINT_STORE, StoreFormatError, StoreNotFound, UsageError
+from casstore.storage import canonical
+from casstore.storage.backend import Backend, StoredFileMissing
+from casstore.storage.backend_local import LocalBackend
+from casstore.storage.object_store import ObjectStore
+from casstore.storage.refs import RefStore
+
+FORMAT_NAME = "casstore"
+FORMAT_VERSION = 1
+DEFAULT_DIRNAME = STORE_DIRNAME
+CONFIG_NAME = "casstore.json"
+
+
+class Store:
+    """One store: many projects sharing one object store, so shared samples are kept once.
+
+    Every byte of the store is reached through :attr:`backend`; ``root`` only names it.
+    """
+
+    def __init__(self, root: Path, backend: Backend | None = None) -> None:
+        self.root = root
+        self.backend: Backend = backend if backend is not None else LocalBackend(root)
+        self.objects = ObjectStore(self.backend)
+        self.refs = RefStore(self.backend)
+
+    @classmethod
+    def init(cls, path: Path) -> Store:
+        """Create a new store at ``path`` (refuses a directory that holds anything else)."""
+        path = path.absolute()
+        backend = LocalBackend(path)
+        if backend.has(CONFIG_NAME):
+            raise UsageError(f"{path} is already a casstore store")
+        backend.create_root(("objects", "refs", "logs", "tmp", "packs"))
+        config = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "hash": "sha256",
+            "compression": "zstd",
+            "created_at": utc_now_iso(),
+        }
+        if not backend.put_if_absent(CONFIG_NAME, canonical.dumps(config)):
+            raise UsageError(f"{path} is already a casstore store")  # another init won the race
+        return cls(path, backend)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open the store at ``path``, checking its format."""
+        config_path = path / CONFIG_NAME
+        backend = LocalBackend(path.absolute())
+        try:
+            config = canonical.loads(backend.get(CONFIG_NAME))
+        except StoredFileMissing:
+            raise StoreNotFound(f"{path} is not a casstore store (no {CONFIG_NAME}); run 'casstore init'") from None
+        except ValueError as exc:
+            raise StoreFormatError(f"{config_path}: not valid JSON: {exc}") from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+            raise StoreFormatError(f"{config_path}: not a casstore store configuration")
+        if config.get("version") != FORMAT_VERSION or config.get("hash") != "sha256":
+            raise StoreFormatError(
+                f"{config_path}: store format version {config.get('version')!r} is not supported "
+                f"(this casstore reads version {FORMAT_VERSION})"
+            )
+        return cls(path.absolute(), backend)
+
+    @classmethod
+    def locate(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Store:
+        """Find the store: ``explicit`` (``--store``), else ``CASSTORE_DIR``, else upward like git."""
+        if explicit:
+            return cls.open(Path(explicit))
+        env = os.environ.get("CASSTORE_DIR")
+        if env:
+            return cls.open(Path(env))
+        here = (start or Path.cwd()).absolute()
+        for directory in (here, *here.parents):
+            candidate = directory / DEFAULT_DIRNAME
+            if (candidate / CONFIG_NAME).is_file():
+                return cls.open(candidate)
+        raise StoreNotFound(f"no casstore store found in {here} or any parent; create one or name one", hint=HINT_STORE)

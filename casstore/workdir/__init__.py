@@ -1,0 +1,1 @@
+"""The workdir layer (docs/architecture.md)."""

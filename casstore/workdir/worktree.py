@@ -1,0 +1,292 @@
+"""Working directories: checkout a revision into a directory, and status against it.
+
+A directory remembers the revision it holds in ``.casstore-checkout.json``,
+together with a stat cache (size, mtime, inode, SHA-256 per file) so status and
+checkout do not re-read unchanged samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casstore.bundles.exporter import copy_object_to
+from casstore.bundles.snapshot import CachedFile, check_manifest, hash_directory
+from casstore.errors import HINT_FORCE, DestinationError, UsageError
+from casstore.history.commits import read_commit, read_tree
+from casstore.model.objects import TreeEntry
+from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path
+from casstore.storage import canonical
+from casstore.storage.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_for, write_durable
+from casstore.storage.fileops import ops
+from casstore.storage.store import Store
+from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
+
+MARKER_NAME = ".casstore-checkout.json"
+TEMP_SUFFIX = ".casstore-tmp"
+
+
+@dataclass
+class CheckoutMarker:
+    """What a working directory holds: project, commit, tree and the stat cache."""
+
+    project: str
+    commit: str
+    tree: str
+    files: dict[str, CachedFile]
+    written_at_ns: int
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the marker's JSON form."""
+        return {
+            "casstore_checkout": 1,
+            "project": self.project,
+            "commit": self.commit,
+            "tree": self.tree,
+            "written_at_ns": self.written_at_ns,
+            "files": {path: cached.as_json() for path, cached in self.files.items()},
+        }
+
+
+def read_marker(root: Path) -> CheckoutMarker | None:
+    """Return the directory's marker, or None when casstore did not lay it out."""
+    try:
+        item = canonical.loads((root / MARKER_NAME).read_bytes())
+        return CheckoutMarker(
+            str(item["project"]),
+            str(item["commit"]),
+            str(item["tree"]),
+            {path: CachedFile.from_json(value) for path, value in item["files"].items()},
+            int(item["written_at_ns"]),
+        )
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise UsageError(f"{root / MARKER_NAME}: damaged checkout marker; delete it and check out again") from None
+
+
+def write_marker(root: Path, marker: CheckoutMarker) -> None:
+    """Write the marker atomically."""
+    write_durable(root / MARKER_NAME, canonical.dumps_line(marker.as_json()))
+
+
+@dataclass
+class StatusReport:
+    """How a working directory differs from the revision it came from."""
+
+    directory: str
+    project: str
+    commit: str
+    modified: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    manifest_mismatches: list[dict[str, str]] = field(default_factory=list)
+    manifest_error: str | None = None
+    hashed: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """Tell whether the directory holds exactly its revision."""
+        return not (self.modified or self.added or self.deleted or self.manifest_mismatches or self.manifest_error)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the report as a JSON object."""
+        return {
+            "directory": self.directory,
+            "project": self.project,
+            "commit": self.commit,
+            "clean": self.clean,
+            "modified": self.modified,
+            "added": self.added,
+            "deleted": self.deleted,
+            "manifest_mismatches": self.manifest_mismatches,
+            "manifest_error": self.manifest_error,
+            "files_hashed": self.hashed,
+        }
+
+
+def status(store: Store, root: Path, verify: bool = False) -> StatusReport:
+    """Compare ``root`` with the revision it holds; refresh the stat cache for unchanged files."""
+    root = root.absolute()
+    marker = read_marker(root)
+    if marker is None:
+        raise UsageError(f"{root}: not a casstore working directory (no {MARKER_NAME}); compare with 'casstore diff'")
+    tree = read_tree(store, marker.tree)
+    hashes = hash_directory(root, marker.files, marker.written_at_ns, verify)
+    report = StatusReport(str(root), marker.project, marker.commit, hashed=hashes.hashed)
+    expected = {entry.path: entry for entry in tree.entries}
+    for path, cached in hashes.files.items():
+        entry = expected.get(path)
+        if entry is None:
+            report.added.append(path)
+        elif entry.sha256 != cached.sha256:
+            report.modified.append(path)
+    report.deleted = sorted(set(expected) - set(hashes.files))
+    check = check_manifest(root, hashes.files)
+    report.manifest_mismatches = check.mismatches
+    report.manifest_error = check.error if not check.valid and MANIFEST_NAME in expected else None
+    if hashes.hashed and not verify:
+        unchanged = {p: c for p, c in hashes.files.items() if p in expected and expected[p].sha256 == c.sha256}
+        write_marker(root, CheckoutMarker(marker.project, marker.commit, marker.tree, unchanged, time.time_ns()))
+    return report
+
+
+@dataclass
+class CheckoutResult:
+    """What checkout did."""
+
+    directory: str
+    project: str
+    commit: str
+    tree: str
+    written: list[str]
+    deleted: list[str]
+    unchanged: int
+    checkpoint: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as a JSON object."""
+        return {
+            "directory": self.directory,
+            "project": self.project,
+            "commit": self.commit,
+            "tree": self.tree,
+            "written": self.written,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "checkpoint": self.checkpoint,
+        }
+
+
+class UnsavedChanges(DestinationError):
+    """A checkout would overwrite or delete content that no revision in the store holds."""
+
+
+def checkout(
+    store: Store,
+    commit_id: str,
+    root: Path,
+    force: bool = False,
+    operation: str = "checkout",
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
+) -> CheckoutResult:
+    """Make ``root`` hold exactly revision ``commit_id``; refuse to lose unsaved work unless forced."""
+    root = root.absolute()
+    if root.exists() and not root.is_dir():
+        raise DestinationError(f"{root}: exists and is not a directory")
+    commit = read_commit(store, commit_id)
+    tree = read_tree(store, commit.tree)
+    for entry in tree.entries:
+        check_path(entry.path, f"tree {commit.tree[:12]}: entry")
+    if root.is_dir():
+        # What a killed checkout left (temp files beside the user's) goes before anything looks at the files.
+        clear_dead_temps(root, skip=RESERVED_TOP)
+    marker = read_marker(root) if root.exists() else None
+    hashes = hash_directory(root, marker.files if marker else None, marker.written_at_ns if marker else 0)
+    current = hashes.files
+    base: dict[str, TreeEntry] = {}
+    if marker is not None:
+        with contextlib.suppress(Exception):
+            base = {e.path: e for e in read_tree(store, marker.tree).entries}
+    target = {entry.path: entry for entry in tree.entries}
+    doomed = [path for path in base if path not in target and path in current]
+    overwritten = [path for path, entry in target.items() if path in current and current[path].sha256 != entry.sha256]
+    # At risk are files checkout would replace or delete; unsaved are those whose content no stored revision has.
+    unsaved = sorted(path for path in doomed + overwritten if not store.objects.has(current[path].sha256))
+    checkpoint_ref = None
+    if unsaved and not force:
+        shown = ", ".join(unsaved[:8]) + (f" and {len(unsaved) - 8} more" if len(unsaved) > 8 else "")
+        raise UnsavedChanges(
+            f"{root}: unsaved changes that no revision holds would be lost: {shown}; "
+            "save them (autosave or import) or force the checkout, which checkpoints them first",
+            hint=HINT_FORCE,
+        )
+    if unsaved:
+        checkpoint = record_checkpoint(
+            store,
+            root,
+            marker.project if marker else commit.project_id,
+            operation,
+            marker.commit if marker else None,
+            keep_checkpoints,
+        )
+        checkpoint_ref = checkpoint.ref
+    made_root = not root.exists()
+    ensure_dir(root)
+    try:
+        written = _write_entries(
+            store, root, [target[p] for p in sorted(target) if p not in current or p in overwritten]
+        )
+    except BaseException:
+        if made_root:
+            with contextlib.suppress(OSError):
+                ops().rmdir(root)  # a failed first checkout leaves no directory behind
+        raise
+    for path in doomed:
+        ops().unlink(root.joinpath(*path.split("/")), missing_ok=True)
+    _remove_empty_dirs(root, doomed)
+    # Removals durable before the marker says they happened: after a power cut the marker never
+    # names a revision whose deleted files could come back.
+    fsync_dirs(
+        parent
+        for path in doomed
+        for parent in root.joinpath(*path.split("/")).parents
+        if parent.is_relative_to(root) and parent.is_dir()
+    )
+    files = hash_directory(root, current, time.time_ns()).files
+    kept = {p: c for p, c in files.items() if p in target}
+    write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, time.time_ns()))
+    return CheckoutResult(
+        str(root),
+        commit.project_id,
+        commit_id,
+        commit.tree,
+        written,
+        sorted(doomed),
+        len(target) - len(written),
+        checkpoint_ref,
+    )
+
+
+def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[str]:
+    """Write every file to a short temp name beside it, then rename them all: all or nothing.
+
+    Until every file is written and fsynced nothing in ``root`` has changed; on failure the
+    temp files and the directories made for them are removed, so a retry starts clean.
+    """
+    made: list[Path] = []
+    staged: list[tuple[str, Path]] = []
+    try:
+        for entry in entries:
+            target = root.joinpath(*entry.path.split("/"))
+            made += make_dirs(target.parent)  # removed again if the checkout fails
+            if target.is_dir() and not target.is_symlink():
+                raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
+            with temp_for(target, "ck", TEMP_SUFFIX) as (out, tmp_path):
+                staged.append((str(tmp_path), target))
+                copy_object_to(store, entry, out)
+        for tmp_name, target in staged:
+            ops().replace(tmp_name, target)
+    except BaseException:
+        for tmp_name, _target in staged:
+            with contextlib.suppress(OSError):
+                ops().unlink(tmp_name, missing_ok=True)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                ops().rmdir(directory)
+        raise
+    # New names in their directories, and new directories in theirs: a power cut keeps both.
+    fsync_dirs([target.parent for _tmp, target in staged] + [directory.parent for directory in made])
+    return [entry.path for entry in entries]
+
+
+def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
+    candidates = {
+        root.joinpath(*path.split("/")[:depth]) for path in removed for depth in range(1, path.count("/") + 1)
+    }
+    for directory in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            ops().rmdir(directory)  # only succeeds when empty
