@@ -37,6 +37,7 @@ class Sample:
 
     seconds: float
     rss_mib: float
+    cpu: float = 0.0  # user + system seconds: the work done, which a loaded machine does not inflate as much
 
 
 @dataclass
@@ -61,6 +62,11 @@ class Result:
         values = [s.seconds for s in self.samples.get(phase, [])]
         return (max(values) - min(values)) if values else 0.0
 
+    def cpu(self, phase: str) -> float | None:
+        """Return the median CPU seconds (user + system) of ``phase``."""
+        values = [s.cpu for s in self.samples.get(phase, [])]
+        return statistics.median(values) if values else None
+
     def rss(self, phase: str) -> float | None:
         """Return the highest peak RSS of ``phase``."""
         values = [s.rss_mib for s in self.samples.get(phase, [])]
@@ -70,12 +76,12 @@ class Result:
 def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Sample:
     """Run ``argv`` under GNU time; fail loudly if it fails."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        full = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *argv]
+        full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", report.name, *argv]
         done = subprocess.run(full, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-800:]}")
-        seconds, kib = report.read().split()[-2:]
-    return Sample(float(seconds), int(kib) / 1024)
+        seconds, kib, user, system = report.read().split()[-4:]
+    return Sample(float(seconds), int(kib) / 1024, float(user) + float(system))
 
 
 def du(path: Path) -> int:
@@ -219,20 +225,28 @@ def comparison(preset: str, runs: int, baseline: str, now: Result, before: Resul
         "",
         f"Baseline: {baseline}; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
-        "| phase | before (s) | after (s) | change | peak RSS before / after (MiB) |",
-        "| --- | --- | --- | --- | --- |",
+        "Wall seconds (median ± spread) and CPU seconds (user + system, median): on a machine",
+        "other work shares, wall time swings with the load while CPU time still measures the work.",
+        "",
+        "| phase | wall before | wall after | change | CPU before | CPU after | change | peak RSS (MiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+
+    def change(old: float | None, new: float | None) -> str:
+        return f"{(new - old) / old * 100:+.1f}%" if old and new is not None else "n/a"
+
     for phase in PHASES:
         old, new = before.median(phase), now.median(phase)
-        change = f"{(new - old) / old * 100:+.1f}%" if old and new is not None else "n/a"
+        old_cpu, new_cpu = before.cpu(phase), now.cpu(phase)
         lines.append(
             f"| {phase} | {fmt(old, 3)} ± {before.spread(phase):.3f} | {fmt(new, 3)} ± {now.spread(phase):.3f} "
-            f"| {change} | {fmt(before.rss(phase), 1)} / {fmt(now.rss(phase), 1)} |"
+            f"| {change(old, new)} | {fmt(old_cpu, 3)} | {fmt(new_cpu, 3)} | {change(old_cpu, new_cpu)} "
+            f"| {fmt(before.rss(phase), 1)} / {fmt(now.rss(phase), 1)} |"
         )
     for key in ("after rev1", "after rev2"):
         old_size = statistics.median(before.sizes[key]) / 1e6 if before.sizes.get(key) else None
         new_size = statistics.median(now.sizes[key]) / 1e6 if now.sizes.get(key) else None
-        lines.append(f"| store size {key} (MB) | {fmt(old_size, 1)} | {fmt(new_size, 1)} | | |")
+        lines.append(f"| store size {key} (MB) | {fmt(old_size, 1)} | {fmt(new_size, 1)} | | | | | |")
     return "\n".join(lines) + "\n"
 
 
