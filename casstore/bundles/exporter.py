@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from casstore.bundles.zipwriter import write_zip
 from casstore.errors import DestinationError
 from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import Tree, TreeEntry
@@ -98,6 +97,9 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
 
 
 def _export_zip(store: Store, tree: Tree, dest: Path, progress: ProgressFn | None) -> None:
+    # Imported here: checkout and autosave load this module and never write a zip.
+    from casstore.bundles.zipwriter import write_zip
+
     done = 0
     with write_zip(dest) as archive:
         for entry in tree.entries:

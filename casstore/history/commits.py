@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from casstore.clock import utc_now_iso
 from casstore.errors import CasstoreError, RevisionError
 from casstore.model.objects import Commit, Tree
+from casstore.storage.atomic import host_name
 from casstore.storage.store import Store
 
 
@@ -23,7 +23,7 @@ def default_author() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{host_name()}"
 
 
 def read_commit(store: Store, oid: str) -> Commit:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from casstore.clock import parse_iso, utc_now
 from casstore.errors import CasstoreError
 from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
+from casstore.storage.atomic import host_name
 from casstore.storage.backend import Lease, StoredFileMissing
 from casstore.storage.packs import write_pack
 from casstore.storage.staging import clear_staging
@@ -79,7 +79,7 @@ class LeaseKeeper:
 
 
 def _owner() -> str:
-    return f"casstore gc (pid {os.getpid()} on {socket.gethostname()})"
+    return f"casstore gc (pid {os.getpid()} on {host_name()})"
 
 
 def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[], float] = time.monotonic) -> GcReport:

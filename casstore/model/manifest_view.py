@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from casstore.errors import ManifestError
-from casstore.model.manifest import decode_json, version_problem
+from casstore.model.manifest_json import decode_json, version_problem
 from casstore.model.paths import MANIFEST_NAME
 
 if TYPE_CHECKING:

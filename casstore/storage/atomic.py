@@ -8,7 +8,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -51,9 +50,15 @@ def fsync_dirs(directories: Iterable[Path]) -> None:
 
 
 @functools.cache
+def host_name() -> str:
+    """Return this machine's name (what ``host_name()`` gives, without importing socket at start-up)."""
+    return os.uname().nodename
+
+
+@functools.cache
 def _host_tag() -> str:
     # Once per process: every temp file name carries it, refs and autosave objects included.
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    return hashlib.sha256(host_name().encode()).hexdigest()[:8]
 
 
 def owned_prefix(prefix: str) -> str:
@@ -303,7 +308,7 @@ class LockFile:
     def acquire(self) -> None:
         """Take the lock, waiting up to ``timeout`` seconds for a live holder, or raise :class:`RefLocked`."""
         ensure_dir(self.path.parent)
-        owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        owner = f"{os.getpid()} {host_name()}\n".encode()
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:
@@ -351,7 +356,7 @@ class LockFile:
             if age < UNNAMED_LOCK_GRACE:
                 return False
         else:
-            if host != socket.gethostname() or pid_alive(pid):
+            if host != host_name() or pid_alive(pid):
                 return False
         # One breaker at a time, and only if the lock still is the dead one: a process that
         # saw the same stale lock a moment ago must not remove the fresh lock of a third.

@@ -17,8 +17,7 @@ of docs/format.md, unchanged) and :class:`casstore.storage.backend_memory.Memory
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from casstore.errors import CasstoreError
 
@@ -31,8 +30,7 @@ class StoredFileMissing(CasstoreError):
         super().__init__(f"{key} is missing from the store")
 
 
-@dataclass(frozen=True)
-class FileStat:
+class FileStat(NamedTuple):
     """What the backend knows of a stored file: its size and when it was last written or freshened."""
 
     size: int

@@ -6,12 +6,9 @@ import builtins
 import contextlib
 import json
 import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +20,7 @@ from casstore.storage.atomic import (
     ensure_dir,
     fsync_dir,
     fsync_dirs,
+    host_name,
     owned_prefix,
     pid_alive,
     write_durable,
@@ -34,15 +32,16 @@ from casstore.storage.fileops import ops
 REFS_DIR, LOGS_DIR, LOCKS_DIR = "refs", "logs", "locks"
 
 
-@dataclass
 class _LocalLease:
     """A lease file ``locks/<name>.lease`` holding its owner, a nonce and its expiry."""
 
-    backend: LocalBackend
-    name: str
-    owner: str
-    expires: float
-    nonce: str
+    # A plain class: a dataclass here would cost every command's start-up, leases or not.
+    def __init__(self, backend: LocalBackend, name: str, owner: str, expires: float, nonce: str) -> None:
+        self.backend = backend
+        self.name = name
+        self.owner = owner
+        self.expires = expires
+        self.nonce = nonce
 
     @property
     def path(self) -> Path:
@@ -288,7 +287,7 @@ class LocalBackend:
         return self.root.joinpath(LOCKS_DIR, *name.split("/")).with_suffix(".lease")
 
     def _lease_body(self, owner: str, expires: float, nonce: str) -> bytes:
-        body = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "expires": expires, "nonce": nonce}
+        body = {"owner": owner, "host": host_name(), "pid": os.getpid(), "expires": expires, "nonce": nonce}
         return (json.dumps(body, sort_keys=True) + "\n").encode()
 
     def _read_lease(self, path: Path) -> dict[str, object] | None:
@@ -309,7 +308,7 @@ class LocalBackend:
         if not isinstance(expires, int | float) or expires <= now:
             return True
         pid = held.get("pid")
-        return held.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
+        return held.get("host") == host_name() and isinstance(pid, int) and not pid_alive(pid)
 
     def _take_aside(self, path: Path, judged: dict[str, object] | None, nonce: str) -> None:
         """Move the expired lease we judged out of the way; put back a fresh one a racing taker made meanwhile."""
@@ -328,7 +327,7 @@ class LocalBackend:
         path = self._lease_path(name)
         ensure_dir(path.parent)
         for _attempt in range(100):
-            nonce = secrets.token_hex(8)
+            nonce = os.urandom(8).hex()  # not secrets: its import (hmac, base64) costs every command
             expires = self.clock() + ttl
             try:
                 fd = ops().create_exclusive(path)
