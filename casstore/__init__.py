@@ -109,6 +109,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "undo_restore": ("versions", None),
     "RestoreDone": ("versions", None),
     "safe_recovery_offer": ("versions", None),
+    "import_sampler_asset": ("versions", None),
+    "AssetImport": ("versions", None),
     "compare_versions": ("compare", None),
     "Comparison": ("compare", None),
     "PatternGrid": ("compare", None),
@@ -157,6 +159,7 @@ __all__ = [
     "HINT_FORCE",
     "HINT_PROJECT",
     "HINT_STORE",
+    "AssetImport",
     "AssetSpec",
     "AudioFormatError",
     "AudioUnavailable",
@@ -239,6 +242,7 @@ __all__ = [
     "fsck_store",
     "gc_store",
     "import_bundle",
+    "import_sampler_asset",
     "init_store",
     "last_import",
     "list_projects",
@@ -371,8 +375,10 @@ if TYPE_CHECKING:
     from casstore.stress import StressSummary
     from casstore.timeline import Version, local_time_text, project_timeline, relative_time
     from casstore.versions import (
+        AssetImport,
         RestoreDone,
         RestorePlan,
+        import_sampler_asset,
         list_projects,
         plan_restore,
         restore_version,

@@ -7,20 +7,24 @@ musician can always go back: :func:`undo_restore` restores what the directory he
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from casstore.autosave import AutosaveItem, autosave_sort_key, normal_time
+from casstore.atomic import write_durable
+from casstore.autosave import AutosaveItem, autosave, autosave_sort_key, normal_time
 from casstore.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
 from casstore.diff import diff_sides
 from casstore.diff_inputs import side_from_tree
 from casstore.errors import CasstoreError, RefError, UsageError
 from casstore.history import read_commit, read_tree
 from casstore.ids import short
+from casstore.paths import MANIFEST_NAME
 from casstore.recover import RESTORED_OPERATION, RecoveryPoint, _assets, summarize
 from casstore.refs import DEFAULT_BRANCH, check_component
 from casstore.revisions import resolve
+from casstore.sampler import SamplerManifestIndex
 from casstore.store import Store
 from casstore.worktree import checkout as checkout_revision
 from casstore.worktree import read_marker, status
@@ -182,3 +186,49 @@ def tag_version(store: Store, project: str, name: str, rev: str) -> str:
 def list_projects(store: Store) -> list[str]:
     """Return the store's projects, sorted."""
     return sorted(store.refs.projects())
+
+
+@dataclass(frozen=True)
+class AssetImport:
+    """A sampler asset brought into a working directory: its manifest entry and the autosave that keeps it."""
+
+    asset_name: str
+    relative_path: str
+    sha256: str
+    lufs_lu: float | None
+    peak_dbfs: float | None
+    autosave_ref: str | None
+
+
+def import_sampler_asset(store: Store, index: SamplerManifestIndex, src: Path, workdir: Path) -> AssetImport:
+    """Copy a sample into ``workdir``'s bundle through the sampler manifest's parity check, then autosave.
+
+    The copy is refused (nothing written) unless its SHA-256 matches the sampler manifest;
+    the bundle's manifest gets the entry with LUFS, peak and digest, written durably.
+    """
+    root = workdir.absolute()
+    manifest_path = root / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{root}: no {MANIFEST_NAME}; open a project's working folder first") from None
+    except ValueError as exc:
+        raise UsageError(f"{manifest_path}: not valid JSON ({exc})") from None
+    record = index.copy_asset(src, root, relative_to=root)
+    entry = index.get(record.asset_name)
+    peak = entry.peak_dbfs if entry is not None else None
+    item = {
+        "asset_name": record.asset_name,
+        "relative_path": record.relative_path,
+        "sha256": record.sha256,
+        "lufs_lu": record.lufs_lu,
+        "peak_dbfs": peak,
+        "source_uri": record.source_uri,
+    }
+    assets = [a for a in manifest.get("sampler_assets") or [] if a.get("asset_name") != record.asset_name]
+    manifest["sampler_assets"] = [*assets, item]
+    write_durable(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    marker = read_marker(root)
+    project = marker.project if marker is not None else str(manifest.get("project", {}).get("id") or "")
+    saved = autosave(store, root, project or None, f"asset-{record.asset_name.rsplit('.', 1)[0]}"[:60])
+    return AssetImport(record.asset_name, record.relative_path, record.sha256, record.lufs_lu, peak, saved.ref)
