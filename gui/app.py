@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--select", type=int, default=0, help="select the first N history rows (screenshots)")
     parser.add_argument("--no-recovery", action="store_true", help="start with the recovery panel closed")
     parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT (default 1280x800)")
-    parser.add_argument("--tab", choices=["history", "version", "changes"], help="pane to show first (screenshots)")
+    panes = ["history", "version", "changes", "samples"]
+    parser.add_argument("--tab", choices=panes, help="pane to show first (screenshots)")
     return parser.parse_args(argv)
 
 
@@ -69,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             for row in vm.history[: args.select]:
                 vm.toggle_select(row["commit"])
             if args.tab:
-                Clock.schedule_once(lambda _dt: root.show_tab(args.tab), 0)
+                Clock.schedule_once(lambda _dt: root.show_tab(args.tab.replace("samples", "version")), 0)
+            if args.tab == "samples":  # the version pane scrolled down to its samples' waveforms
+                scroll = root.version_scroll
+                Clock.schedule_interval(
+                    lambda _dt: setattr(scroll, "scroll_y", 0 if scroll.children[0].height > scroll.height else 1), 0.1
+                )
             if args.screenshot:
                 self._frames = 0
                 Clock.schedule_interval(lambda _dt: self._try_shot(root, args.screenshot), 0.1)

@@ -352,7 +352,8 @@ class ViewerRoot(BoxLayout):
 
     def _scroll_to_cursor(self, *_args: Any) -> None:
         rows = len(self.vm.history)
-        if rows > 1 and self.vm.cursor >= 0:
+        # A short list stays at the top; a long one scrolls to keep the focused row in view.
+        if rows > 1 and self.vm.cursor >= 0 and self.history_list.layout_manager.height > self.history_list.height:
             self.history_list.scroll_y = 1 - self.vm.cursor / (rows - 1)
 
     # -- dialogs ---------------------------------------------------------------------------------
