@@ -38,6 +38,7 @@ class Version:
     operation: str | None = None  # a checkpoint's operation: import, recover, restored, checkout…
     damaged: str | None = None  # why this version cannot be read; None when it is whole
     folded: tuple[Version, ...] = field(default_factory=tuple)  # the checkpoints its action recorded
+    parent: str | None = None  # the first parent: a checkpoint before an import shares the import's
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -143,7 +144,17 @@ def _walk(store: Store, tip: str, refs: dict[str, tuple[str, ...]], seen: dict[s
             damaged = f"its snapshot cannot be read ({exc})"
         operation = _operation(names, commit.message) if commit.kind == "checkpoint" else None
         chain.append(
-            Version(oid, commit.kind, commit.message, commit.created_at, commit.mutation_id, names, operation, damaged)
+            Version(
+                oid,
+                commit.kind,
+                commit.message,
+                commit.created_at,
+                commit.mutation_id,
+                names,
+                operation,
+                damaged,
+                parent=commit.parents[0] if commit.parents else None,
+            )
         )
         oid = commit.parents[0] if commit.parents else None
     for depth, version in enumerate(reversed(chain), 1):
@@ -151,22 +162,33 @@ def _walk(store: Store, tip: str, refs: dict[str, tuple[str, ...]], seen: dict[s
 
 
 def _fold(ordered_oldest_first: list[Version]) -> list[Version]:
-    """Put each checkpoint that an action recorded under that action (the next matching one, soon after)."""
-    out: list[Version] = []
-    pending: list[Version] = []
-    for version in ordered_oldest_first:
-        parent_op = "restored" if version.kind == "checkpoint" and version.operation == "restored" else version.kind
-        takes = [c for c in pending if _FOLDS_UNDER.get(c.operation or "") == parent_op and _close(c, version)]
-        if takes and not version.damaged:
-            version = replace(version, folded=tuple(reversed(takes)))
-            pending = [c for c in pending if c not in takes]
-        if version.kind == "checkpoint" and not version.damaged and (version.operation or "") in _FOLDS_UNDER:
-            pending.append(version)
+    """Put each checkpoint that an action recorded under that action; return newest first.
+
+    A checkpoint before an import shares the import's parent (the head it replaced), so the
+    two pair exactly whatever their clock stamps say; a restore's ``recover`` checkpoint goes
+    under the ``restored`` checkpoint that follows it within the fold window.
+    """
+    under: dict[str, list[Version]] = {}
+    taken: set[str] = set()
+    imports = {v.parent: v for v in ordered_oldest_first if v.kind == "import" and v.parent and not v.damaged}
+    for index, version in enumerate(ordered_oldest_first):
+        if version.kind != "checkpoint" or version.damaged:
             continue
-        out.extend(pending)
-        pending = []
-        out.append(version)
-    out.extend(pending)
+        action: Version | None = None
+        if version.operation == "import" and version.parent in imports:
+            action = imports[version.parent]
+        elif version.operation in _FOLDS_UNDER:
+            wanted = _FOLDS_UNDER[version.operation or ""]
+            later = ordered_oldest_first[index + 1 :]
+            action = next((v for v in later if v.operation == wanted and _close(version, v) and not v.damaged), None)
+        if action is not None:
+            under.setdefault(action.oid, []).append(version)
+            taken.add(version.oid)
+    out = [
+        replace(v, folded=tuple(reversed(under.get(v.oid, [])))) if v.oid in under else v
+        for v in ordered_oldest_first
+        if v.oid not in taken
+    ]
     return list(reversed(out))
 
 

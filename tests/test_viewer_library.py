@@ -93,7 +93,11 @@ def test_a_damaged_checkpoint_marks_its_version_and_everything_else_works(
     bad = [v for v in timeline if v.damaged]
     assert [v.refs for v in bad] == [(done.checkpoint,)] and "cannot be read" in bad[0].title
     assert len(timeline) == 8
-    assert casstore.safe_recovery_offer(store, "demo-project") is not None
+    # The offer reads autosaves only: a new one is offered, the damaged checkpoint is never read.
+    (work / "patterns/verse.json").write_bytes((work / "patterns/verse.json").read_bytes().replace(b"64", b"65", 1))
+    saved = casstore.record_autosave(store, work, "demo-project", "after-damage")
+    offer = casstore.safe_recovery_offer(store, "demo-project")
+    assert offer is not None and offer.ref == saved.ref
 
 
 def test_step_grid_mixer_values_and_samples_of_two_imports(viewer_store: tuple[casstore.Store, Path]) -> None:

@@ -301,11 +301,13 @@ def test_the_app_runs_and_exits_cleanly(tmp_path: Path, demo_data: Path) -> None
     import make_viewer_store
 
     make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    # The test display is 1280x800; the window fits in it. Console logging on: a failure says why.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env["KIVY_NO_CONSOLELOG"] = "0"
     done = subprocess.run(
         [
             *(sys.executable, "-m", "gui.app", "--store", str(tmp_path / "store")),
-            *("--workdir", str(tmp_path / "work"), "--size", "800x1280", "--screenshot", str(tmp_path / "shot.png")),
+            *("--workdir", str(tmp_path / "work"), "--size", "1024x600", "--screenshot", str(tmp_path / "shot.png")),
         ],
         env=env,
         cwd=ROOT,
