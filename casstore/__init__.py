@@ -99,6 +99,31 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "manifest_lines": ("bundles.inspect", None),
     "RevisionView": ("bundles.inspect", None),
     "revision_lines": ("api", None),
+    "project_timeline": ("workdir.timeline", None),
+    "Version": ("workdir.timeline", None),
+    "local_time_text": ("workdir.timeline", None),
+    "relative_time": ("workdir.timeline", None),
+    "list_projects": ("workdir.versions", None),
+    "tag_version": ("workdir.versions", None),
+    "plan_restore": ("workdir.versions", None),
+    "RestorePlan": ("workdir.versions", None),
+    "restore_version": ("workdir.versions", None),
+    "undo_restore": ("workdir.versions", None),
+    "RestoreDone": ("workdir.versions", None),
+    "safe_recovery_offer": ("workdir.versions", None),
+    "import_sampler_asset": ("workdir.versions", None),
+    "AssetImport": ("workdir.versions", None),
+    "compare_versions": ("diff.compare", None),
+    "Comparison": ("diff.compare", None),
+    "PatternGrid": ("diff.compare", None),
+    "GridCell": ("diff.compare", None),
+    "MixerValue": ("diff.compare", None),
+    "SampleChange": ("diff.compare", None),
+    "SampleInfo": ("diff.compare", None),
+    "version_samples": ("diff.compare", None),
+    "waveform_envelope": ("audio.waveform", None),
+    "Waveform": ("audio.waveform", None),
+    "playable_wav": ("audio.waveform", None),
     "diff_revisions": ("diff.semantic", "diff_specs"),
     "DiffRecord": ("diff.semantic", None),
     "diff_headline": ("diff.semantic", "headline"),
@@ -136,6 +161,7 @@ __all__ = [
     "HINT_FORCE",
     "HINT_PROJECT",
     "HINT_STORE",
+    "AssetImport",
     "AssetSpec",
     "AudioFormatError",
     "AudioUnavailable",
@@ -145,6 +171,7 @@ __all__ = [
     "CasstoreError",
     "CheckoutResult",
     "Commit",
+    "Comparison",
     "CorruptObject",
     "CrashReportResult",
     "Defaults",
@@ -154,6 +181,7 @@ __all__ = [
     "Finding",
     "FsckReport",
     "GcReport",
+    "GridCell",
     "Handoff",
     "HandoffResult",
     "HistoryEntry",
@@ -164,18 +192,24 @@ __all__ = [
     "LoudnessChange",
     "ManifestError",
     "MixerSpec",
+    "MixerValue",
     "ObjectError",
     "ObjectMissing",
     "PathRuleError",
+    "PatternGrid",
     "ProgressFn",
     "RecoveryPoint",
     "RefConflict",
     "RefError",
     "RefLocked",
     "RefRecord",
+    "RestoreDone",
+    "RestorePlan",
     "RestoreResult",
     "RevisionError",
     "RevisionView",
+    "SampleChange",
+    "SampleInfo",
     "SampleLoudness",
     "SamplerManifestIndex",
     "SamplerParityError",
@@ -189,11 +223,14 @@ __all__ = [
     "TreeEntry",
     "UnsavedChanges",
     "UsageError",
+    "Version",
     "Watcher",
+    "Waveform",
     "__version__",
     "autosave_prompt",
     "build_bundle",
     "checkout",
+    "compare_versions",
     "create_ref",
     "default_project",
     "delete_ref",
@@ -208,28 +245,41 @@ __all__ = [
     "gc_store",
     "human_bytes",
     "import_bundle",
+    "import_sampler_asset",
     "init_store",
     "last_import",
+    "list_projects",
     "list_recovery_points",
     "list_refs",
     "load_sampler_manifest",
+    "local_time_text",
     "manifest_lines",
     "measure_loudness",
     "open_or_init_store",
     "open_store",
     "parse_duration",
+    "plan_restore",
+    "playable_wav",
     "project_history",
+    "project_timeline",
     "qa_handoff",
     "record_autosave",
     "recovery_offer",
+    "relative_time",
     "resolve_revision",
     "restore",
+    "restore_version",
     "revision_history",
     "revision_lines",
     "revision_loudness",
+    "safe_recovery_offer",
     "show_revision",
     "status",
     "stress_autosave",
+    "tag_version",
+    "undo_restore",
+    "version_samples",
+    "waveform_envelope",
     "write_crash_report",
 ]
 
@@ -269,6 +319,7 @@ if TYPE_CHECKING:
     from casstore.audio.loudness import AudioFormatError, AudioUnavailable, Loudness
     from casstore.audio.loudness import measure as measure_loudness
     from casstore.audio.sampler import ImportPlan, SamplerManifestIndex, SamplerParityError
+    from casstore.audio.waveform import Waveform, playable_wav, waveform_envelope
     from casstore.bundles.bundle import ProgressFn
     from casstore.bundles.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
     from casstore.bundles.exporter import ExportResult, export_revision
@@ -277,6 +328,16 @@ if TYPE_CHECKING:
     from casstore.clock import parse_duration
     from casstore.crashreport import CrashReportResult, write_crash_report
     from casstore.defaults import DEFAULTS, Defaults
+    from casstore.diff.compare import (
+        Comparison,
+        GridCell,
+        MixerValue,
+        PatternGrid,
+        SampleChange,
+        SampleInfo,
+        compare_versions,
+        version_samples,
+    )
     from casstore.diff.semantic import DiffRecord, StatLine
     from casstore.diff.semantic import diff_specs as diff_revisions
     from casstore.diff.semantic import headline as diff_headline
@@ -319,6 +380,19 @@ if TYPE_CHECKING:
     from casstore.workdir.autosave import autosave as record_autosave
     from casstore.workdir.recover import RecoveryPoint, RestoreResult, list_recovery_points, restore
     from casstore.workdir.stress import StressSummary
+    from casstore.workdir.timeline import Version, local_time_text, project_timeline, relative_time
+    from casstore.workdir.versions import (
+        AssetImport,
+        RestoreDone,
+        RestorePlan,
+        import_sampler_asset,
+        list_projects,
+        plan_restore,
+        restore_version,
+        safe_recovery_offer,
+        tag_version,
+        undo_restore,
+    )
     from casstore.workdir.watch import Watcher
     from casstore.workdir.worktree import CheckoutResult, StatusReport, UnsavedChanges, checkout, status
 

@@ -22,29 +22,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--screenshot", help="save a screenshot to this PNG path, then quit")
     parser.add_argument("--select", type=int, default=0, help="select the first N history rows (screenshots)")
     parser.add_argument("--no-recovery", action="store_true", help="start with the recovery panel closed")
+    parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT (default 1280x800)")
+    panes = ["history", "version", "changes", "samples"]
+    parser.add_argument("--tab", choices=panes, help="pane to show first (screenshots)")
     return parser.parse_args(argv)
 
 
+def _not_black(path: str) -> bool:
+    """Tell whether a PNG holds a drawn frame (not all one dark colour)."""
+    from kivy.core.image import Image as CoreImage
+
+    pixels = CoreImage(path).texture.pixels
+    sample = pixels[:: 4 * 97][:4000]
+    return max(sample) > 60 and len(set(sample)) > 8
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the viewer."""
+    """Run the viewer (a missing store or project is shown in the window, with a folder picker)."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     args = parse_args(argv)
-    from casstore import CasstoreError
+    from .viewmodels import TrackerMixerRoot
 
-    try:
-        from .viewmodels import TrackerMixerRoot
-
-        vm = TrackerMixerRoot(args.store, args.project, args.workdir)
-        if args.sampler_manifest:
-            vm.configure_sampler_manifest(args.sampler_manifest)
-        vm.load()
-    except CasstoreError as exc:
-        print(f"casstore-viewer: error: {exc}", file=sys.stderr)
-        return 2
+    vm = TrackerMixerRoot(args.store, args.project, args.workdir)
+    if args.sampler_manifest:
+        vm.configure_sampler_manifest(args.sampler_manifest)
+    vm.load()
     from kivy.app import App
     from kivy.clock import Clock
 
     from .views import build_root
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    outcome = {"code": 0}
 
     class CasstoreViewerApp(App):
         title = "casstore viewer"
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         def build(self) -> Any:
             from kivy.core.window import Window
 
-            Window.size = (1280, 800)
+            Window.size = (width, height)
             root = build_root(vm)
             if args.autosave_interval:
                 vm.enable_autosave(args.autosave_interval)
@@ -60,25 +69,43 @@ def main(argv: list[str] | None = None) -> int:
                 vm.dismiss_recovery()
             for row in vm.history[: args.select]:
                 vm.toggle_select(row["commit"])
-            if args.select >= 2:
-                vm.diff_selected()
+            if args.tab:
+                Clock.schedule_once(lambda _dt: root.show_tab(args.tab.replace("samples", "version")), 0)
+            if args.tab == "samples":  # the version pane scrolled down to its samples' waveforms
+                scroll = root.version_scroll
+                Clock.schedule_interval(
+                    lambda _dt: setattr(scroll, "scroll_y", 0 if scroll.children[0].height > scroll.height else 1), 0.1
+                )
             if args.screenshot:
-                Clock.schedule_once(lambda _dt: self._shoot(args.screenshot), 1.5)
+                self._frames = 0
+                Clock.schedule_interval(lambda _dt: self._try_shot(root, args.screenshot), 0.1)
             elif args.exit_after:
                 Clock.schedule_once(lambda _dt: self.stop(), args.exit_after)
             return root
 
-        def _shoot(self, path: str) -> None:
+        def _try_shot(self, root: Any, path: str) -> bool:
             from kivy.core.window import Window
 
-            # Window.screenshot numbers its files (x0001.png); move the shot to the name asked for.
+            # Shoot only once the work is done and a few frames drew it; a black frame is retried.
+            ready = not vm.busy and (vm.history or vm.problem) and root.width == Window.width
+            self._frames = self._frames + 1 if ready else 0
+            if self._frames < 5:
+                return True
             written = Window.screenshot(name=path)
             if written and written != path:
                 os.replace(written, path)
-            self.stop()
+            if _not_black(path):
+                self.stop()
+                return False
+            if self._frames > 300:
+                print(f"casstore-viewer: error: {path}: every frame was black", file=sys.stderr)
+                outcome["code"] = 1
+                self.stop()
+                return False
+            return True
 
     CasstoreViewerApp().run()
-    return 0
+    return outcome["code"]
 
 
 if __name__ == "__main__":

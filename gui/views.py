@@ -1,87 +1,472 @@
-"""Widgets of the viewer: they draw what the view-model holds and forward clicks to it."""
+"""Widgets of the viewer: they draw what the view-model holds and forward touches and keys to it.
+
+The window holds two panes side by side in landscape (history | version and changes) and
+one pane at a time behind tabs in portrait. Panels scroll rather than having fixed
+heights, touch targets are at least 48 dp, one-line texts are cut at word boundaries and
+show in full when tapped.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from kivy.core.text import DEFAULT_FONT, LabelBase
+from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
-from kivy.uix.popup import Popup
+from kivy.uix.recycleview import RecycleView
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.spinner import Spinner
+from kivy.uix.textinput import TextInput
+from kivy.uix.togglebutton import ToggleButton
 
+from .dialogs import ChoiceDialog, FolderChooser, NameDialog, WrapLabel
+from .drawing import StepGrid, WaveformView
+
+# DejaVu Sans (shipped with Kivy) has the arrows and dashes the viewer's words use; Roboto has no "→".
+LabelBase.register(DEFAULT_FONT, "data/fonts/DejaVuSans.ttf")
 Builder.load_file(str(Path(__file__).with_name("viewer.kv")))
 
+KEY_UP, KEY_DOWN, KEY_PAGE_UP, KEY_PAGE_DOWN = 273, 274, 280, 281
+KEY_ENTER, KEY_NUMPAD_ENTER, KEY_SPACE, KEY_ESCAPE, KEY_Z = 13, 271, 32, 27, 122
 
-class TextRow(RecycleDataViewBehavior, Label):
-    """One line of the revision or diff view."""
 
-    heading = BooleanProperty(False)
+class LineLabel(Label):
+    """One line of text cut at a word boundary; tapping its row shows the whole text in the Version pane."""
 
 
 class HistoryRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
-    """One commit in the history list; its colour bar tells the kind at a glance."""
+    """One version in the history list; its colour bar tells the kind at a glance."""
 
     commit = StringProperty("")
     kind = StringProperty("")
     text = StringProperty("")
+    detail = StringProperty("")
     kind_color = ListProperty([0.8, 0.8, 0.8, 1])
     selected = BooleanProperty(False)
+    focused = BooleanProperty(False)
+    damaged = BooleanProperty(False)
+    depth = NumericProperty(0)
 
     def on_release(self) -> None:
-        """Select or deselect this commit."""
-        viewer = self.parent
-        while viewer is not None and not isinstance(viewer, ViewerRoot):
-            viewer = viewer.parent
-        if viewer is not None:
-            viewer.vm.toggle_select(self.commit)
+        """Select or deselect this version."""
+        root = _viewer_of(self)
+        if root is not None:
+            root.vm.toggle_select(self.commit)
+            root.show_tab("version" if len(root.vm.selected) < 2 else "changes")
 
 
 class RecoveryPanel(BoxLayout):
-    """The launch panel: the autosave prompt, its digest and assets, Restore and Not now."""
+    """The launch panel: the autosave prompt, what it holds, Restore (into the named folder) and Not now."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
 
 
-class ImportChooser(Popup):
-    """A file chooser filtered by the sampler manifest, importing a bundle directory or zip."""
+def _viewer_of(widget: Any) -> ViewerRoot | None:
+    while widget is not None and not isinstance(widget, ViewerRoot):
+        widget = widget.parent
+    return widget
 
-    vm = ObjectProperty(None, rebind=True)
-    filters = ListProperty([])
-    label = StringProperty("Import a bundle")
-    start_path = StringProperty(str(Path.cwd()))
 
-    def import_selected(self) -> None:
-        """Import the chosen directory or zip and close."""
-        chosen = self.ids.chooser.selection
-        if chosen:
-            self.vm.import_project_bundle(chosen[0])
-            self.dismiss()
+def _button(text: str, action: Any, **kwargs: Any) -> Button:
+    button = Button(text=text, size_hint_y=None, height=dp(48), **kwargs)
+    button.bind(on_release=lambda *_a: action())
+    return button
+
+
+def _column() -> tuple[ScrollView, GridLayout]:
+    scroll = ScrollView(do_scroll_x=False)
+    column = GridLayout(cols=1, size_hint_y=None, spacing=dp(4), padding=dp(6))
+    column.bind(minimum_height=column.setter("height"))
+    scroll.add_widget(column)
+    return scroll, column
 
 
 class ViewerRoot(BoxLayout):
-    """The whole window: recovery panel, transport column, history, revision and diff views."""
+    """The whole window: top bar, recovery panel, history, version details and changes, status line."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
+    portrait = BooleanProperty(False)
+    tab = StringProperty("version")
+    dialog = ObjectProperty(None, allownone=True)
     chooser = ObjectProperty(None, allownone=True)
 
-    def open_import(self, start_path: str | None = None) -> ImportChooser:
-        """Open the import chooser with the sampler manifest's filters and label."""
-        panel = self.vm.panel
-        label = panel.import_label or "Import a bundle"
-        self.chooser = ImportChooser(
-            vm=self.vm,
-            filters=["*.zip", *panel.import_dialog_filters],
-            label=f"Import a bundle — {label}",
-            start_path=start_path or str(Path.cwd()),
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(orientation="vertical", padding=dp(6), spacing=dp(6), **kwargs)
+        self._build()
+        vm = self.vm
+        vm.bind(
+            problem=self._arrange,
+            samples=self._fill_version,
+            revision_rows=self._fill_version,
+            current_title=self._fill_version,
+            waveforms=self._refresh_waves,
+            comparison=self._fill_changes,
+            diff_rows=self._fill_changes,
+            confirm=self._ask,
+            projects=self._projects_changed,
+            project=self._projects_changed,
         )
-        self.chooser.open()
-        return self.chooser
+        vm.recovery.bind(visible=self._arrange)
+        self.bind(size=self._on_size)
+        self._projects_changed()
+        self._fill_version()
+        self._fill_changes()
+        self._arrange()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        vm = self.vm
+        self.topbar = BoxLayout(size_hint_y=None, height=dp(48), spacing=dp(6))
+        self.project_picker = Spinner(text=vm.project or "(no project)", size_hint_x=None, width=dp(170))
+        self.project_picker.bind(text=lambda _s, name: name != vm.project and vm.projects and vm.select_project(name))
+        self.filter_input = TextInput(hint_text="Filter", multiline=False, write_tab=False)
+        self.filter_input.bind(text=lambda _t, text: setattr(vm, "filter_text", text))
+        self.checkpoints_toggle = ToggleButton(text="Checkpoints", size_hint_x=None, width=dp(120))
+        self.checkpoints_toggle.bind(state=lambda _b, state: setattr(vm, "show_checkpoints", state == "down"))
+        self.recovery_button = Button(text="Recovery", size_hint_x=None, width=dp(100))
+        self.recovery_button.bind(on_release=lambda *_a: vm.reopen_recovery())
+        self.import_button = Button(text="Import…", size_hint_x=None, width=dp(96))
+        self.import_button.bind(on_release=lambda *_a: self.open_import())
+        self.undo_button = Button(text="Undo", size_hint_x=None, width=dp(80))
+        self.undo_button.bind(on_release=lambda *_a: vm.undo_restore())
+        vm.bind(last_restore=lambda *_a: setattr(self.undo_button, "disabled", vm.last_restore is None))
+        self.undo_button.disabled = True
+        for widget in (
+            self.project_picker,
+            self.filter_input,
+            self.checkpoints_toggle,
+            self.recovery_button,
+            self.import_button,
+            self.undo_button,
+        ):
+            self.topbar.add_widget(widget)
+        self.problem_box = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(6))
+        self.problem_label = WrapLabel(color=(1, 0.6, 0.5, 1))
+        vm.bind(problem=self.problem_label.setter("text"))
+        self.problem_label.text = vm.problem
+        self.problem_box.add_widget(self.problem_label)
+        self.problem_box.add_widget(_button("Choose a store folder…", self.open_store_picker))
+        self.problem_box.bind(minimum_height=self.problem_box.setter("height"))
+        self.recovery_panel = RecoveryPanel(vm=vm)
+        self.tabs = BoxLayout(size_hint_y=None, height=dp(48), spacing=dp(4))
+        self.tab_buttons = {}
+        for name, label in (("history", "History"), ("version", "Version"), ("changes", "Changes")):
+            button = ToggleButton(text=label, group="panes", allow_no_selection=False)
+            button.bind(on_release=lambda _b, n=name: self.show_tab(n))
+            self.tab_buttons[name] = button
+        self.history_pane = BoxLayout(orientation="vertical", spacing=dp(4))
+        self.history_title = Label(size_hint_y=None, height=dp(32), bold=True, halign="left", valign="middle")
+        self.history_title.bind(size=self.history_title.setter("text_size"))
+        vm.bind(project=lambda *_a: setattr(self.history_title, "text", f"Versions of {vm.project}"))
+        self.history_title.text = f"Versions of {vm.project}"
+        self.history_list = Builder.load_string(
+            "RecycleView:\n    viewclass: 'HistoryRow'\n    RecycleBoxLayout:\n        default_size: None, dp(56)\n"
+            "        default_size_hint: 1, None\n        size_hint_y: None\n        height: self.minimum_height\n"
+            "        orientation: 'vertical'\n        spacing: dp(2)\n"
+        )
+        vm.bind(history=self.history_list.setter("data"), cursor=self._scroll_to_cursor)
+        self.history_list.data = vm.history
+        self.history_pane.add_widget(self.history_title)
+        self.history_pane.add_widget(self.history_list)
+        self.version_scroll, self.version_column = _column()
+        self.changes_scroll, self.changes_column = _column()
+        self.body = BoxLayout(spacing=dp(6))
+        self.right_pane = BoxLayout(orientation="vertical", spacing=dp(4))
+        self.status_label = Label(size_hint_y=None, height=dp(30), halign="left", valign="middle")
+        self.status_label.bind(size=self.status_label.setter("text_size"))
+        self.status_label.shorten, self.status_label.split_str = True, " "
+        vm.bind(status=self._status, error=self._status)
+
+    def _status(self, *_args: Any) -> None:
+        vm = self.vm
+        self.status_label.text = vm.error or vm.status
+        self.status_label.color = (1, 0.45, 0.45, 1) if vm.error else (0.8, 0.8, 0.8, 1)
+
+    def _projects_changed(self, *_args: Any) -> None:
+        self.project_picker.values = list(self.vm.projects)
+        self.project_picker.text = self.vm.project or "(no project)"
+
+    def _on_size(self, *_args: Any) -> None:
+        portrait = self.height > self.width
+        if portrait != self.portrait:
+            self.portrait = portrait
+            if portrait:
+                self.tab = "history"  # a tablet held upright opens on the list of versions
+            elif self.tab == "history":
+                self.tab = "version"
+            self._arrange()
+        self._fit_recovery()
+
+    def _fit_recovery(self, *_args: Any) -> None:
+        # The panel is as tall as its text, up to 40% of the window; past that its text scrolls.
+        panel = self.recovery_panel
+        wanted = panel.ids.texts.minimum_height + dp(48) + dp(26)
+        panel.height = min(wanted, max(dp(150), self.height * 0.4))
+
+    def _arrange(self, *_args: Any) -> None:
+        """Lay the window out for its shape and state: only what is on show is in the widget tree."""
+        self.clear_widgets()
+        self.add_widget(self.topbar)
+        if self.vm.problem:
+            self.add_widget(self.problem_box)
+        if self.vm.recovery.visible:
+            self.recovery_panel.ids.texts.bind(minimum_height=self._fit_recovery)
+            self._fit_recovery()
+            self.add_widget(self.recovery_panel)
+        self.tabs.clear_widgets()
+        self.body.clear_widgets()
+        self.right_pane.clear_widgets()
+        names = ["history", "version", "changes"] if self.portrait else ["version", "changes"]
+        for name in names:
+            self.tabs.add_widget(self.tab_buttons[name])
+            self.tab_buttons[name].state = "down" if name == self.tab else "normal"
+        panes = {"history": self.history_pane, "version": self.version_scroll, "changes": self.changes_scroll}
+        if self.portrait:
+            self.body.orientation = "vertical"
+            self.history_pane.size_hint_x = 1
+            self.body.add_widget(self.tabs)
+            self.body.add_widget(panes[self.tab])
+        else:
+            self.body.orientation = "horizontal"
+            self.history_pane.size_hint_x = 0.42
+            self.right_pane.size_hint_x = 0.58
+            self.right_pane.add_widget(self.tabs)
+            self.right_pane.add_widget(panes[self.tab if self.tab != "history" else "version"])
+            self.body.add_widget(self.history_pane)
+            self.body.add_widget(self.right_pane)
+        self.add_widget(self.body)
+        self.add_widget(self.status_label)
+
+    def show_tab(self, name: str) -> None:
+        """Show the History, Version or Changes pane (History is always on show in landscape)."""
+        if name == "history" and not self.portrait:
+            return
+        self.tab = name
+        self._arrange()
+
+    # -- panes ---------------------------------------------------------------------------------
+    def _fill_version(self, *_args: Any) -> None:
+        vm, column = self.vm, self.version_column
+        column.clear_widgets()
+        self.wave_views: dict[str, list[WaveformView]] = {}
+        if not vm.current:
+            column.add_widget(WrapLabel(text="Pick a version in the history to see it here."))
+            return
+        column.add_widget(WrapLabel(text=vm.current_title, heading=True, font_size="18sp"))
+        actions = BoxLayout(size_hint_y=None, height=dp(48), spacing=dp(6))
+        folder = Path(vm.workdir).name if vm.workdir else "…"
+        restore = Button(text=f"Restore into {folder}", bold=True, background_color=(0.3, 0.8, 0.4, 1))
+        restore.text_size, restore.shorten, restore.split_str, restore.halign = (None, None), True, " ", "center"
+        restore.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - dp(12), None)))
+        restore.bind(on_release=lambda *_a: vm.ask_restore(vm.current))
+        self.restore_version_button = restore
+        name = Button(text="Name…", size_hint_x=None, width=dp(96))
+        name.bind(on_release=lambda *_a: self.open_name_dialog())
+        actions.add_widget(restore)
+        actions.add_widget(name)
+        column.add_widget(actions)
+        for row in vm.revision_rows:
+            column.add_widget(WrapLabel(text=row["text"], heading=row["heading"]))
+        column.add_widget(WrapLabel(text=f"Samples ({len(vm.samples)})", heading=True))
+        for row in vm.samples:
+            column.add_widget(WrapLabel(text=row["name"], bold=True))
+            column.add_widget(WrapLabel(text=row["facts"], font_size="13sp", color=(0.75, 0.8, 0.85, 1)))
+            line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
+            wave = WaveformView()
+            self._set_wave(wave, row["blob"])
+            self.wave_views.setdefault(row["blob"], []).append(wave)
+            play = Button(text="Play", size_hint_x=None, width=dp(72))
+            play.bind(on_release=lambda *_a, r=row: vm.play([(r["name"], r["blob"], r["suffix"])]))
+            line.add_widget(wave)
+            line.add_widget(play)
+            column.add_widget(line)
+
+    def _set_wave(self, wave: WaveformView, blob: str, overlay: str = "") -> None:
+        data = self.vm.waveforms.get(blob) or {}
+        wave.mins, wave.maxs = data.get("mins", []), data.get("maxs", [])
+        if overlay:
+            other = self.vm.waveforms.get(overlay) or {}
+            wave.overlay_mins, wave.overlay_maxs = other.get("mins", []), other.get("maxs", [])
+
+    def _refresh_waves(self, *_args: Any) -> None:
+        for blob, views in getattr(self, "wave_views", {}).items():
+            for wave in views:
+                self._set_wave(wave, blob)
+        for wave, old, new in getattr(self, "overlay_views", []):
+            self._set_wave(wave, old, new)
+
+    def _fill_changes(self, *_args: Any) -> None:
+        vm, column = self.vm, self.changes_column
+        column.clear_widgets()
+        self.overlay_views: list[tuple[WaveformView, str, str]] = []
+        self.grids: list[StepGrid] = []
+        if not vm.comparison:
+            column.add_widget(WrapLabel(text="Select two versions in the history to see what changed."))
+            return
+        column.add_widget(WrapLabel(text=vm.diff_heading, heading=True, font_size="18sp"))
+        for grid in vm.comparison["grids"]:
+            column.add_widget(
+                WrapLabel(text=f"Pattern {grid['pattern']}: {grid['changed']} steps changed", heading=True)
+            )
+            column.add_widget(WrapLabel(text="Tracks: " + ", ".join(grid["tracks"]), font_size="13sp"))
+            picked = WrapLabel(text="Tap a cell to see old → new.", font_size="13sp", color=(1, 0.8, 0.5, 1))
+            cells = StepGrid(grid=grid, size_hint_y=None, height=max(dp(48), dp(22) * len(grid["tracks"])))
+            cells.bind(picked=picked.setter("text"))
+            self.grids.append(cells)
+            column.add_widget(cells)
+            column.add_widget(picked)
+        if vm.comparison["mixer"]:
+            column.add_widget(WrapLabel(text="Mixer: before → after", heading=True))
+            for value in vm.comparison["mixer"]:
+                text = f"{value['where']} · {value['field']}: {value['old']} → {value['new']}"
+                column.add_widget(WrapLabel(text=text))
+        if vm.comparison["samples"]:
+            column.add_widget(WrapLabel(text="Samples (blue: before, orange: after)", heading=True))
+        for sample in vm.comparison["samples"]:
+            column.add_widget(WrapLabel(text=f"{sample['name']}: {sample['what']}"))
+            line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
+            wave = WaveformView()
+            self._set_wave(wave, sample["old"], sample["new"])
+            self.overlay_views.append((wave, sample["old"], sample["new"]))
+            items = [
+                (f"{sample['name']} ({w})", sample[k], sample["suffix"])
+                for k, w in (("old", "before"), ("new", "after"))
+            ]
+            play = Button(text="Play both", size_hint_x=None, width=dp(110))
+            play.bind(on_release=lambda *_a, it=[i for i in items if i[1]]: vm.play(it))
+            line.add_widget(wave)
+            line.add_widget(play)
+            column.add_widget(line)
+        column.add_widget(WrapLabel(text="In words", heading=True))
+        for row in vm.diff_rows:
+            column.add_widget(WrapLabel(text=row["text"], heading=row["heading"], font_size="13sp"))
+
+    def _scroll_to_cursor(self, *_args: Any) -> None:
+        rows = len(self.vm.history)
+        # A short list stays at the top; a long one scrolls to keep the focused row in view.
+        if rows > 1 and self.vm.cursor >= 0 and self.history_list.layout_manager.height > self.history_list.height:
+            self.history_list.scroll_y = 1 - self.vm.cursor / (rows - 1)
+
+    # -- dialogs ---------------------------------------------------------------------------------
+    def _open(self, dialog: Any) -> Any:
+        self.dialog = dialog
+        dialog.bind(on_dismiss=lambda *_a: setattr(self, "dialog", None) if self.dialog is dialog else None)
+        dialog.open()
+        return dialog
+
+    def show_text(self, text: str) -> None:
+        """Show a text in full (a tapped line that was cut)."""
+        self._open(ChoiceDialog(title="Full text", message=text, yes_text="Close", no_text="Close"))
+
+    def _ask(self, *_args: Any) -> None:
+        question = self.vm.confirm
+        if not question:
+            return
+        dialog = ChoiceDialog(title=question["title"], message=question["text"], yes_text="Restore", no_text="Cancel")
+        dialog.on_choice = self.vm.answer
+        self._open(dialog)
+
+    def ask_quit(self) -> None:
+        """Escape outside a dialog: ask before quitting."""
+        from kivy.app import App
+
+        def quit_if(yes: bool) -> None:
+            app = App.get_running_app()
+            if yes and app is not None:
+                app.stop()
+
+        dialog = ChoiceDialog(title="Quit the viewer?", message="Nothing is lost: your versions stay in the store.")
+        dialog.yes_text, dialog.no_text, dialog.on_choice = "Quit", "Stay", quit_if
+        self._open(dialog)
+
+    def open_name_dialog(self) -> NameDialog:
+        """Ask for a name for the version on show."""
+        dialog = NameDialog(on_name=self.vm.tag_current)
+        return self._open(dialog)  # type: ignore[no-any-return]
+
+    def open_import(self, start_path: str | None = None) -> FolderChooser:
+        """Open the import chooser: bundle folders and zips, and the sampler manifest's sample types."""
+        panel = self.vm.panel
+        samples = ", ".join(panel.import_dialog_filters)
+        hint = "A bundle folder or .zip becomes a new version of its project."
+        if samples:
+            hint += f" A sample ({samples}) is added to the working folder: {panel.import_label}."
+        self.chooser = FolderChooser(
+            title="Import",
+            filters=["*.zip", *panel.import_dialog_filters],
+            start_path=start_path or self.vm.last_folder or str(Path.cwd()),
+            hint=hint,
+            accept_text="Import",
+            on_accept=self.vm.import_path,
+            on_folder=self.vm.remember_folder,
+        )
+        return self._open(self.chooser)  # type: ignore[no-any-return]
+
+    def open_store_picker(self) -> FolderChooser:
+        """Choose the folder of a store (shown when there is none, or the project is unknown)."""
+
+        def opened(path: str) -> None:
+            self.vm.open_store_at(path, None)
+            self.vm.load()
+            self._arrange()
+
+        chooser = FolderChooser(
+            title="Choose a store folder",
+            start_path=str(Path.cwd()),
+            hint="Pick the folder that holds casstore.json (often called .casstore).",
+            accept_text="Open this store",
+            on_accept=opened,
+        )
+        return self._open(chooser)  # type: ignore[no-any-return]
+
+    # -- keyboard --------------------------------------------------------------------------------
+    def on_parent(self, _widget: Any, parent: Any) -> None:
+        """Listen to the keyboard only while in the window."""
+        Window.unbind(on_keyboard=self.on_key)
+        if parent is not None:
+            Window.bind(on_keyboard=self.on_key)
+
+    def on_key(self, _window: Any, key: int, _scancode: int, _codepoint: str, modifiers: list[str]) -> bool:
+        """Arrows and PageUp/PageDown move, Enter opens, Space plays, Ctrl+Z undoes; Escape never quits unasked."""
+        if key == KEY_ESCAPE:
+            if self.dialog is not None:
+                self.dialog.dismiss()
+            elif self.filter_input.focus:
+                self.filter_input.focus = False
+            else:
+                self.ask_quit()
+            return True  # Kivy's own Escape handler would quit at once
+        if self.dialog is not None or self.filter_input.focus:
+            return False
+        vm = self.vm
+        if key == KEY_Z and "ctrl" in modifiers:
+            vm.undo_restore()
+        elif key in (KEY_UP, KEY_DOWN):
+            vm.move_cursor(-1 if key == KEY_UP else 1)
+        elif key in (KEY_PAGE_UP, KEY_PAGE_DOWN):
+            vm.page(-1 if key == KEY_PAGE_UP else 1)
+        elif key in (KEY_ENTER, KEY_NUMPAD_ENTER):
+            vm.open_cursor()
+            self.show_tab("version")
+        elif key == KEY_SPACE:
+            vm.play_focused_sample()
+        else:
+            return False
+        return True
 
 
 def build_root(vm: Any) -> ViewerRoot:
     """Build the viewer's widget tree on a view-model."""
     return ViewerRoot(vm=vm)
+
+
+__all__ = ["HistoryRow", "RecycleView", "ViewerRoot", "build_root"]

@@ -7,6 +7,7 @@ there records a checkpoint first.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +25,21 @@ def _edit(work: Path, old: bytes, new: bytes, path: str = "patterns/verse.json")
 
 def make(store_path: Path, workdir: Path, data: Path) -> Store:
     store = Store.init(store_path)
-    first = import_bundle(store, data / "demo_bundle", message="first take")
-    second = import_bundle(store, data / "demo_bundle_rev2", message="verse edits, trimmed stab")
+    # The takes are an hour and ten minutes old, the autosaves a few minutes: times a musician reads.
+    now = datetime.now(UTC).replace(microsecond=0)
+    pinned = os.environ.get("CASSTORE_NOW")
+    try:
+        os.environ["CASSTORE_NOW"] = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        first = import_bundle(store, data / "demo_bundle", message="first take")
+        os.environ["CASSTORE_NOW"] = (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        second = import_bundle(store, data / "demo_bundle_rev2", message="verse edits, trimmed stab")
+    finally:
+        if pinned is None:
+            os.environ.pop("CASSTORE_NOW", None)
+        else:
+            os.environ["CASSTORE_NOW"] = pinned
     checkout(store, second.commit, workdir)
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    start = now - timedelta(minutes=6)
     edits = [
         (b'"velocity": 90', b'"velocity": 96', "patterns/verse.json"),
         (b'"gain_db": -4.5', b'"gain_db": -5.0', "mixer/verse_snapshot.json"),

@@ -25,6 +25,10 @@ for _key, _value in {
     "KIVY_NO_FILELOG": "1",
     "KIVY_NO_CONSOLELOG": "1",
     "KIVY_WINDOW": "sdl2",
+    # The viewer decodes samples it plays into the user's cache: keep the tests' out of ~/.cache.
+    "XDG_CACHE_HOME": _kivy_home,
+    # Audio through SDL's dummy driver: the playback tests run where no sound card is.
+    "SDL_AUDIODRIVER": "dummy",
 }.items():
     os.environ.setdefault(_key, _value)
 

@@ -58,9 +58,10 @@ def test_recovery_prompt_and_history_rows(viewer_store: tuple[Path, Path]) -> No
     assert "pattern verse modified" in vm.recovery.summary
     assert vm.transport.recovery_prompt.startswith(vm.recovery.prompt + " · manifest ")
     kinds = [row["kind"] for row in vm.history]
-    assert kinds[:3] == ["autosave"] * 3 and {"import", "checkpoint"} <= set(kinds)
-    assert vm.history[0]["kind_color"] == KIND_COLORS["autosave"] and "[m3]" in vm.history[0]["text"]
-    assert any("Sampler assets" in row["text"] for row in vm.revision_rows)
+    assert kinds == ["autosave"] * 3 + ["import"] * 2  # the checkpoint before the second import is folded
+    assert "+1 checkpoint" in vm.history[3]["detail"] and " ago · " in vm.history[0]["detail"]
+    assert vm.history[0]["kind_color"] == KIND_COLORS["autosave"] and vm.history[0]["text"] == "Autosave m3"
+    assert any(row["facts"] == "LUFS -20.6 · peak not recorded · 516.8 KiB" for row in vm.samples)
     # The note's transport column: the last import's digest, bundle and assets, beside the prompt.
     assert vm.panel.import_bundle_root.endswith("demo_bundle_rev2")
     assert len(vm.panel.import_manifest_sha256) == 64
@@ -86,7 +87,7 @@ def test_diff_rows_are_grouped_by_section(viewer_store: tuple[Path, Path]) -> No
     assert headings == ["Project", "Patterns", "Mixer", "Samples", "Other files"]
     texts = [row["text"] for row in vm.diff_rows]
     assert any("renamed" in t and "strings_choir_blend.wav" in t for t in texts)
-    assert "      mixer Verse Snapshot · channel choir_pad_soft.wav: gain_db -3.0 -> -4.5" in texts
+    assert "      mixer Verse Snapshot · channel choir_pad_soft.wav: gain_db -3.0 → -4.5" in texts
 
 
 def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Path], tmp_path: Path) -> None:
@@ -97,8 +98,10 @@ def test_restore_calls_the_library_and_checkpoints(viewer_store: tuple[Path, Pat
     vm = TrackerMixerRoot(str(store), None, str(work))
     vm.load()
     vm.restore()
+    assert str(work) in vm.confirm["text"] and "checkpoint" in vm.confirm["text"]
+    vm.answer(True)
     _wait(vm)
-    assert vm.error == "" and not vm.recovery.visible
+    assert vm.error == "" and not vm.recovery.visible and not vm.recovery.available
     opened = Store.open(store)
     checkpoints = opened.refs.list("demo-project", "checkpoints")
     assert any(name.endswith("-recover") for name in checkpoints)

@@ -8,6 +8,7 @@ import select
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,3 +55,65 @@ def kivy_window() -> Iterator[Any]:
     yield Window
     for child in list(Window.children):
         Window.remove_widget(child)
+
+
+def _tiny_wav(path: Path, seed: int) -> None:
+    import math
+    import struct
+    import wave
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        frames = [int(9000 * math.sin(i * (0.02 + seed / 500)) * math.exp(-i / 900)) for i in range(800)]
+        out.writeframes(struct.pack(f"<{len(frames)}h", *frames))
+
+
+@pytest.fixture(scope="session")
+def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A project with a long name, 40 sampler assets and 50 versions, and an autosave newer than them."""
+    import hashlib
+    import json
+
+    import casstore
+
+    root = tmp_path_factory.mktemp("crowded")
+    bundle = root / "bundle"
+    name = "A very long project name for the first full arrangement with choir layers and strings"
+    assets = []
+    for index in range(40):
+        rel = f"assets/choir_layer_{index:02d}_with_a_rather_long_descriptive_name.wav"
+        _tiny_wav(bundle / rel, index)
+        digest = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
+        assets.append({"asset_name": rel.split("/")[1], "relative_path": rel, "sha256": digest, "lufs_lu": -18.0})
+    pattern = {"pattern_id": "verse", "length_steps": 16, "tracks": ["kick", "snare"], "steps": []}
+    (bundle / "patterns").mkdir()
+    stamps = {"created_at": "2025-11-25T00:00:00+00:00", "updated_at": "2025-11-25T00:00:00+00:00"}
+    store = casstore.init_store(root / "store")
+    for take in range(50):
+        pattern["steps"] = [{"step": take % 16, "track": take % 2, "note": "C-4", "velocity": 100}]
+        (bundle / "patterns/verse.json").write_text(json.dumps(pattern))
+        manifest = {
+            "manifest_version": "1.0.0",
+            "project": {"id": "long-project", "name": name, "bpm": 120.0, "swing": 0.0, **stamps},
+            "patterns": [
+                {
+                    "pattern_id": "verse",
+                    "path": "patterns/verse.json",
+                    "sha256": hashlib.sha256((bundle / "patterns/verse.json").read_bytes()).hexdigest(),
+                    "length_steps": 16,
+                    "step_count": 1,
+                }
+            ],
+            "mixer_snapshots": [],
+            "sampler_assets": assets,
+        }
+        (bundle / "project_manifest.json").write_text(json.dumps(manifest, indent=2))
+        casstore.import_bundle(store, bundle, message=f"take {take} of the first full arrangement with choir layers")
+    work = root / "work"
+    casstore.checkout(store, casstore.resolve_revision(store, "long-project"), work)
+    (work / "patterns/verse.json").write_text(json.dumps({**pattern, "steps": []}))
+    casstore.record_autosave(store, work, "long-project", "m1")
+    return root / "store", work

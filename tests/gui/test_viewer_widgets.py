@@ -1,4 +1,5 @@
-"""The real Kivy widgets on the demo store: Restore clicked with real touches, diff, import chooser, app run."""
+"""The real Kivy widgets with real touches and keys: layout at three sizes, restore any version and undo,
+the keyboard, a damaged store, a missing store, audio, import, and the app run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "testdata"))
+sys.path.insert(0, str(Path(__file__).parent))
+SIZES = [(1280, 800), (1024, 600), (800, 1280)]
 
 
 def _frames(count: int = 3) -> None:
@@ -30,19 +33,44 @@ def _click(widget: Any) -> None:
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
-    time.sleep(0.05)  # a Button stays 'down' for min_state_time
     _frames(2)
 
 
-def _wait(vm: Any, timeout: float = 30) -> None:
+def _key(key: int, modifiers: list[str] | None = None) -> None:
+    from kivy.core.window import Window
+
+    Window.dispatch("on_keyboard", key, 0, "", modifiers or [])
+    _frames(2)
+
+
+def _wait(vm: Any, timeout: float = 60) -> None:
+    """Tick frames until background work is done (polls a condition; no fixed wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _frames(1)
         if not vm.busy:
-            _frames(2)
+            _frames(3)
             return
-        time.sleep(0.02)
+        time.sleep(0.01)
     raise AssertionError("background work did not finish")
+
+
+def _mount(window: Any, vm: Any, size: tuple[int, int] = (1280, 800)) -> Any:
+    from casstore.gui.views import build_root
+
+    for child in list(window.children):
+        window.remove_widget(child)
+    window.size = size
+    root = build_root(vm)
+    window.add_widget(root)
+    _frames(4)
+    _wait(vm)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture()
@@ -50,116 +78,222 @@ def viewer(kivy_window: Any, tmp_path: Path, demo_data: Path) -> Any:
     import make_viewer_store
 
     from casstore.gui.viewmodels import TrackerMixerRoot
-    from casstore.gui.views import build_root
 
     make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
     vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
     vm.configure_sampler_manifest(str(demo_data / "sampler_s3_manifest.json"))
     vm.load()
-    root = build_root(vm)
-    for child in list(kivy_window.children):
-        kivy_window.remove_widget(child)
-    kivy_window.add_widget(root)
-    _frames(5)
+    root = _mount(kivy_window, vm)
     yield root
+    if root.dialog is not None:
+        root.dialog.dismiss()
     kivy_window.remove_widget(root)
 
 
-def test_restore_button_restores_the_autosave_and_checkpoints(viewer: Any, tmp_path: Path) -> None:
-    from casstore.storage.store import Store
-
-    panel = viewer.ids.recovery
-    assert panel.ids.prompt.text.startswith("Autosaved demo-project at ")
-    assert "choir_pad_soft.wav" in panel.ids.assets.text and len(panel.ids.digest.text.split()[-1]) == 64
-    _click(panel.ids.restore_button)
-    _wait(viewer.vm)
-    assert viewer.vm.error == ""
-    assert panel.height == 0 and "restored" in viewer.ids.status.text
-    store = Store.open(tmp_path / "store")
-    assert any(name.endswith("-recover") for name in store.refs.list("demo-project", "checkpoints"))
-    exported = tmp_path / "latest"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "porcelain",
-            "--store",
-            str(tmp_path / "store"),
-            "export",
-            "demo-project/autosave/latest",
-            str(exported),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    same = subprocess.run(["diff", "-r", "-x", ".casstore-checkout.json", str(exported), str(tmp_path / "work")])
-    assert same.returncode == 0
-
-
-def test_restore_button_and_cli_give_identical_directories(viewer: Any, tmp_path: Path, demo_data: Path) -> None:
-    import make_viewer_store
-
-    _click(viewer.ids.recovery.ids.restore_button)
-    _wait(viewer.vm)
-    make_viewer_store.make(tmp_path / "store2", tmp_path / "work2", demo_data)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "porcelain",
-            "--store",
-            str(tmp_path / "store2"),
-            "recover",
-            "demo-project",
-            "--restore",
-            "latest",
-            "--into",
-            str(tmp_path / "work2"),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    same = subprocess.run(
-        ["diff", "-r", "-x", ".casstore-checkout.json", str(tmp_path / "work"), str(tmp_path / "work2")]
-    )
-    assert same.returncode == 0
-
-
-def test_not_now_hides_the_panel(viewer: Any) -> None:
-    _click(viewer.ids.recovery.ids.not_now_button)
-    assert viewer.vm.recovery.visible is False and viewer.ids.recovery.height == 0
-
-
-def test_selecting_two_history_rows_shows_their_diff(viewer: Any) -> None:
+def _row(root: Any, words: str) -> Any:
     from casstore.gui.views import HistoryRow
 
-    def row(words: str) -> HistoryRow:
-        # RecycleView reuses row widgets when its data changes: look the row up before each click.
-        rows = [w for w in viewer.ids.history.layout_manager.children if isinstance(w, HistoryRow)]
-        return next(w for w in rows if words in w.text)
+    rows = [w for w in root.history_list.layout_manager.children if isinstance(w, HistoryRow)]
+    return next(w for w in rows if words in w.text)
 
-    _click(row("verse edits"))
-    _click(row("first take"))
-    assert len(viewer.vm.selected) == 2
-    assert row("verse edits").selected and row("first take").selected
-    _click(viewer.ids.diff_button)
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_nothing_overlaps_or_overflows_on_a_crowded_store(
+    kivy_window: Any, crowded_store: tuple[Path, Path], size: tuple[int, int]
+) -> None:
+    from layout_check import layout_problems
+
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    store, work = crowded_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    root = _mount(kivy_window, vm, size)
+    assert vm.recovery.visible and len(vm.history) == 51 and len(vm.samples) == 40  # 50 imports, 1 autosave
+    assert root.portrait == (size[1] > size[0])
+    for tab in ("history", "version", "changes") if root.portrait else ("version", "changes"):
+        root.show_tab(tab)
+        _frames(4)
+        assert layout_problems(root, size) == [], tab
+    # The recovery panel's 40 asset names scroll inside it; Restore stays on screen and tappable.
+    assert root.recovery_panel.height <= size[1] * 0.4 + 1
+    assert root.recovery_panel.ids.restore_button.height >= 48
+    kivy_window.remove_widget(root)
+
+
+def test_portrait_stacks_the_panes_behind_tabs(viewer: Any, kivy_window: Any) -> None:
+    kivy_window.size = (800, 1280)
+    _frames(4)
+    assert viewer.portrait and viewer.history_pane.parent is not None
+    _click(viewer.tab_buttons["changes"])
+    assert viewer.changes_scroll.parent is not None and viewer.history_pane.parent is None
+    kivy_window.size = (1280, 800)
+    _frames(4)
+    assert not viewer.portrait and viewer.history_pane.parent is not None
+
+
+def test_restore_any_version_asks_then_undo_puts_the_edit_back(viewer: Any, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    edited = (work / "mixer/verse_snapshot.json").read_bytes()
+    _click(_row(viewer, "first take"))
+    assert viewer.vm.current_title.startswith("Import: first take")
+    _click(viewer.restore_version_button)
+    dialog = viewer.dialog
+    assert dialog is not None and str(work) in dialog.message and "mixer/verse_snapshot.json" in dialog.message
+    _click(dialog.ids.yes)
     _wait(viewer.vm)
-    texts = [row["text"] for row in viewer.ids.diff.data]
-    assert texts[0] == "Project" and "Samples" in texts
-    assert "      mixer Verse Snapshot · channel choir_pad_soft.wav: gain_db -3.0 -> -4.5" in texts
-    shown = [w.text for w in viewer.ids.diff.layout_manager.children]
-    assert "Patterns" in shown
+    assert viewer.vm.error == "" and (work / "assets/kick_room.wav").exists()
+    assert "checkpoint" in viewer.status_label.text and not viewer.undo_button.disabled
+    _click(viewer.undo_button)
+    _wait(viewer.vm)
+    assert (work / "mixer/verse_snapshot.json").read_bytes() == edited and not (work / "assets/kick_room.wav").exists()
 
 
-def test_import_chooser_is_filtered_by_the_sampler_manifest(viewer: Any) -> None:
-    _click(viewer.ids.import_button)
+def test_recovery_restore_not_now_and_reopen(viewer: Any, tmp_path: Path) -> None:
+    panel = viewer.recovery_panel
+    assert panel.ids.prompt.text.startswith("Autosaved demo-project at ") and panel.parent is not None
+    _click(panel.ids.not_now_button)
+    assert panel.parent is None
+    _click(viewer.recovery_button)
+    assert panel.parent is not None
+    _click(panel.ids.restore_button)
+    assert "work" in viewer.dialog.message
+    _click(viewer.dialog.ids.yes)
+    _wait(viewer.vm)
+    assert panel.parent is None and viewer.vm.recovery.available is False  # restored: not offered again
+
+
+def test_keyboard_moves_opens_undoes_and_escape_asks_before_quitting(viewer: Any) -> None:
+    vm = viewer.vm
+    assert vm.cursor == 0
+    _key(274)  # down
+    _key(274)
+    assert vm.cursor == 2 and vm.history[2]["focused"]
+    _key(280)  # page up
+    assert vm.cursor == 0
+    _key(281)  # page down
+    assert vm.cursor == len(vm.history) - 1
+    _key(13)  # enter
+    assert vm.current == vm.history[-1]["commit"] and viewer.tab == "version"
+    _key(27)  # escape: a question, not a quit
+    assert viewer.dialog is not None and viewer.dialog.title == "Quit the viewer?"
+    _key(27)  # escape closes the dialog
+    _frames(3)
+    assert viewer.dialog is None and viewer.parent is not None
+    viewer.ids_restored = False
+    _key(122, ["ctrl"])  # nothing restored yet
+    assert vm.status == "nothing to undo"
+
+
+def test_two_versions_show_a_step_grid_with_old_and_new_on_tap(viewer: Any) -> None:
+    _click(_row(viewer, "verse edits"))
+    _click(_row(viewer, "first take"))
+    _wait(viewer.vm)
+    assert viewer.tab == "changes"
+    assert viewer.vm.diff_heading == (
+        f"{viewer.vm.title_of(viewer.vm.selected[1])} → {viewer.vm.title_of(viewer.vm.selected[0])}"
+    )
+    assert viewer.vm.diff_heading.startswith("Import: first take")
+    (grid,) = viewer.grids
+    changed = next(c for c in grid.grid["cells"] if c["step"] == 32)
+    assert changed["change"] == "modified"
+    viewer.changes_scroll.scroll_to(grid)
+    _frames(3)
+    x, y = grid.cell_pos(changed["track"], 32)
+    from kivy.tests.common import UnitTestTouch
+
+    wx, wy = grid.to_window(x, y)
+    touch = UnitTestTouch(wx, wy)
+    touch.touch_down()
+    touch.touch_up()
+    _frames(2)
+    assert grid.picked.endswith("step 32: A#4 v110 → A#4 v64")
+    words = [getattr(w, "text", "") for w in viewer.changes_column.children]
+    assert "Verse Snapshot · choir_pad_soft.wav · gain_db: -3.0 → -4.5" in words
+
+
+def test_a_damaged_checkpoint_still_opens_and_marks_only_that_version(
+    kivy_window: Any, tmp_path: Path, demo_data: Path
+) -> None:
+    import make_viewer_store
+
+    import casstore
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    store = casstore.open_store(tmp_path / "store")
+    first = [v for v in casstore.project_timeline(store, "demo-project") if v.kind == "import"][-1]
+    done = casstore.restore_version(store, "demo-project", first.oid, tmp_path / "work")
+    tree = store.objects.path_for(casstore.show_revision(store, store.refs.read(done.checkpoint or "") or "").tree.id)
+    tree.chmod(0o644)
+    tree.write_bytes(b"rotten")
+    vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
+    vm.show_checkpoints = True
+    vm.load()
+    root = _mount(kivy_window, vm)
+    damaged = [row for row in vm.history if row["damaged"]]
+    assert len(damaged) == 1 and damaged[0]["text"].startswith("Damaged checkpoint")
+    vm.open_version(damaged[0]["commit"])
+    assert "damaged" in vm.error
+    vm.open_version(first.oid)
+    assert vm.samples and vm.current == first.oid
+    kivy_window.remove_widget(root)
+
+
+def test_a_missing_store_or_unknown_project_is_said_in_the_window(kivy_window: Any, tmp_path: Path) -> None:
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    vm = TrackerMixerRoot(str(tmp_path / "nowhere"), None, None)
+    vm.load()
+    root = _mount(kivy_window, vm)
+    assert "No casstore store here" in root.problem_label.text and root.problem_box.parent is not None
+    picker = root.open_store_picker()
+    assert picker.ids.where.text.startswith("Folder: ")
+    picker.dismiss()
+    _frames(2)
+    kivy_window.remove_widget(root)
+
+
+def test_play_decodes_the_sample_and_plays_old_then_new(viewer: Any, tmp_path: Path, demo_data: Path) -> None:
+    import numpy as np
+    import soundfile
+
+    vm = viewer.vm
+    gospel = next(r for r in vm.samples if r["name"] == "gospel_stab_short.wav")
+    vm.play([("old", gospel["blob"], gospel["suffix"]), ("new", gospel["blob"], gospel["suffix"])])
+    _wait(vm)
+    if vm.player.playing.startswith("cannot play"):
+        pytest.skip("no audio output here")
+    assert [label for label, _length in vm.player.loaded] == ["old"] and vm.player.playing == "old"
+    assert abs(vm.player.loaded[0][1] - 1.89) < 0.05
+    import casstore
+
+    played, rate = soundfile.read(str(casstore.playable_wav(vm.store, gospel["blob"])), always_2d=True)
+    source, _ = soundfile.read(str(demo_data / "demo_bundle_rev2/assets/gospel_stab_short.wav"), always_2d=True)
+    assert rate == 44100 and float(np.max(np.abs(played - source))) < 1 / 16384
+    vm.player._sound.stop()  # ends the first: the second follows
+    _frames(3)
+    assert [label for label, _length in vm.player.loaded] == ["old", "new"]
+    vm.player.stop()
+
+
+def test_import_dialog_shows_where_it_is_imports_a_sample_and_remembers_the_folder(
+    viewer: Any, tmp_path: Path, demo_data: Path
+) -> None:
+    _click(viewer.import_button)
     chooser = viewer.chooser
-    assert chooser is not None
-    assert chooser.ids.chooser.filters == ["*.zip", "*.wav"]
-    assert "3 choir layers available" in chooser.title
+    assert chooser.ids.chooser.filters == ["*.zip", "*.wav"] and "3 choir layers available" in chooser.hint
+    assert chooser.ids.where.text.startswith("Folder: ")
     chooser.dismiss()
+    _frames(2)
+    sample = demo_data / "demo_bundle/assets/strings_vs_choir_blend.wav"
+    viewer.vm.import_path(str(sample))
+    _wait(viewer.vm)
+    assert viewer.vm.error == "" and (tmp_path / "work/assets/strings_vs_choir_blend.wav").exists()
+    assert "autosaved" in viewer.vm.status and viewer.vm.last_folder == str(sample.parent)
+    _click(viewer.import_button)
+    assert viewer.chooser.ids.chooser.path == str(sample.parent)
+    viewer.chooser.dismiss()
     _frames(2)
 
 
@@ -167,18 +301,13 @@ def test_the_app_runs_and_exits_cleanly(tmp_path: Path, demo_data: Path) -> None
     import make_viewer_store
 
     make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The test display is 1280x800; the window fits in it. Console logging on: a failure says why.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env["KIVY_NO_CONSOLELOG"] = "0"
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "gui.app",
-            "--store",
-            str(tmp_path / "store"),
-            "--workdir",
-            str(tmp_path / "work"),
-            "--exit-after",
-            "1",
+            *(sys.executable, "-m", "gui.app", "--store", str(tmp_path / "store")),
+            *("--workdir", str(tmp_path / "work"), "--size", "1024x600", "--screenshot", str(tmp_path / "shot.png")),
         ],
         env=env,
         cwd=ROOT,
@@ -186,4 +315,5 @@ def test_the_app_runs_and_exits_cleanly(tmp_path: Path, demo_data: Path) -> None
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    assert (tmp_path / "shot.png").stat().st_size > 10_000
