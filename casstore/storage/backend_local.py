@@ -239,8 +239,11 @@ class LocalBackend:
     def list_refs(self, prefix: str = "") -> dict[str, str]:
         """Return ``{name: raw value}`` of the refs under ``prefix``."""
         refs_root = self.root / REFS_DIR
+        # Walk only below what the prefix names in full (``P/`` or ``P/heads/``): one project's
+        # refs must not cost a walk of every project's folders (20,004 of them at 5,000 projects).
+        whole = prefix.split("/")[:-1][:2]
         found = {}
-        for dirpath, _dirnames, filenames in os.walk(refs_root):
+        for dirpath, _dirnames, filenames in os.walk(refs_root.joinpath(*whole)):
             rel = Path(dirpath).relative_to(refs_root).parts
             if len(rel) != 2:
                 continue

@@ -85,7 +85,7 @@ def _identical_newest(
     refs = store.refs.list(project_id, "checkpoints")
     if not refs:
         return None
-    newest = max(refs)
+    newest = max(refs, key=checkpoint_order)
     stem = newest.rsplit("/", 1)[-1].split(".", 1)[0]
     if not stem.endswith(f"-{operation}"):
         return None
@@ -105,10 +105,20 @@ def _name_and_point(store: Store, project_id: str, operation: str, commit_id: st
     return full
 
 
+def checkpoint_order(name: str) -> tuple[str, int, str]:
+    """Order checkpoint refs oldest first: by their second, then their number within it (``.2`` before ``.10``)."""
+    leaf = name.rsplit("/", 1)[-1]
+    stem, _, seq = leaf.rpartition(".")
+    if not stem or not seq.isdigit():
+        stem, seq = leaf, "1"
+    return (stem[:15], int(seq), stem)
+
+
 def prune_checkpoints(store: Store, project_id: str, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` checkpoint refs of a project (they stay in the reflog until gc)."""
     refs = store.refs.list(project_id, "checkpoints")
-    doomed = sorted(refs)[:-keep] if keep > 0 else sorted(refs)
+    ordered = sorted(refs, key=checkpoint_order)
+    doomed = ordered[:-keep] if keep > 0 else ordered
     pruned = []
     for name in doomed:
         try:

@@ -14,7 +14,7 @@ from casstore.history.commits import read_commit, read_tree
 from casstore.model.manifest_view import read_tree_manifest
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
-from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
+from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit, checkpoint_order
 from casstore.workdir.worktree import CheckoutResult, checkout
 
 # The checkpoint operation that keeps what `recover --restore` put back.
@@ -159,7 +159,7 @@ def _newest_checkpoint_tree(store: Store, project: str) -> tuple[str, str] | Non
     refs = store.refs.list(project, "checkpoints")
     if not refs:
         return None
-    newest = max(refs)  # checkpoint names start with their UTC second, as prune_checkpoints orders them
+    newest = max(refs, key=checkpoint_order)
     return newest, read_commit(store, refs[newest]).tree
 
 
