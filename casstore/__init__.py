@@ -122,6 +122,29 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "create_ref": ("branches", None),
     "delete_ref": ("branches", None),
     "RefRecord": ("branches", None),
+    # remotes (S3-compatible object storage)
+    "RemoteSpec": ("remote", None),
+    "Remote": ("remote", None),
+    "add_remote": ("remote", None),
+    "list_remotes": ("remote", None),
+    "remove_remote": ("remote", None),
+    "open_remote": ("remote", None),
+    "ls_remote": ("remote", None),
+    "FetchFirst": ("remote", None),
+    "Diverged": ("remote", None),
+    "RemoteNotFound": ("remote", None),
+    "RemoteError": ("backend_s3_client", None),
+    "UnsafeRemote": ("backend_s3_client", None),
+    "push_remote": ("remote_push", "push"),
+    "PushResult": ("remote_push", None),
+    "RefUpdate": ("remote_push", None),
+    "fetch_remote": ("remote_fetch", "fetch"),
+    "pull_remote": ("remote_fetch", "pull"),
+    "clone_remote": ("remote_fetch", "clone"),
+    "FetchResult": ("remote_fetch", None),
+    "PullResult": ("remote_fetch", None),
+    "CloneResult": ("remote_fetch", None),
+    "RemoteCorrupt": ("remote_fetch", None),
     # QA hand-off
     "qa_handoff": ("actions", None),
     "HandoffResult": ("actions", None),
@@ -143,13 +166,17 @@ __all__ = [
     "BundleError",
     "CasstoreError",
     "CheckoutResult",
+    "CloneResult",
     "Commit",
     "CorruptObject",
     "CrashReportResult",
     "Defaults",
     "DestinationError",
     "DiffRecord",
+    "Diverged",
     "ExportResult",
+    "FetchFirst",
+    "FetchResult",
     "Finding",
     "FsckReport",
     "GcReport",
@@ -167,11 +194,19 @@ __all__ = [
     "ObjectMissing",
     "PathRuleError",
     "ProgressFn",
+    "PullResult",
+    "PushResult",
     "RecoveryPoint",
     "RefConflict",
     "RefError",
     "RefLocked",
     "RefRecord",
+    "RefUpdate",
+    "Remote",
+    "RemoteCorrupt",
+    "RemoteError",
+    "RemoteNotFound",
+    "RemoteSpec",
     "RestoreResult",
     "RevisionError",
     "RevisionView",
@@ -186,13 +221,16 @@ __all__ = [
     "StressSummary",
     "Tree",
     "TreeEntry",
+    "UnsafeRemote",
     "UnsavedChanges",
     "UsageError",
     "Watcher",
     "__version__",
+    "add_remote",
     "autosave_prompt",
     "build_bundle",
     "checkout",
+    "clone_remote",
     "create_ref",
     "default_project",
     "delete_ref",
@@ -202,6 +240,7 @@ __all__ = [
     "diff_stat_lines",
     "diff_value_text",
     "export_revision",
+    "fetch_remote",
     "find_store",
     "fsck_store",
     "gc_store",
@@ -210,16 +249,22 @@ __all__ = [
     "last_import",
     "list_recovery_points",
     "list_refs",
+    "list_remotes",
     "load_sampler_manifest",
+    "ls_remote",
     "manifest_lines",
     "measure_loudness",
     "open_or_init_store",
+    "open_remote",
     "open_store",
     "parse_duration",
     "project_history",
+    "pull_remote",
+    "push_remote",
     "qa_handoff",
     "record_autosave",
     "recovery_offer",
+    "remove_remote",
     "resolve_revision",
     "restore",
     "revision_history",
@@ -266,6 +311,7 @@ if TYPE_CHECKING:
     )
     from casstore.autosave import AutosaveResult, autosave_prompt
     from casstore.autosave import autosave as record_autosave
+    from casstore.backend_s3_client import RemoteError, UnsafeRemote
     from casstore.branches import RefRecord, create_ref, delete_ref, list_refs
     from casstore.bundle import ProgressFn
     from casstore.bundle_build import AssetSpec, BuildResult, MixerSpec, build_bundle
@@ -311,6 +357,24 @@ if TYPE_CHECKING:
     from casstore.loudness_report import LoudnessChange, SampleLoudness, revision_loudness
     from casstore.objects import Commit, Tree, TreeEntry
     from casstore.recover import RecoveryPoint, RestoreResult, list_recovery_points, restore
+    from casstore.remote import (
+        Diverged,
+        FetchFirst,
+        Remote,
+        RemoteNotFound,
+        RemoteSpec,
+        add_remote,
+        list_remotes,
+        ls_remote,
+        open_remote,
+        remove_remote,
+    )
+    from casstore.remote_fetch import CloneResult, FetchResult, PullResult, RemoteCorrupt
+    from casstore.remote_fetch import clone as clone_remote
+    from casstore.remote_fetch import fetch as fetch_remote
+    from casstore.remote_fetch import pull as pull_remote
+    from casstore.remote_push import PushResult, RefUpdate
+    from casstore.remote_push import push as push_remote
     from casstore.revisions import resolve as resolve_revision
     from casstore.sampler import ImportPlan, SamplerManifestIndex, SamplerParityError
     from casstore.store import Store

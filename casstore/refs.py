@@ -12,7 +12,7 @@ from casstore.defaults import BRANCH
 from casstore.errors import RefConflict, RefError
 from casstore.ids import is_object_id
 
-NAMESPACES = ("heads", "tags", "autosave", "checkpoints")
+NAMESPACES = ("heads", "tags", "autosave", "checkpoints", "remotes")
 DEFAULT_BRANCH = BRANCH
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
