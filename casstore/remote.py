@@ -24,6 +24,7 @@ from typing import Any
 
 from casstore import canonical
 from casstore.backend import Backend, StoredFileMissing
+from casstore.clock import utc_now_iso
 from casstore.errors import CasstoreError, StoreFormatError, UsageError
 from casstore.object_store import ObjectStore
 from casstore.packs import Pack, list_packs
@@ -159,9 +160,10 @@ def add_remote(
     return spec
 
 
-def remove_remote(store: Store, name: str, when: str) -> list[str]:
+def remove_remote(store: Store, name: str, when: str | None = None) -> list[str]:
     """Forget remote ``name`` and delete its remote-tracking refs (as git does); return the refs deleted."""
     get_remote(store, name)
+    when = when or utc_now_iso()
 
     def forget(config: dict[str, Any]) -> None:
         config.get("remotes", {}).pop(name, None)
