@@ -14,17 +14,18 @@ Order matters, so that no local ref ever reaches an object that is not here and 
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from casstore.atomic import ensure_dir
 from casstore.backend import StagedFile, StoredFileMissing
 from casstore.bundle import ProgressFn
 from casstore.clock import utc_now_iso
 from casstore.codec import ObjectReader
 from casstore.errors import CasstoreError, ObjectError, RefConflict
+from casstore.fileops import ops
 from casstore.ids import CHUNK_SIZE
 from casstore.packs import DIGEST_SIZE, PACK_MAGIC, Pack, index_key, pack_key
 from casstore.reachability import GraphWalk
@@ -357,7 +358,7 @@ def clone(
             made[ref] = oid
         return CloneResult(store, fetched, made)
     except BaseException:
-        shutil.rmtree(store.root, ignore_errors=True)
+        ops().remove_tree(store.root)
         if existed:
-            store.root.mkdir(exist_ok=True)
+            ensure_dir(store.root)
         raise

@@ -14,7 +14,7 @@ import pytest
 from remote_helpers import MemoryRemotes, make_store, save, unique_text
 
 from casstore.actions import import_bundle
-from casstore.errors import RefConflict, UsageError
+from casstore.errors import CasstoreError, RefConflict, UsageError
 from casstore.exporter import export_revision
 from casstore.packs import list_packs, pack_key
 from casstore.remote import (
@@ -287,9 +287,13 @@ def test_clone_exports_byte_for_byte_what_was_pushed(
 
 
 def test_clone_of_an_empty_remote_fails_and_leaves_no_store(tmp_path: Path, remotes: MemoryRemotes) -> None:
-    with pytest.raises(Exception, match="nothing was pushed there"):
+    with pytest.raises(CasstoreError, match="nothing was pushed there"):
         clone(URL, tmp_path / "copy", connect=remotes)
     assert not (tmp_path / "copy").exists()
+    (tmp_path / "empty").mkdir()  # a directory the user made for it stays, empty
+    with pytest.raises(CasstoreError, match="nothing was pushed there"):
+        clone(URL, tmp_path / "empty", connect=remotes)
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
 
 
 def _flip(backend: object, key: str, at: int) -> None:
