@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?=
 VIEWER_DIR ?=
 
-.PHONY: fuzz soak torture demo test quick lint fmt testdata clean qa-autosave screenshots viewer bench bench-compare loudness-table
+.PHONY: fuzz soak torture demo demo-remote test quick lint fmt testdata clean qa-autosave screenshots viewer bench bench-compare loudness-table
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ testdata: testdata/out/.stamp
 
 demo: $(STAMP) testdata/out/.stamp
 	@bash scripts/demo.sh "$(DEMO_DIR)"
+
+# Push the demo to a SeaweedFS started on 127.0.0.1 (free ports), clone it into another store,
+# export both and compare byte for byte; the server is stopped at the end (docs/remotes.md).
+demo-remote: $(STAMP) testdata/out/.stamp
+	@bash scripts/demo_remote.sh "$(DEMO_DIR)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

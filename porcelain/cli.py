@@ -35,6 +35,12 @@ COMMAND_MODULES = {
     "tag": "refs_cmd",
     "fsck": "fsck_cmd",
     "gc": "gc_cmd",
+    "remote": "remote_cmd",
+    "push": "remote_cmd",
+    "fetch": "remote_cmd",
+    "pull": "remote_cmd",
+    "clone": "remote_cmd",
+    "ls-remote": "remote_cmd",
     "help": "help_cmd",
 }
 

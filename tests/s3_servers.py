@@ -279,21 +279,25 @@ class FaultProxy:
                     answer = upstream.getresponse()
                     content = answer.read()
                     passed = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS]
+                    # A HEAD's Content-Length is the object's size, not that of the (empty) body.
+                    length_header = answer.getheader("Content-Length") if self.command == "HEAD" else None
                 finally:
                     upstream.close()
                 if planned is not None:
                     self._inject(planned[0])
                 else:
-                    self._answer(answer.status, passed, content)
+                    self._answer(answer.status, passed, content, length_header)
 
             def _inject(self, status: int) -> None:
                 self._answer(status, [], f"<Error><Code>Injected{status}</Code></Error>".encode())
 
-            def _answer(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
+            def _answer(
+                self, status: int, headers: list[tuple[str, str]], content: bytes, length: str | None = None
+            ) -> None:
                 self.send_response(status)
                 for key, value in headers:
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(content)))
+                self.send_header("Content-Length", length or str(len(content)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(content)

@@ -162,7 +162,7 @@ def test_the_installed_distribution_takes_no_generic_top_level_names(tmp_path: P
 # Bottom to top (docs/architecture.md). A module may import its own layer and those below;
 # errors, clock, defaults and units sit under everything; the top-level modules (importer,
 # crashreport, handoff, actions, api and the package's public names) orchestrate the layers.
-LAYERS = ["storage", "model", "history", "audio", "bundles", "diff", "workdir"]
+LAYERS = ["storage", "model", "history", "audio", "bundles", "diff", "workdir", "remote"]
 BASE = {"errors", "clock", "defaults", "units"}
 
 

@@ -75,3 +75,13 @@ def test_checkpoint_order_is_time_then_number(points: list[tuple[int, int, str]]
     by_key = sorted(names, key=checkpoint_order)
     expected = [name(*point) for point in sorted(points, key=lambda p: (p[0], p[1], p[2]))]
     assert by_key == expected
+
+
+def test_a_checkpoint_made_after_pruning_in_the_same_second_is_still_the_newest(tmp_path: Path) -> None:
+    store = Store.init(tmp_path / "store")
+    base = "20261202-120000-import"
+    for _ in range(30):  # pruning frees the oldest numbers; a new ref must not take one of them
+        store.refs.create_unique("demo", "checkpoints", base, OID, "test", "2026-12-02T12:00:00Z")
+        prune_checkpoints(store, "demo", keep=3)
+    kept = sorted(store.refs.list("demo", "checkpoints"), key=checkpoint_order)
+    assert [name.rsplit("/", 1)[1] for name in kept] == [f"{base}.28", f"{base}.29", f"{base}.30"]

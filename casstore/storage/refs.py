@@ -12,7 +12,7 @@ from casstore.storage import canonical
 from casstore.storage.backend import Backend
 from casstore.storage.ids import is_object_id
 
-NAMESPACES = ("heads", "tags", "autosave", "checkpoints")
+NAMESPACES = ("heads", "tags", "autosave", "checkpoints", "remotes")
 DEFAULT_BRANCH = BRANCH
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -91,7 +91,16 @@ class RefStore:
         """
         from casstore.errors import RefLocked
 
-        for attempt in range(1, 1000):
+        # Number past the highest taken in this second, not the lowest free: pruning frees the
+        # oldest numbers, and reusing one would name a new ref as if it were older than the rest.
+        highest = 0
+        for full in self.list(project, namespace):
+            leaf = full.rsplit("/", 1)[1]
+            if leaf == base:
+                highest = max(highest, 1)
+            elif leaf.startswith(f"{base}.") and leaf[len(base) + 1 :].isdigit():
+                highest = max(highest, int(leaf[len(base) + 1 :]))
+        for attempt in range(highest + 1, highest + 1000):
             name = base if attempt == 1 else f"{base}.{attempt}"
             full = ref_name(project, namespace, name)
             if self.read(full) is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from casstore.clock import utc_now_iso
 from casstore.defaults import STORE_DIRNAME
@@ -18,6 +20,7 @@ FORMAT_NAME = "casstore"
 FORMAT_VERSION = 1
 DEFAULT_DIRNAME = STORE_DIRNAME
 CONFIG_NAME = "casstore.json"
+CONFIG_LEASE_SECONDS = 30.0  # a config edit takes milliseconds; a killed editor's lease expires soon
 
 
 class Store:
@@ -85,3 +88,25 @@ class Store:
             if (candidate / CONFIG_NAME).is_file():
                 return cls.open(candidate)
         raise StoreNotFound(f"no casstore store found in {here} or any parent; create one or name one", hint=HINT_STORE)
+
+    def config(self) -> dict[str, Any]:
+        """Return the store's configuration (``casstore.json``) as a dict."""
+        config = canonical.loads(self.backend.get(CONFIG_NAME))
+        if not isinstance(config, dict):
+            raise StoreFormatError(f"{self.root / CONFIG_NAME}: not a casstore store configuration")
+        return config
+
+    def update_config(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Apply ``change`` to the configuration and write it durably, under the store's ``config`` lease.
+
+        The lease makes two concurrent edits (two ``remote add``) apply one after the other
+        instead of the second overwriting the first.
+        """
+        lease = self.backend.acquire("config", CONFIG_LEASE_SECONDS, f"config edit (pid {os.getpid()})")
+        try:
+            config = self.config()
+            change(config)
+            self.backend.put(CONFIG_NAME, canonical.dumps(config))
+        finally:
+            lease.release()
+        return config

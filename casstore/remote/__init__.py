@@ -1,0 +1,1 @@
+"""The remote layer (docs/architecture.md)."""
