@@ -212,3 +212,16 @@ def test_the_layer_check_sees_an_upward_import() -> None:
     assert _rank("casstore.storage.store") < _rank("casstore.workdir.autosave")
     assert _rank("casstore.bundles.exporter") > _rank("casstore.history.commits")
     assert _rank("casstore.importer") > _rank("casstore.workdir.checkpoints")
+
+
+def test_every_library_package_is_installed() -> None:
+    # pyproject lists packages by hand (porcelain/ and gui/ install under casstore): a layer
+    # missing from that list would import here, from the source tree, and fail once installed.
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "casstore").rglob("__init__.py")} - {
+        ""
+    }
+    assert packages <= listed, sorted(packages - listed)
+    assert all(name.startswith("casstore") for name in listed)
