@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casstore.diff.inputs import side_from_tree
+from casstore.diff.inputs import DiffSide, side_from_tree
 from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.errors import RevisionError
 from casstore.history.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.history.commits import read_commit, read_tree
 from casstore.model.manifest_view import read_tree_manifest
+from casstore.model.objects import Commit, Tree
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit, checkpoint_order
@@ -84,13 +85,38 @@ def summarize(records: list[DiffRecord]) -> str:
     return "vs head: " + "; ".join(words) + more
 
 
+def recovery_point(
+    store: Store, kind: str, full: str, oid: str, commit: Commit, tree: Tree, head_side: DiffSide | None
+) -> RecoveryPoint:
+    """Describe one autosave or checkpoint ref as a point to go back to, summarised against the head."""
+    owner, _namespace, name = full.split("/")
+    summary = "the project has no head yet"
+    if head_side is not None:
+        summary = summarize(diff_sides(head_side, side_from_tree(store, tree, name)))
+    return RecoveryPoint(
+        kind,
+        owner,
+        full,
+        name,
+        name[:15],
+        oid,
+        commit.tree,
+        commit.created_at,
+        commit.mutation_id,
+        tree.manifest,
+        tuple(read_tree_manifest(store, tree).sampler_asset_names()),
+        summary,
+        commit.message,
+    )
+
+
 def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:
     """Return autosaves and checkpoints, newest first, each with its prompt and head summary."""
     points = []
     head_sides: dict[str, Any] = {}
     for namespace, kind in (("autosave", "autosave"), ("checkpoints", "checkpoint")):
         for full, oid in store.refs.list(project, namespace).items():
-            owner, _ns, name = full.split("/")
+            owner = full.split("/", 1)[0]
             commit = read_commit(store, oid)
             tree = read_tree(store, commit.tree)
             if owner not in head_sides:
@@ -98,27 +124,7 @@ def list_recovery_points(store: Store, project: str | None = None) -> list[Recov
                 head_sides[owner] = (
                     side_from_tree(store, read_tree(store, read_commit(store, head).tree), "head") if head else None
                 )
-            head_side = head_sides[owner]
-            summary = "the project has no head yet"
-            if head_side is not None:
-                summary = summarize(diff_sides(head_side, side_from_tree(store, tree, name)))
-            points.append(
-                RecoveryPoint(
-                    kind,
-                    owner,
-                    full,
-                    name,
-                    name[:15],
-                    oid,
-                    commit.tree,
-                    commit.created_at,
-                    commit.mutation_id,
-                    tree.manifest,
-                    tuple(read_tree_manifest(store, tree).sampler_asset_names()),
-                    summary,
-                    commit.message,
-                )
-            )
+            points.append(recovery_point(store, kind, full, oid, commit, tree, head_sides[owner]))
     return sorted(
         points, key=lambda p: autosave_sort_key(AutosaveItem(p.name, normal_time(p.created_at))), reverse=True
     )

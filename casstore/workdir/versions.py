@@ -14,12 +14,10 @@ from pathlib import Path
 
 from casstore.audio.sampler import SamplerManifestIndex
 from casstore.diff.inputs import side_from_tree
-from casstore.diff.semantic import diff_sides
 from casstore.errors import CasstoreError, RefError, UsageError
 from casstore.history.autosaves import AutosaveItem, autosave_sort_key, normal_time
 from casstore.history.commits import read_commit, read_tree
 from casstore.history.revisions import resolve
-from casstore.model.manifest_view import read_tree_manifest
 from casstore.model.paths import MANIFEST_NAME
 from casstore.storage.atomic import write_durable
 from casstore.storage.ids import short
@@ -27,7 +25,7 @@ from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.autosave import autosave
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
-from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, summarize
+from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, recovery_point
 from casstore.workdir.worktree import checkout as checkout_revision
 from casstore.workdir.worktree import read_marker, status
 
@@ -142,32 +140,14 @@ def safe_recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
         head_side = None
     ordered = sorted(autosaves.items(), key=lambda item: autosave_sort_key(AutosaveItem(item[0].rsplit("/", 1)[-1])))
     for full, oid in reversed(ordered):
-        name = full.rsplit("/", 1)[-1]
         try:
             commit = read_commit(store, oid)
             tree = read_tree(store, commit.tree)
             if normal_time(commit.created_at) < floor or commit.tree in restored_trees:
                 return None  # older than the head or a restore, or restored already: nothing to offer
-            summary = "the project has no head yet"
-            if head_side is not None:
-                summary = summarize(diff_sides(head_side, side_from_tree(store, tree, name)))
+            return recovery_point(store, "autosave", full, oid, commit, tree, head_side)
         except CasstoreError:
             continue
-        return RecoveryPoint(
-            "autosave",
-            project,
-            full,
-            name,
-            name[:15],
-            oid,
-            commit.tree,
-            commit.created_at,
-            commit.mutation_id,
-            tree.manifest,
-            tuple(read_tree_manifest(store, tree).sampler_asset_names()),
-            summary,
-            commit.message,
-        )
     return None
 
 
