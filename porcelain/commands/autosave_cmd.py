@@ -12,7 +12,7 @@ import click
 from casstore import DEFAULTS
 
 from ..output import emit_json, human_bytes
-from .common import command, open_store, store_path
+from .common import command, keep_checkpoints_option, open_store, store_path
 
 if TYPE_CHECKING:
     from casstore import AutosaveResult
@@ -96,13 +96,7 @@ def autosave_command(
 @click.argument("project", required=False)
 @click.option("--restore", "which", metavar="latest|NAME", help="Restore this autosave or checkpoint.")
 @click.option("--into", type=click.Path(path_type=Path), help="With --restore: the directory to restore into.")
-@click.option(
-    "--keep-checkpoints",
-    type=click.IntRange(min=1),
-    default=DEFAULTS.keep_checkpoints,
-    show_default=True,
-    help="Checkpoints to keep.",
-)
+@keep_checkpoints_option
 @click.pass_context
 def recover_command(
     ctx: click.Context,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from casstore import DEFAULTS
+
 if TYPE_CHECKING:
     from casstore import Store
 
@@ -17,6 +19,16 @@ REV_HELP = (
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+# The option of every command that records checkpoints (import, checkout, recover).
+keep_checkpoints_option = click.option(
+    "--keep-checkpoints",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.keep_checkpoints,
+    show_default=True,
+    help="Checkpoints to keep.",
+)
 
 
 def store_path(ctx: click.Context) -> str | None:

@@ -12,7 +12,7 @@ import click
 from casstore import DEFAULTS
 
 from ..output import Progress, emit_json, human_bytes
-from .common import command, open_store
+from .common import command, keep_checkpoints_option, open_store
 
 if TYPE_CHECKING:
     from casstore import CrashReportResult, ImportResult
@@ -40,13 +40,7 @@ def _first_names(names: list[str]) -> str:
     help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
     "warn where its loudness is over 0.5 LU from the measured.",
 )
-@click.option(
-    "--keep-checkpoints",
-    type=click.IntRange(min=1),
-    default=DEFAULTS.keep_checkpoints,
-    show_default=True,
-    help="Checkpoints to keep.",
-)
+@keep_checkpoints_option
 @click.pass_context
 def import_command(
     ctx: click.Context,

@@ -6,23 +6,15 @@ from pathlib import Path
 
 import click
 
-from casstore import DEFAULTS
-
 from ..output import emit_json
-from .common import REV_HELP, command, open_store
+from .common import REV_HELP, command, keep_checkpoints_option, open_store
 
 
 @command("checkout", short_help="Make a directory hold a revision, keeping unsaved edits.", epilog=REV_HELP)
 @click.argument("rev")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace unsaved changes, after recording a checkpoint of them.")
-@click.option(
-    "--keep-checkpoints",
-    type=click.IntRange(min=1),
-    default=DEFAULTS.keep_checkpoints,
-    show_default=True,
-    help="Checkpoints to keep.",
-)
+@keep_checkpoints_option
 @click.pass_context
 def checkout_command(
     ctx: click.Context, rev: str, directory: Path, force: bool, keep_checkpoints: int, as_json: bool
