@@ -30,7 +30,7 @@ from casstore.storage.object_store import ObjectStore
 from casstore.storage.packs import Pack, list_packs
 from casstore.storage.parallel import parallel_map
 from casstore.storage.refs import RefStore, check_component, split_ref
-from casstore.storage.store import CONFIG_NAME, Store
+from casstore.storage.store import CONFIG_NAME, Store, check_config
 
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 DEFAULT_REMOTE = "origin"
@@ -213,17 +213,7 @@ class Remote:
         return True
 
     def _check_format(self, raw: bytes) -> None:
-        try:
-            config = canonical.loads(raw)
-        except ValueError as exc:
-            raise StoreFormatError(f"{self.url}/{CONFIG_NAME}: not valid JSON: {exc}") from None
-        if not isinstance(config, dict) or config.get("format") != REMOTE_FORMAT:
-            raise StoreFormatError(f"{self.url}/{CONFIG_NAME}: not a casstore remote")
-        if config.get("version") != REMOTE_VERSION or config.get("hash") != "sha256":
-            raise StoreFormatError(
-                f"{self.url}/{CONFIG_NAME}: remote format version {config.get('version')!r} is not supported "
-                f"(this casstore reads version {REMOTE_VERSION})"
-            )
+        check_config(raw, f"{self.url}/{CONFIG_NAME}", REMOTE_FORMAT, REMOTE_VERSION, "a casstore remote", "remote")
 
     def initialize(self, when: str) -> None:
         """Write the remote's ``casstore.json`` create-only, or check the one there."""

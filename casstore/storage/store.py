@@ -23,6 +23,22 @@ CONFIG_NAME = "casstore.json"
 CONFIG_LEASE_SECONDS = 30.0  # a config edit takes milliseconds; a killed editor's lease expires soon
 
 
+def check_config(raw: bytes, where: str, format_name: str, version: int, what: str, kind: str) -> dict[str, Any]:
+    """Parse a ``casstore.json`` (a store's or a remote's) and refuse another format, version or hash."""
+    try:
+        config = canonical.loads(raw)
+    except ValueError as exc:
+        raise StoreFormatError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != format_name:
+        raise StoreFormatError(f"{where}: not {what}")
+    if config.get("version") != version or config.get("hash") != "sha256":
+        raise StoreFormatError(
+            f"{where}: {kind} format version {config.get('version')!r} is not supported "
+            f"(this casstore reads version {version})"
+        )
+    return config
+
+
 class Store:
     """One store: many projects sharing one object store, so shared samples are kept once.
 
@@ -60,18 +76,10 @@ class Store:
         config_path = path / CONFIG_NAME
         backend = LocalBackend(path.absolute())
         try:
-            config = canonical.loads(backend.get(CONFIG_NAME))
+            raw = backend.get(CONFIG_NAME)
         except StoredFileMissing:
             raise StoreNotFound(f"{path} is not a casstore store (no {CONFIG_NAME}); run 'casstore init'") from None
-        except ValueError as exc:
-            raise StoreFormatError(f"{config_path}: not valid JSON: {exc}") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-            raise StoreFormatError(f"{config_path}: not a casstore store configuration")
-        if config.get("version") != FORMAT_VERSION or config.get("hash") != "sha256":
-            raise StoreFormatError(
-                f"{config_path}: store format version {config.get('version')!r} is not supported "
-                f"(this casstore reads version {FORMAT_VERSION})"
-            )
+        check_config(raw, str(config_path), FORMAT_NAME, FORMAT_VERSION, "a casstore store configuration", "store")
         return cls(path.absolute(), backend)
 
     @classmethod
