@@ -39,6 +39,14 @@ REMOTE_VERSION = 1
 # What a push sends and a fetch reads: checkpoints stay on the machine that made them (they
 # guard one working directory), remote-tracking refs describe other remotes.
 SHARED_NAMESPACES = ("heads", "tags", "autosave")
+# Remote gc's marks: ``marks/<pack>.json`` says the pack was unreachable when marked; a
+# push never relies on a marked pack (docs/remotes.md, "Remote gc").
+MARKS_PREFIX = "marks/"
+
+
+def mark_key(pack: str) -> str:
+    """Return the key of remote gc's mark on pack ``pack``."""
+    return f"{MARKS_PREFIX}{pack}.json"
 
 
 class FetchFirst(CasstoreError):
@@ -228,6 +236,11 @@ class Remote:
     def pack_names(self) -> builtins.list[str]:
         """Return the name of every complete pack on the remote (a pack without its index is unfinished)."""
         return list_packs(self.backend)
+
+    def marked_packs(self) -> set[str]:
+        """Return the names of the packs remote gc marked as unreachable (one listing)."""
+        keys = self.backend.list(MARKS_PREFIX)
+        return {key[len(MARKS_PREFIX) : -len(".json")] for key in keys if key.endswith(".json")}
 
     def load_packs(self, names: builtins.list[str]) -> builtins.list[Pack]:
         """Load the indexes of packs ``names`` (two requests each, several in flight)."""
