@@ -79,10 +79,11 @@ def gc_remote(
     remote: Remote,
     grace: timedelta,
     dry_run: bool = False,
-    now: Callable[[], datetime] = utc_now,
+    now: Callable[[], datetime] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> RemoteGcReport:
     """Run both phases of remote gc under the remote's ``gc`` lease (``now``: marks' time; ``clock``: refreshes)."""
+    now = now or utc_now
     report = RemoteGcReport(remote.name, remote.url, dry_run, int(grace.total_seconds()))
     if not remote.initialized():
         return report
