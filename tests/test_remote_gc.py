@@ -213,3 +213,45 @@ def test_fsck_remote_reports_a_ref_that_reaches_a_deleted_pack(ana: Store, remot
     report = fsck_remote(remote_of(ana, remotes))
     assert [f.kind for f in report.findings if f.is_error] == ["missing"]
     assert "ref song/heads/main" in str(report.findings[0].reached_from)
+
+
+class CountingBackend(MemoryBackend):
+    """A remote that counts the pack-index GETs it answers."""
+
+    index_gets = 0
+
+    def get(self, key: str) -> bytes:
+        if key.endswith(".idx"):
+            self.index_gets += 1
+        return super().get(key)
+
+
+def test_push_reads_only_the_indexes_of_packs_it_has_not_seen(tmp_path: Path) -> None:
+    counting = CountingBackend()
+    remotes = MemoryRemotes()
+    remotes.backends[URL] = counting
+    ana = make_store(tmp_path / "ana")
+    add_remote(ana, "origin", URL, connect=remotes)
+    reads = []
+    for take in range(5):
+        save(ana, "song", unique_text(f"take {take}"))
+        before = counting.index_gets
+        push(ana, remote_of(ana, remotes))
+        reads.append(counting.index_gets - before)
+    assert reads == [0, 1, 1, 1, 1]  # each push reads the index of the pack the one before sent
+    bo = make_store(tmp_path / "bo")  # another store has cached nothing: it reads all five
+    add_remote(bo, "origin", URL, connect=remotes)
+    before = counting.index_gets
+    assert len(remote_of(bo, remotes).packs()) == 5 and counting.index_gets - before == 5
+    # A pack gone from the remote is dropped from the cache; a damaged cached index is read again.
+    gone = list_packs(counting)[0]
+    counting.delete(index_key(gone))
+    assert len(remote_of(ana, remotes).packs()) == 4
+    assert not any(gone in key for key in ana.backend.list("remotes/origin/index-cache/"))
+    cached = ana.backend.list("remotes/origin/index-cache/")
+    raw = bytearray(ana.backend.get(cached[0]))
+    raw[-1] ^= 0x01
+    ana.backend.put(cached[0], bytes(raw))
+    before = counting.index_gets
+    assert len(remote_of(ana, remotes).packs()) == 4 and counting.index_gets - before == 1
+    assert fsck(ana, quick=False).ok  # the cache is no part of the store's objects
