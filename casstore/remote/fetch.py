@@ -34,7 +34,7 @@ from casstore.remote.remotes import (
     tracking_ref,
 )
 from casstore.storage.atomic import ensure_dir
-from casstore.storage.backend import StagedFile, StoredFileMissing
+from casstore.storage.backend import StoredFileMissing
 from casstore.storage.codec import ObjectReader
 from casstore.storage.fileops import ops
 from casstore.storage.ids import CHUNK_SIZE
@@ -73,7 +73,8 @@ class FetchResult:
         }
 
 
-def _blake3() -> Any:
+def blake3_hasher() -> Any:
+    """Return a BLAKE3 hasher, the one packs are named by."""
     from blake3 import blake3
 
     return blake3(max_threads=1)
@@ -105,22 +106,22 @@ class _Tee:
         """Leave the pack's stream open: the next object follows in it."""
 
 
-def _check_index(remote: Remote, name: str) -> bytes:
+def check_index(remote: Remote, name: str) -> bytes:
     """Return the index of pack ``name`` if its BLAKE3 trailer matches its bytes."""
     raw = remote.backend.get(index_key(name))
-    hasher = _blake3()
+    hasher = blake3_hasher()
     hasher.update(raw[:-DIGEST_SIZE])
     if len(raw) < DIGEST_SIZE or hasher.digest() != raw[-DIGEST_SIZE:]:
         raise RemoteCorrupt(f"{remote.url}/{index_key(name)}: BLAKE3 digest does not match its bytes; nothing fetched")
     return raw
 
 
-def _copy_objects(remote: Remote, pack: Pack, staged: StagedFile, hasher: Any) -> None:
-    """Stream the pack's objects into ``staged`` in order, decoding each to check its SHA-256."""
+def check_pack(remote: Remote, pack: Pack, write: Callable[[bytes], object], hasher: Any) -> None:
+    """Stream the pack's objects to ``write`` in order, decoding each to check its SHA-256, then its trailer."""
     where = f"{remote.url}/{pack.pack_key}"
 
     def keep(chunk: bytes) -> None:
-        staged.write(chunk)
+        write(chunk)
         hasher.update(chunk)
 
     with remote.backend.open_reader(pack.pack_key) as stream:
@@ -145,15 +146,15 @@ def _copy_objects(remote: Remote, pack: Pack, staged: StagedFile, hasher: Any) -
         trailer = stream.read(DIGEST_SIZE + 1)
     if trailer != hasher.digest():
         raise RemoteCorrupt(f"{where}: BLAKE3 digest does not match its bytes; nothing fetched")
-    staged.write(trailer)
+    write(trailer)
 
 
 def copy_pack(store: Store, remote: Remote, pack: Pack) -> int:
     """Copy one remote pack into this store after checking every byte of it; return its size."""
-    index = _check_index(remote, pack.name)
+    index = check_index(remote, pack.name)
     staged = store.backend.stage("fetch")
     try:
-        _copy_objects(remote, pack, staged, _blake3())
+        check_pack(remote, pack, staged.write, blake3_hasher())
         size = staged.tell()
         staged.publish(pack_key(pack.name))
     finally:

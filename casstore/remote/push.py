@@ -6,9 +6,11 @@ In order, so a crash at any point loses nothing and a re-run sends only what is 
    sending a byte; ``force`` skips that check but still swaps against the value read
    (git's ``--force-with-lease``), never blindly;
 2. read the remote's pack indexes: they say exactly which objects it holds, including
-   those of a push that died before moving its refs;
+   those of a push that died before moving its refs (packs remote gc marked for
+   deletion are not relied on: their objects are sent again);
 3. walk from the pushed commits (the one graph walker), stopping at objects the remote
    holds, and upload the rest as ONE pack named by its BLAKE3, create-only, then its index;
+   then check that no pack relied on was marked or deleted meanwhile (else send again);
 4. move each ref with compare-and-swap; then prune the remote's autosaves to the newest five.
 """
 
@@ -21,19 +23,25 @@ from typing import Any, BinaryIO
 
 from casstore.bundles.bundle import ProgressFn
 from casstore.clock import utc_now_iso
-from casstore.errors import CasstoreError, ObjectError, RefConflict, RefError, UsageError
+from casstore.errors import CasstoreError, ObjectError, RefConflict, RefError, RefLocked, UsageError
 from casstore.history.autosaves import DEFAULT_KEEP, AutosaveItem, normal_time, select_pruned
 from casstore.history.commits import read_commit
 from casstore.history.reachability import GraphWalk
 from casstore.model.objects import Commit
-from casstore.remote.remotes import SHARED_NAMESPACES, FetchFirst, Remote
-from casstore.storage.packs import Pack, write_pack
+from casstore.remote.remotes import SHARED_NAMESPACES, FetchFirst, Remote, mark_key
+from casstore.storage.packs import DIGEST_SIZE, Pack, write_pack
 from casstore.storage.refs import split_ref
 from casstore.storage.store import Store
 
 # A compare-and-swap that loses to another pusher moving the ref to an ancestor of ours
 # (or to our own commit) is tried again, this many times, before giving up.
 CAS_ATTEMPTS = 4
+# A push whose packs remote gc marks or deletes before its swap uploads their objects again,
+# at most this many times in all.
+UPLOAD_ATTEMPTS = 3
+# Remote gc's lease, held by a push only to take its mark off the push's own pack.
+GC_LEASE = "gc"
+UNMARK_LEASE_SECONDS = 60.0
 
 
 @dataclass
@@ -157,6 +165,45 @@ def missing_objects(store: Store, packs: list[Pack], commits: list[str]) -> set[
     return {oid for oid in walk.reached() if not have(oid)}
 
 
+def _usable_packs(remote: Remote) -> list[Pack]:
+    """Return the remote's packs a push may rely on: all but those remote gc marked for deletion."""
+    packs = remote.packs()
+    marked = remote.marked_packs()
+    return [pack for pack in packs if pack.name not in marked]
+
+
+def _still_usable(remote: Remote, packs: list[Pack], own: str | None) -> tuple[list[Pack], bool]:
+    """Drop the packs remote gc marked or deleted since they were read; tell whether any was.
+
+    Run just before the swap: a pack marked later is deleted only a full grace after its
+    mark, long after this push's refs reach it (and gc then keeps it). The push's ``own``
+    pack can be a marked one, when it holds exactly the same objects: then it is unmarked.
+    """
+    marked = remote.marked_packs()
+    if own is not None and own in marked:
+        _unmark_own(remote, own)
+        marked.discard(own)
+    listed = set(remote.pack_names())
+    kept = [pack for pack in packs if pack.name in listed and pack.name not in marked]
+    return kept, len(kept) != len(packs)
+
+
+def _unmark_own(remote: Remote, name: str) -> None:
+    """Remove remote gc's mark on the pack this push just wrote, holding gc's lease so no gc is deleting it."""
+    try:
+        lease = remote.backend.acquire(GC_LEASE, UNMARK_LEASE_SECONDS, f"casstore push (unmarking {name})")
+    except RefLocked:
+        raise CasstoreError(
+            f"{remote.url}: a remote gc is running and marked {name}, the pack this push needs; "
+            "push again when it is done"
+        ) from None
+    try:
+        # Under the lease no gc deletes; a pack gone already is seen as lost by the caller.
+        remote.backend.delete(mark_key(name))
+    finally:
+        lease.release()
+
+
 def _upload(store: Store, remote: Remote, needed: set[str], progress: ProgressFn | None) -> tuple[Pack | None, int]:
     """Write ``needed`` as one pack on the remote (create-only, named by its BLAKE3); return it and its size."""
     if not needed:
@@ -171,7 +218,8 @@ def _upload(store: Store, remote: Remote, needed: set[str], progress: ProgressFn
         return store.objects.open_stored(oid)
 
     pack = write_pack(needed, open_stored, remote.backend)
-    size = remote.backend.stat(pack.pack_key).size if pack is not None else 0
+    # The pack's size from its own index (objects, then the digest): no request needed.
+    size = max(map(sum, zip(pack.offsets, pack.lengths, strict=True))) + DIGEST_SIZE if pack is not None else 0
     return pack, size
 
 
@@ -241,12 +289,24 @@ def push(
     moving = [update for update in updates if update.status != "up-to-date"]
     if not moving:
         return result
-    try:
-        needed = missing_objects(store, remote.packs(), [update.new for update in moving if update.new])
-    except ObjectError as exc:
-        raise CasstoreError(f"cannot push: {exc} (run 'fsck')") from None
-    pack, size = _upload(store, remote, needed, progress)
-    result.pack, result.objects_sent, result.bytes_sent = (pack.name if pack else None), len(needed), size
+    commits = [update.new for update in moving if update.new]
+    packs = _usable_packs(remote)
+    for _attempt in range(UPLOAD_ATTEMPTS):
+        try:
+            needed = missing_objects(store, packs, commits)
+        except ObjectError as exc:
+            raise CasstoreError(f"cannot push: {exc} (run 'fsck')") from None
+        pack, size = _upload(store, remote, needed, progress)
+        if pack is not None:
+            packs.append(pack)
+            result.pack = pack.name
+        result.objects_sent += len(needed)
+        result.bytes_sent += size
+        packs, lost = _still_usable(remote, packs, pack.name if pack else None)
+        if not lost:
+            break
+    else:
+        raise CasstoreError(f"{remote.url}: a remote gc keeps deleting the packs this push relies on; push again")
     _move_refs(store, remote, moving, when)
     autosaved = {split_ref(update.ref)[0] for update in moving if split_ref(update.ref)[1] == "autosave"}
     result.updates.extend(prune_remote_autosaves(store, remote, autosaved, when))

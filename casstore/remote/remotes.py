@@ -17,7 +17,9 @@ them). They move only when a fetch has verified everything they reach.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +29,13 @@ from casstore.errors import CasstoreError, StoreFormatError, UsageError
 from casstore.storage import canonical
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.object_store import ObjectStore
-from casstore.storage.packs import Pack, list_packs
+from casstore.storage.packs import DIGEST_SIZE, Pack, index_key, list_packs, pack_key
 from casstore.storage.parallel import parallel_map
 from casstore.storage.refs import RefStore, check_component, split_ref
 from casstore.storage.store import CONFIG_NAME, Store, check_config
 
+# A cached index is the pack's size (u64), then the index's bytes, digest included.
+_SIZE = struct.Struct(">Q")
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 DEFAULT_REMOTE = "origin"
 REMOTE_FORMAT = "casstore-remote"
@@ -39,6 +43,14 @@ REMOTE_VERSION = 1
 # What a push sends and a fetch reads: checkpoints stay on the machine that made them (they
 # guard one working directory), remote-tracking refs describe other remotes.
 SHARED_NAMESPACES = ("heads", "tags", "autosave")
+# Remote gc's marks: ``marks/<pack>.json`` says the pack was unreachable when marked; a
+# push never relies on a marked pack (docs/remotes.md, "Remote gc").
+MARKS_PREFIX = "marks/"
+
+
+def mark_key(pack: str) -> str:
+    """Return the key of remote gc's mark on pack ``pack``."""
+    return f"{MARKS_PREFIX}{pack}.json"
 
 
 class FetchFirst(CasstoreError):
@@ -194,12 +206,18 @@ def tracked_branch(ref: str, remote: str) -> tuple[str, str] | None:
 
 
 class Remote:
-    """One opened remote: its backend, its refs (compare-and-swap on the server) and its packs."""
+    """One opened remote: its backend, its refs (compare-and-swap on the server) and its packs.
 
-    def __init__(self, name: str, url: str, backend: Backend) -> None:
+    With ``cache`` (the local store's backend), pack indexes are kept there under
+    ``remotes/<name>/index-cache/``: a pack's name is the BLAKE3 of its immutable bytes, so
+    a push or fetch reads only the indexes of packs it has not seen before.
+    """
+
+    def __init__(self, name: str, url: str, backend: Backend, cache: Backend | None = None) -> None:
         self.name = name
         self.url = url
         self.backend = backend
+        self.cache = cache
         self.refs = RefStore(backend)
         self.objects = ObjectStore(backend)
 
@@ -229,13 +247,52 @@ class Remote:
         """Return the name of every complete pack on the remote (a pack without its index is unfinished)."""
         return list_packs(self.backend)
 
+    def marked_packs(self) -> set[str]:
+        """Return the names of the packs remote gc marked as unreachable (one listing)."""
+        keys = self.backend.list(MARKS_PREFIX)
+        return {key[len(MARKS_PREFIX) : -len(".json")] for key in keys if key.endswith(".json")}
+
     def load_packs(self, names: builtins.list[str]) -> builtins.list[Pack]:
-        """Load the indexes of packs ``names`` (two requests each, several in flight)."""
-        return list(parallel_map(lambda name: Pack.load(self.backend, name), names, io_bound=True))
+        """Load the indexes of packs ``names``: from the cache, else two requests each, several in flight."""
+        return list(parallel_map(self._load_pack, names, io_bound=True))
 
     def packs(self) -> builtins.list[Pack]:
-        """Load the index of every pack on the remote."""
-        return self.load_packs(self.pack_names())
+        """Load the index of every pack on the remote (and forget cached indexes of packs no longer there)."""
+        names = self.pack_names()
+        if self.cache is not None:
+            keep = {self._cache_key(name) for name in names}
+            for key in self.cache.list(self._cache_prefix()):
+                if key not in keep:  # deleted by a remote gc
+                    self.cache.delete(key)
+        return self.load_packs(names)
+
+    def _cache_prefix(self) -> str:
+        return f"remotes/{self.name}/index-cache/"
+
+    def _cache_key(self, name: str) -> str:
+        return f"{self._cache_prefix()}{name}.idx"
+
+    def _load_pack(self, name: str) -> Pack:
+        if self.cache is None:
+            return Pack.load(self.backend, name)
+        key = self._cache_key(name)
+        with contextlib.suppress(StoredFileMissing):
+            cached = self.cache.get(key)
+            if len(cached) > _SIZE.size and index_digest_matches(cached[_SIZE.size :]):
+                (size,) = _SIZE.unpack_from(cached)
+                return Pack.parse(self.backend, name, cached[_SIZE.size :], size)
+        raw, size = self.backend.get(index_key(name)), self.backend.stat(pack_key(name)).size
+        pack = Pack.parse(self.backend, name, raw, size)
+        if index_digest_matches(raw):  # a damaged index is never cached: fetch reports it
+            self.cache.put(key, _SIZE.pack(size) + raw)
+        return pack
+
+
+def index_digest_matches(raw: bytes) -> bool:
+    """Tell whether a pack index's BLAKE3 trailer matches its bytes."""
+    from blake3 import blake3
+
+    return len(raw) >= DIGEST_SIZE and blake3(raw[:-DIGEST_SIZE], max_threads=1).digest() == raw[-DIGEST_SIZE:]
 
 
 def _namespace(ref: str) -> str:
@@ -246,7 +303,7 @@ def _namespace(ref: str) -> str:
 def open_remote(store: Store, name: str | None = None, connect: Connector | None = None) -> Remote:
     """Open remote ``name`` of ``store`` (default: ``origin`` or the only one)."""
     spec = get_remote(store, name)
-    return Remote(spec.name, spec.url, (connect or connect_s3)(spec))
+    return Remote(spec.name, spec.url, (connect or connect_s3)(spec), cache=store.backend)
 
 
 def ls_remote(remote: Remote) -> dict[str, str]:

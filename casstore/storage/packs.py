@@ -95,8 +95,12 @@ class Pack:
     @classmethod
     def load(cls, backend: Backend, name: str) -> Pack:
         """Load the index of pack ``name`` (its digest is checked by :meth:`verify_digests`)."""
+        return cls.parse(backend, name, backend.get(index_key(name)), backend.stat(pack_key(name)).size)
+
+    @classmethod
+    def parse(cls, backend: Backend, name: str, raw: bytes, pack_size: int) -> Pack:
+        """Build pack ``name`` of ``backend`` from its index bytes and its size (e.g. an index cached elsewhere)."""
         label = f"{name}.idx"
-        raw = backend.get(index_key(name))
         if not raw.startswith(IDX_MAGIC) or len(raw) < len(IDX_MAGIC) + _COUNT.size + DIGEST_SIZE:
             raise CorruptObject(label, "not a casstore pack index")
         (count,) = _COUNT.unpack_from(raw, len(IDX_MAGIC))
@@ -105,7 +109,7 @@ class Pack:
             raise CorruptObject(label, "pack index has the wrong length")
         # A flipped bit in an offset or a length must not become a seek past the end or a
         # read of exabytes: every record has to fall inside the pack's object area.
-        end = backend.stat(pack_key(name)).size - DIGEST_SIZE
+        end = pack_size - DIGEST_SIZE
         ids, offsets, lengths = [], [], []
         for oid, offset, length in _RECORD.iter_unpack(raw[start : start + count * _RECORD.size]):
             if offset < len(PACK_MAGIC) or offset + length > end:

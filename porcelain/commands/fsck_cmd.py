@@ -16,15 +16,23 @@ QUICK_HELP = (
 
 @command("fsck", short_help="Re-hash and verify the whole store; exit 1 on damage.")
 @click.option("--quick", is_flag=True, help=QUICK_HELP)
+@click.option(
+    "--remote",
+    metavar="NAME",
+    help="Check remote NAME in place instead (every pack's BLAKE3, every object's SHA-256, every ref).",
+)
 @click.pass_context
-def fsck_command(ctx: click.Context, quick: bool, as_json: bool) -> int:
+def fsck_command(ctx: click.Context, quick: bool, remote: str | None, as_json: bool) -> int:
     """Re-hash every object, parse every tree and commit, resolve every ref; exit 1 on problems."""
-    from casstore import fsck_store
+    from casstore import fsck_remote, fsck_store, open_remote
 
     store = open_store(ctx)
-    progress = Progress("checking", not as_json, unit="objects")
+    progress = Progress("checking", not as_json, unit="packs" if remote is not None else "objects")
     try:
-        report = fsck_store(store, quick, progress)
+        if remote is not None:
+            report = fsck_remote(open_remote(store, remote), progress)
+        else:
+            report = fsck_store(store, quick, progress)
     finally:
         progress.finish()
     if as_json:

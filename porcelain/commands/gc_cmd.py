@@ -12,14 +12,31 @@ from .common import command, open_store
 
 @command("gc", short_help="Drop old unreachable objects; pack the rest.")
 @click.option(
-    "--grace", default=DEFAULTS.gc_grace, show_default=True, help="Keep unreachable objects younger than this."
+    "--grace",
+    default=DEFAULTS.gc_grace,
+    show_default=True,
+    help=f"Keep unreachable objects younger than this (with --remote, default {DEFAULTS.remote_gc_grace}).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.option(
+    "--remote",
+    metavar="NAME",
+    help="Collect the packs on remote NAME instead: mark unreachable ones, delete those marked a grace ago.",
+)
 @click.pass_context
-def gc_command(ctx: click.Context, grace: str, dry_run: bool, as_json: bool) -> None:
-    """Remove objects no ref or recent reflog entry reaches (older than --grace), then pack."""
+def gc_command(ctx: click.Context, grace: str, dry_run: bool, remote: str | None, as_json: bool) -> None:
+    """Remove objects no ref or recent reflog entry reaches (older than --grace), then pack.
+
+    With --remote NAME: mark the remote's packs that nothing reaches and that are older
+    than --grace, and delete those marked at least --grace ago that are still unreachable.
+    """
     from casstore import gc_store, parse_duration
 
+    if remote is not None:
+        if ctx.get_parameter_source("grace") == click.core.ParameterSource.DEFAULT:
+            grace = DEFAULTS.remote_gc_grace
+        _gc_remote(ctx, remote, grace, dry_run, as_json)
+        return
     report = gc_store(open_store(ctx), parse_duration(grace), dry_run)
     if as_json:
         emit_json(report.as_json())
@@ -39,3 +56,22 @@ def gc_command(ctx: click.Context, grace: str, dry_run: bool, as_json: bool) -> 
     if not dry_run:
         packed = f"packed {report.packed} objects"
         click.echo(f"{packed} into {report.pack}" if report.pack else f"{packed} (packs already up to date)")
+
+
+def _gc_remote(ctx: click.Context, name: str, grace: str, dry_run: bool, as_json: bool) -> None:
+    from casstore import gc_remote, open_remote, parse_duration
+
+    report = gc_remote(open_remote(open_store(ctx), name), parse_duration(grace), dry_run)
+    if as_json:
+        emit_json(report.as_json())
+        return
+    would = "would " if dry_run else ""
+    click.echo(
+        f"{report.url}: {report.packs} packs, {report.reachable_packs} reachable; "
+        f"{would}mark {len(report.marked)}, {would}unmark {len(report.unmarked)}, "
+        f"{would}delete {len(report.deleted)} ({human_bytes(report.deleted_bytes)})"
+    )
+    if report.waiting:
+        click.echo(f"{len(report.waiting)} marked packs wait for their grace ({grace} after the mark)")
+    if report.young:
+        click.echo(f"{report.young} unreachable packs are younger than {grace}: not marked yet")

@@ -1,0 +1,141 @@
+"""Remote gc and ``fsck --remote`` on real S3 servers on 127.0.0.1: the push race on SeaweedFS, the commands on moto.
+
+"A day later" is an injected time (``now`` in the library, ``CASSTORE_NOW`` for the
+command line), never a wait; every server is started by tests/s3_servers.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from remote_helpers import make_store, save, unique_text
+
+from casstore.clock import format_iso, utc_now
+from casstore.history.fsck import fsck
+from casstore.remote.fetch import clone
+from casstore.remote.fsck import fsck_remote
+from casstore.remote.gc import gc_remote
+from casstore.remote.push import push
+from casstore.remote.remotes import MARKS_PREFIX, Remote, RemoteSpec, add_remote, open_remote
+from casstore.storage.backend import Backend
+from casstore.storage.backend_s3 import S3Backend
+from casstore.storage.packs import pack_key
+from casstore.storage.store import Store
+from s3_servers import (  # noqa: F401 - fixtures
+    S3Server,
+    fixture_aws_test_env,
+    fixture_moto_server,
+    fixture_seaweedfs_server,
+    unique_prefix,
+)
+
+GRACE = timedelta(hours=24)
+LONG_AGO = "2020-01-01T00:00:00Z"
+
+
+def no_wait(_seconds: float) -> None:
+    """The pause between retries of a 409, taken at once."""
+
+
+class PausingBackend(S3Backend):
+    """An S3 backend that runs ``pause`` once, right after a pack's index is up: before the push's swap."""
+
+    pause: Callable[[], None] | None = None
+
+    def put_if_absent(self, key: str, content: bytes) -> bool:
+        done = super().put_if_absent(key, content)
+        if key.endswith(".idx") and self.pause is not None:
+            pause, self.pause = self.pause, None
+            pause()
+        return done
+
+
+def connect(spec: RemoteSpec) -> Backend:
+    return PausingBackend(spec.url, spec.endpoint, spec.region, sleep=no_wait, retry_backoff=0.001)
+
+
+def later(hours: float) -> Callable[[], datetime]:
+    moment = utc_now() + timedelta(hours=hours)
+    return lambda: moment
+
+
+def orphan_a_pack(store: Store, remote: Remote) -> tuple[str, str]:
+    """Push a take, then force the branch onto an unrelated one (pushes dated long ago): one pack nothing reaches."""
+    first = save(store, "song", unique_text("first take"))
+    orphan = push(store, remote, clock=lambda: LONG_AGO).pack
+    store.refs.compare_and_swap("song/heads/main", first, None, "test: drop", LONG_AGO)
+    save(store, "song", unique_text("another song entirely"))
+    push(store, remote, force=True, clock=lambda: LONG_AGO)
+    assert orphan is not None
+    return orphan, first
+
+
+def test_gc_while_a_push_sits_between_its_upload_and_its_swap_on_seaweedfs(
+    seaweedfs_server: S3Server, tmp_path: Path
+) -> None:
+    url = seaweedfs_server.url(unique_prefix("gc-race"))
+    ana = make_store(tmp_path / "ana")
+    add_remote(ana, "origin", url, seaweedfs_server.endpoint, connect=connect)
+    remote = open_remote(ana, None, connect)
+    orphan, first = orphan_a_pack(ana, remote)
+    ana.refs.compare_and_swap("song/heads/old", None, first, "test: keep", LONG_AGO)
+    on_top = save(ana, "song", unique_text("on top of the first take"), branch="old")
+    collector = open_remote(ana, None, connect)  # another client: the gc host
+    ran: list[list[str]] = []
+
+    def both_phases() -> None:  # a day, then two days, pass while the push waits to swap
+        ran.append(gc_remote(collector, GRACE, now=later(25)).marked)
+        ran.append(gc_remote(collector, GRACE, now=later(50)).deleted)
+
+    assert isinstance(remote.backend, PausingBackend)
+    remote.backend.pause = both_phases
+    result = push(ana, remote, ["song/heads/old"])
+    assert orphan in ran[0] and orphan in ran[1]  # the pack the push first relied on is gone …
+    assert result.objects_sent == 3 + 6  # … so it sent all six objects again before its swap
+    assert remote.refs.read("song/heads/old") == on_top
+    assert fsck_remote(collector).ok
+    copy = clone(url, tmp_path / "copy", seaweedfs_server.endpoint, connect=connect).store
+    assert copy.refs.read("song/heads/old") == on_top and fsck(copy, quick=False).ok
+    later_run = gc_remote(collector, GRACE, now=later(75))
+    assert later_run.deleted == [] and later_run.marked == []  # everything left is reached
+
+
+def test_gc_and_fsck_remote_commands_on_moto(moto_server: S3Server, tmp_path: Path) -> None:
+    from conftest import Cli
+
+    url = moto_server.url(unique_prefix("gc-cli"))
+    store = make_store(tmp_path / "ana")
+    add_remote(store, "origin", url, moto_server.endpoint, connect=connect)
+    remote = open_remote(store, None, connect)
+    orphan, _first = orphan_a_pack(store, remote)
+    cli = Cli(tmp_path / "ana", tmp_path)
+    day = {"CASSTORE_NOW": format_iso(utc_now() + timedelta(hours=25))}
+    two_days = {"CASSTORE_NOW": format_iso(utc_now() + timedelta(hours=50))}
+
+    dry = json.loads(cli("gc", "--remote", "origin", "--dry-run", "--json", env=day).out)
+    assert dry["grace_seconds"] == 24 * 3600  # the remote's default grace, not the store's two weeks
+    assert dry["marked"] == [orphan] and remote.backend.list(MARKS_PREFIX) == []
+    marked = cli("gc", "--remote", "origin", env=day)
+    assert marked.code == 0 and "2 packs, 1 reachable; mark 1, unmark 0, delete 0" in marked.out
+
+    lease = remote.backend.acquire("gc", 300, "casstore gc --remote (pid 7 on nas)")
+    refused = cli("gc", "--remote", "origin", env=two_days)
+    assert refused.code == 2 and refused.err.count("\n") == 1 and "Traceback" not in refused.err
+    assert "another gc is running on this remote" in refused.err and "pid 7 on nas" in refused.err
+    lease.release()
+
+    deleted = json.loads(cli("gc", "--remote", "origin", "--json", env=two_days).out)
+    assert deleted["deleted"]["packs"] == [orphan] and deleted["deleted"]["bytes"] > 0
+    checked = cli("fsck", "--remote", "origin", "--json")
+    assert checked.code == 0 and json.loads(checked.out)["ok"] is True
+
+    (kept,) = remote.pack_names()
+    raw = bytearray(remote.backend.get(pack_key(kept)))
+    raw[-1] ^= 0x01
+    remote.backend.delete(pack_key(kept))
+    remote.backend.put(pack_key(kept), bytes(raw))
+    damaged = cli("fsck", "--remote", "origin")
+    assert damaged.code == 1 and f"error: corrupt {kept}.pack" in damaged.out and "fsck: 1 problem(s)" in damaged.out
