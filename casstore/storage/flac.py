@@ -31,7 +31,7 @@ BLOCK_FRAMES = 1 << 16
 # The rate is not part of the content (it is in the verbatim prefix); FLAC needs one.
 _FLAC_RATE = 48000
 # A compacted object spills to disk past this size, so encoding a long sample stays bounded.
-_SPOOL_BYTES = 16 << 20
+SPOOL_BYTES = 16 << 20
 _PCM_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 _WAVE_FORMAT_PCM = 1
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
@@ -160,9 +160,9 @@ def encode_flac(content: Readable, layout: PcmLayout) -> tuple[BinaryIO, int]:
     prefix = _read_exactly(content, layout.data_start)
     frame_bytes = layout.channels * layout.sample_bytes
     subtype = "PCM_16" if layout.sample_bytes == 2 else "PCM_24"
-    out = tempfile.SpooledTemporaryFile(_SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller, who closes it
+    out = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller, who closes it
     try:
-        with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as flac, tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as suffix:
+        with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as flac, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as suffix:
             pcm_length = 0
             with soundfile.SoundFile(flac, "w", _FLAC_RATE, layout.channels, subtype, format="FLAC") as sink:
                 while pcm_length < layout.pcm_length:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+import io
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from casstore.storage.codec import HEADER_SIZE, MAGIC, MIN_SAVING, ObjectReader
-from casstore.storage.flac import CODEC_FLAC, SCAN_LIMIT, encode_flac, parse_pcm_wav, soundfile_or_none
+from casstore.storage.codec import HEADER_SIZE, MAGIC, MIN_SAVING, ObjectReader, encode_stream
+from casstore.storage.flac import CODEC_FLAC, SCAN_LIMIT, SPOOL_BYTES, encode_flac, parse_pcm_wav, soundfile_or_none
 
 # Smaller objects are patterns, snapshots, trees and commits: not worth opening as WAVs.
 MIN_COMPACT_BYTES = 4096
 # libsndfile drops the GIL while libFLAC encodes, so threads share the cores.
 COMPACT_WORKERS = 2
+
+_ZSTD_MAGIC = (b"\x28\xb5\x2f\xfd",)
 
 OpenStored = Callable[[str], BinaryIO]
 
@@ -71,16 +75,51 @@ def compact(open_stored: OpenStored, oid: str, stored_size: int) -> Compacted | 
 
 def _verify(oid: str, stored: BinaryIO) -> None:
     """Decode ``stored`` as a reader would and check it hashes to ``oid`` (raises CorruptObject)."""
-    reader = ObjectReader(oid, _Unclosable(stored))  # type: ignore[arg-type]
+    reader = ObjectReader(oid, _view(stored))
     while reader.read():
         pass  # the reader hashes what it yields and raises CorruptObject at the end if it differs
 
 
+def compact_in_memory(oid: str, parts: Sequence[bytes | memoryview]) -> Compacted | None:
+    """Compact an object whose stored form is held in memory as ``parts`` (``import --compact``)."""
+    if not audio_available() or bytes(parts[-1][:4]) not in (b"RIFF", *_ZSTD_MAGIC):
+        return None
+    stored = b"".join(parts)
+    return compact(lambda _oid: io.BytesIO(stored), oid, len(stored))
+
+
+def encode_compacted(open_source: Callable[[], BinaryIO], size_hint: int | None) -> tuple[str, int, BinaryIO, int]:
+    """Encode a new object for ``import --compact``: ``(id, size, stored form rewound, its length)``.
+
+    The stored form is the usual zstd or raw one, or the FLAC one where that pays; the
+    caller closes it. Memory stays bounded: both spill to disk past a few MiB.
+    """
+    spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller
+    try:
+        with open_source() as source:
+            oid, size = encode_stream(source, spool, size_hint)  # type: ignore[arg-type]
+        length = spool.tell()
+        compacted = compact(lambda _oid: _view(spool), oid, length) if audio_available() else None
+    except BaseException:
+        spool.close()
+        raise
+    if compacted is None:
+        spool.seek(0)
+        return oid, size, spool, length  # type: ignore[return-value]
+    spool.close()
+    return oid, size, compacted.stored, compacted.length
+
+
+def _view(stream: Any) -> BinaryIO:
+    return cast(BinaryIO, _Unclosable(stream))
+
+
 class _Unclosable:
-    """Lets a reader close its view without closing the temporary file underneath."""
+    """A view of a temporary file from its start, which a reader may close without closing the file."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
+        stream.seek(0)
 
     def read(self, n: int = -1) -> bytes:
         return self._stream.read(n)
