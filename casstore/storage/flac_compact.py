@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
+from casstore.errors import CorruptObject
 from casstore.storage.codec import HEADER_SIZE, MAGIC, MIN_SAVING, ObjectReader, encode_stream
 from casstore.storage.flac import CODEC_FLAC, SCAN_LIMIT, SPOOL_BYTES, encode_flac, parse_pcm_wav, soundfile_or_none
 
@@ -47,25 +48,32 @@ def compact(open_stored: OpenStored, oid: str, stored_size: int) -> Compacted | 
     """Return the FLAC form of ``oid`` when it is integer PCM WAV and FLAC saves enough; else None.
 
     The new form is decoded again and hashed against ``oid`` before it is returned, so a
-    pack is only ever given a reconstruction that is byte for byte the object.
+    pack is only ever given a reconstruction that is byte for byte the object. An object
+    that does not read back as itself either way is left as it is stored (fsck reports it).
     """
     if stored_size < MIN_COMPACT_BYTES or _codec(open_stored, oid) == CODEC_FLAC:
         return None
-    with ObjectReader(oid, open_stored(oid)) as reader:
-        head = reader.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None  # not a WAV: no need to read on
-        head += reader.read(SCAN_LIMIT - len(head))
-    layout = parse_pcm_wav(head)
-    if layout is None:
+    try:
+        with ObjectReader(oid, open_stored(oid)) as reader:
+            head = reader.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None  # not a WAV: no need to read on
+            head += reader.read(SCAN_LIMIT - len(head))
+        layout = parse_pcm_wav(head)
+        if layout is None:
+            return None
+        with ObjectReader(oid, open_stored(oid)) as reader:
+            stored, length = encode_flac(reader, layout)  # reads to the end: the source is verified too
+    except CorruptObject:
         return None
-    with ObjectReader(oid, open_stored(oid)) as reader:
-        stored, length = encode_flac(reader, layout)  # reads to the end: the source is verified too
     if length > stored_size * (1 - MIN_SAVING):
         stored.close()
         return None
     try:
         _verify(oid, stored)
+    except CorruptObject:
+        stored.close()
+        return None
     except BaseException:
         stored.close()
         raise
