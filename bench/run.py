@@ -28,7 +28,17 @@ sys.path.insert(0, str(HERE))
 
 from workload import write_workload  # noqa: E402
 
-PHASES = ["store rev1", "store rev2", "full check", "restore rev1", "no-op", "autosave unchanged", "status unchanged"]
+PHASES = [
+    "store rev1",
+    "store rev2",
+    "full check",
+    "restore rev1",
+    "no-op",
+    "autosave unchanged",
+    "status unchanged",
+    "gc (FLAC compaction)",
+    "restore rev1 compacted",
+]
 
 
 @dataclass
@@ -130,6 +140,11 @@ def bench_casstore(rev1: Path, rev2: Path, scratch: Path, result: Result, root: 
             os.utime(path, (past, past))
     subprocess.run([*cli, "status", str(scratch / "co")], check=True, capture_output=True)
     result.add("status unchanged", timed([*cli, "status", str(scratch / "co")]))
+    # Issue 17: gc compacts PCM WAVs with FLAC; a restore from the compacted store, byte for byte.
+    result.add("gc (FLAC compaction)", timed([*cli, "gc", "--grace", "0s"]))
+    result.sizes.setdefault("after gc", []).append(du(store))
+    result.add("restore rev1 compacted", timed([*cli, "export", f"{project}~1", str(scratch / "compacted")]))
+    same_tree(rev1, scratch / "compacted")
 
 
 def bench_git(rev1: Path, rev2: Path, scratch: Path, result: Result) -> None:
@@ -313,8 +328,8 @@ def report(preset: str, runs: int, size: int, files: int, results: dict[str, Res
         "",
         "## Peak RSS (MiB) and store size (MB)",
         "",
-        "| tool | peak RSS, any phase | size after rev1 | size after rev2 |",
-        "| --- | --- | --- | --- |",
+        "| tool | peak RSS, any phase | size after rev1 | size after rev2 | after rev2 + gc |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for tool, result in results.items():
         if tool == "floor":
@@ -322,9 +337,9 @@ def report(preset: str, runs: int, size: int, files: int, results: dict[str, Res
         peak = max((result.rss(p) or 0) for p in PHASES)
         sizes = [
             statistics.median(result.sizes[k]) / 1e6 if result.sizes.get(k) else None
-            for k in ("after rev1", "after rev2")
+            for k in ("after rev1", "after rev2", "after gc")
         ]
-        lines.append(f"| {tool} | {peak:.1f} | {fmt(sizes[0], 1)} | {fmt(sizes[1], 1)} |")
+        lines.append(f"| {tool} | {peak:.1f} | {fmt(sizes[0], 1)} | {fmt(sizes[1], 1)} | {fmt(sizes[2], 1)} |")
     lines += ["", "## Targets (issue 8)", "", "| target | measured | met |", "| --- | --- | --- |"]
 
     def target(name: str, measured: float | None, limit: float | None, unit: str = "s") -> None:
@@ -346,6 +361,16 @@ def report(preset: str, runs: int, size: int, files: int, results: dict[str, Res
         statistics.median(borg.sizes["after rev2"]) / 1e6 if borg else None,
         "MB",
     )
+    if cs.sizes.get("after gc"):
+        target(
+            "(issue 17) store size after rev2 + gc ≤ 0.55× borg",
+            statistics.median(cs.sizes["after gc"]) / 1e6,
+            statistics.median(borg.sizes["after rev2"]) / 1e6 * 0.55 if borg else None,
+            "MB",
+        )
+        restore = cs.median("restore rev1")
+        compacted = cs.median("restore rev1 compacted")
+        target("(issue 17) compacted restore ≤ 1.2× restore", compacted, restore and restore * 1.2)
     target("peak RSS < 100 MiB", max((cs.rss(p) or 0) for p in PHASES), 100, "MiB")
     target("autosave unchanged < 0.2 s", cs.median("autosave unchanged"), 0.2)
     return "\n".join(lines) + "\n"

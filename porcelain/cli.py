@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "tag": "refs_cmd",
     "fsck": "fsck_cmd",
     "gc": "gc_cmd",
+    "repack": "repack_cmd",
     "remote": "remote_cmd",
     "push": "remote_cmd",
     "fetch": "remote_cmd",

@@ -16,7 +16,8 @@ from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import Lease, StoredFileMissing
-from casstore.storage.packs import write_pack
+from casstore.storage.flac_compact import audio_available, compact_many
+from casstore.storage.packs import Pack, PackWriter, write_pack
 from casstore.storage.staging import clear_staging
 from casstore.storage.store import Store
 
@@ -37,6 +38,9 @@ class GcReport:
     reflog_expired: int = 0
     staging_removed: int = 0
     staging_bytes: int = 0
+    compacted: int = 0
+    compacted_saved: int = 0
+    compaction_skipped: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON object."""
@@ -51,6 +55,8 @@ class GcReport:
             "packs_replaced": self.packs_replaced,
             "reflog_expired": self.reflog_expired,
             "staging_removed": {"files": self.staging_removed, "bytes": self.staging_bytes},
+            "compacted": {"objects": self.compacted, "bytes_saved": self.compacted_saved},
+            "compaction_skipped": self.compaction_skipped,
         }
 
 
@@ -82,15 +88,24 @@ def _owner() -> str:
     return f"casstore gc (pid {os.getpid()} on {host_name()})"
 
 
-def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[], float] = time.monotonic) -> GcReport:
+def gc(
+    store: Store,
+    grace: timedelta,
+    dry_run: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    compact: bool = True,
+    repack: bool = False,
+) -> GcReport:
     """Collect garbage: never removes a reachable object or one younger than ``grace``.
 
     Runs under the store's ``gc`` lease (so one gc runs at a time, across hosts too),
-    refreshed as it goes; ``clock`` paces the refreshes.
+    refreshed as it goes; ``clock`` paces the refreshes. With ``compact`` every PCM WAV
+    written into the new pack is FLAC-compacted where that pays; ``repack`` (git's
+    ``gc --aggressive``) rewrites the packs even when nothing else would.
     """
     lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
     try:
-        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
+        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock), compact, repack)
     except BaseException:
         # The error that stopped gc is the one to report, not a second one giving the lease
         # up (a lease left behind expires, or is taken over once this process is gone).
@@ -101,7 +116,9 @@ def gc(store: Store, grace: timedelta, dry_run: bool = False, clock: Callable[[]
     return report
 
 
-def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper) -> GcReport:
+def _collect(
+    store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper, compact: bool, repack: bool
+) -> GcReport:
     report = GcReport(dry_run, int(grace.total_seconds()))
     objects = store.objects
     cutoff = utc_now() - grace
@@ -134,15 +151,12 @@ def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper)
         report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
         return report
     replace = not to_pack or len(packs) != 1 or bool(set(loose_age) & to_pack or removed & set(packed_age))
-    if replace:
+    if replace or (repack and to_pack):
         new_pack = None
         if to_pack:
-
-            def open_stored(oid: str) -> BinaryIO:
-                keeper.tick()
-                return objects.open_stored(oid)
-
-            new_pack = write_pack(to_pack, open_stored, store.backend)
+            if compact and not audio_available():
+                report.compaction_skipped = "soundfile (the audio extra) is not installed"
+            new_pack = _write_pack(store, to_pack, packs, keeper, compact and audio_available(), report)
             report.pack = f"{new_pack.name}.pack" if new_pack else None
         keeper.tick()  # just before deleting: a lost lease stops gc here
         for pack in packs:
@@ -157,6 +171,44 @@ def _collect(store: Store, grace: timedelta, dry_run: bool, keeper: LeaseKeeper)
     objects.reload_packs()
     report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
     return report
+
+
+def _write_pack(
+    store: Store, to_pack: set[str], packs: list[Pack], keeper: LeaseKeeper, compact: bool, report: GcReport
+) -> Pack | None:
+    """Write ``to_pack`` into one new pack, FLAC-compacting PCM WAVs when ``compact``."""
+    objects = store.objects
+
+    def open_stored(oid: str) -> BinaryIO:
+        return objects.open_stored(oid)
+
+    if not compact:
+
+        def open_ticking(oid: str) -> BinaryIO:
+            keeper.tick()
+            return objects.open_stored(oid)
+
+        return write_pack(to_pack, open_ticking, store.backend)
+    sizes: dict[str, int] = {}
+    for pack in packs:
+        sizes.update(zip(pack.ids, pack.lengths, strict=True))
+    writer = PackWriter(store.backend)
+    try:
+        ordered = ((oid, sizes.get(oid) or _stored_size(store, oid)) for oid in sorted(to_pack))
+        for oid, compacted in compact_many(ordered, open_stored):
+            keeper.tick()
+            if compacted is None:
+                with contextlib.closing(objects.open_stored(oid)) as source:
+                    writer.add_stream(oid, source)
+                continue
+            with contextlib.closing(compacted.stored):
+                writer.add_stream(oid, compacted.stored)
+            report.compacted += 1
+            report.compacted_saved += (sizes.get(oid) or _stored_size(store, oid)) - compacted.length
+        return writer.publish()
+    except BaseException:
+        writer.discard()
+        raise
 
 
 def _when(timestamp: float) -> datetime:

@@ -1,8 +1,9 @@
-"""Loose-object encoding: an 8-byte header naming the codec, then raw bytes or one zstd frame."""
+"""Object encoding: an 8-byte header naming the codec, then raw bytes, one zstd frame or a FLAC layout (flac.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO
@@ -11,6 +12,7 @@ if TYPE_CHECKING:  # imported lazily at run time: CLI start-up must not pay for 
     import zstandard
 
 from casstore.errors import CorruptObject
+from casstore.storage.flac import CODEC_FLAC, FlacSource
 from casstore.storage.ids import CHUNK_SIZE
 
 MAGIC = b"casobj\x01"
@@ -129,6 +131,9 @@ def decode_bytes(oid: str, stored: bytes, size: int | None = None) -> bytes:
     body = memoryview(stored)[HEADER_SIZE:]
     if codec == CODEC_RAW:
         content = bytes(body)
+    elif codec == CODEC_FLAC:
+        with ObjectReader(oid, io.BytesIO(stored)) as reader:
+            return reader.read_all()  # verified by the reader
     elif codec == CODEC_ZSTD:
         zstd = _zstd()
         try:
@@ -165,9 +170,15 @@ class ObjectReader:
             raise CorruptObject(oid, "bad object header")
         codec = head[len(MAGIC) :]
         if codec == CODEC_RAW:
-            self._source: BinaryIO = stored
+            self._source: BinaryIO | FlacSource = stored
         elif codec == CODEC_ZSTD:
             self._source = _zstd().ZstdDecompressor().stream_reader(stored, closefd=False)
+        elif codec == CODEC_FLAC:
+            try:
+                self._source = FlacSource(oid, stored, lambda problem: CorruptObject(oid, problem))
+            except BaseException:
+                stored.close()
+                raise
         else:
             stored.close()
             raise CorruptObject(oid, f"unknown codec {codec!r}")
@@ -199,6 +210,8 @@ class ObjectReader:
 
     def close(self) -> None:
         """Close the underlying file."""
+        if isinstance(self._source, FlacSource):
+            self._source.close()
         self._stored.close()
 
     def __enter__(self) -> ObjectReader:

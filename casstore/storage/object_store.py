@@ -20,6 +20,7 @@ from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.backend_local import LocalBackend
 from casstore.storage.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
+from casstore.storage.flac_compact import compact_in_memory, encode_compacted
 from casstore.storage.ids import id_of_bytes, is_object_id
 from casstore.storage.packs import Pack, PackWriter, list_packs
 from casstore.storage.staging import clear_staging
@@ -182,6 +183,8 @@ class ObjectStore:
         self._reprepare_lock = threading.Lock()
         self._generation = 0  # counts pack-list loads, so a reader can tell one happened since its miss
         self.unreadable_packs: list[tuple[str, str]] = []
+        # import --compact: every new object goes into the write's pack, PCM WAVs FLAC-compacted.
+        self.compact = False
 
     @property
     def packs(self) -> list[Pack]:
@@ -295,6 +298,8 @@ class ObjectStore:
         self._clear_dead_staging()
         if expected is not None and (self._reuse_packed(expected) or (pack is not None and pack.has(expected))):
             return PutResult(expected, size_hint or 0, False, 0)
+        if self.compact and pack is not None:
+            return self._put_compacted(open_source, size_hint, expected, pack)
         if pack is None or size_hint is None or size_hint > PACKED_OBJECT_LIMIT:
             return self.loose.put_stream(open_source, size_hint, expected)
         if expected is not None and self.loose.has(expected):
@@ -323,8 +328,28 @@ class ObjectStore:
             if not self._reuse_packed(oid):
                 self.loose.freshen(oid)
             return PutResult(oid, length, False, 0)
+        compacted = compact_in_memory(oid, parts) if self.compact else None
+        if compacted is not None:
+            with contextlib.closing(compacted.stored):
+                new = pack.add_stream(oid, compacted.stored)
+            return PutResult(oid, length, new, compacted.length if new else 0)
         new = pack.add(oid, parts)
         return PutResult(oid, length, new, sum(len(part) for part in parts) if new else 0)
+
+    def _put_compacted(
+        self, open_source: Callable[[], BinaryIO], size_hint: int | None, expected: str | None, pack: PackWriter
+    ) -> PutResult:
+        """Store a new object into ``pack`` in its smallest form (FLAC for PCM WAVs, where that pays)."""
+        if expected is not None and self.loose.has(expected):
+            self.loose.freshen(expected)
+            return PutResult(expected, size_hint or 0, False, 0)
+        oid, size, stored, length = encode_compacted(open_source, size_hint)
+        with contextlib.closing(stored):
+            _check_unchanged(expected, oid)
+            if pack.has(oid) or self._has_quick(oid):
+                return PutResult(oid, size, False, 0)
+            new = pack.add_stream(oid, stored)
+        return PutResult(oid, size, new, length if new else 0)
 
     def _reuse_packed(self, oid: str) -> bool:
         """Tell whether a pack holds ``oid``; if so, freshen that pack so a concurrent gc keeps it."""
@@ -359,7 +384,8 @@ class ObjectStore:
         One pack costs one fsync instead of one per object; a handful of new objects (an
         edited pattern or two) stay loose so small saves do not pile up tiny packs.
         """
-        return self.new_pack() if new_objects >= PACK_MIN_OBJECTS else None
+        wanted = PACK_MIN_OBJECTS if not self.compact else 1
+        return self.new_pack() if new_objects >= wanted else None
 
     def publish(self, pack: PackWriter) -> None:
         """Make ``pack`` durable and visible to this store's readers."""

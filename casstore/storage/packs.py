@@ -52,21 +52,34 @@ def index_key(name: str) -> str:
 
 
 class _BoundedReader:
-    """Reads at most ``length`` bytes from ``offset`` of a stream, then reports EOF."""
+    """Reads at most ``length`` bytes from ``offset`` of a stream, then reports EOF; seekable within them."""
 
     def __init__(self, stream: BinaryIO, offset: int, length: int) -> None:
         stream.seek(offset)
         self._stream = stream
-        self._left = length
+        self._offset = offset
+        self._length = length
+        self._at = 0
 
     def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
+        left = self._length - self._at
+        if left <= 0:
             return b""
-        if n is None or n < 0 or n > self._left:
-            n = self._left
+        if n is None or n < 0 or n > left:
+            n = left
         chunk = self._stream.read(n)
-        self._left -= len(chunk)
+        self._at += len(chunk)
         return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # A compacted object's FLAC stream is decoded in place: libsndfile seeks within it.
+        base = (0, self._at, self._length)[whence]
+        self._at = max(0, min(self._length, base + offset))
+        self._stream.seek(self._offset + self._at)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
 
     def close(self) -> None:
         self._stream.close()

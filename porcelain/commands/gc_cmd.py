@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from casstore import DEFAULTS
 
 from ..output import emit_json, human_bytes
 from .common import command, open_store
+
+if TYPE_CHECKING:
+    from casstore import GcReport
 
 
 @command("gc", short_help="Drop old unreachable objects; pack the rest.")
@@ -19,13 +24,21 @@ from .common import command, open_store
 )
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
 @click.option(
+    "--no-compact", is_flag=True, help="Copy objects into the new pack as they are (no FLAC for PCM WAV samples)."
+)
+@click.option(
     "--remote",
     metavar="NAME",
     help="Collect the packs on remote NAME instead: mark unreachable ones, delete those marked a grace ago.",
 )
 @click.pass_context
-def gc_command(ctx: click.Context, grace: str, dry_run: bool, remote: str | None, as_json: bool) -> None:
+def gc_command(
+    ctx: click.Context, grace: str, dry_run: bool, no_compact: bool, remote: str | None, as_json: bool
+) -> None:
     """Remove objects no ref or recent reflog entry reaches (older than --grace), then pack.
+
+    Objects written into the new pack that are integer PCM WAV samples are stored with
+    lossless FLAC where that saves space (their ids and bytes never change).
 
     With --remote NAME: mark the remote's packs that nothing reaches and that are older
     than --grace, and delete those marked at least --grace ago that are still unreachable.
@@ -37,7 +50,13 @@ def gc_command(ctx: click.Context, grace: str, dry_run: bool, remote: str | None
             grace = DEFAULTS.remote_gc_grace
         _gc_remote(ctx, remote, grace, dry_run, as_json)
         return
-    report = gc_store(open_store(ctx), parse_duration(grace), dry_run)
+    report = gc_store(open_store(ctx), parse_duration(grace), dry_run, compact=not no_compact)
+    print_report(report, grace, as_json)
+
+
+def print_report(report: GcReport, grace: str, as_json: bool) -> None:
+    """Print what gc or repack did (or would do)."""
+    dry_run = report.dry_run
     if as_json:
         emit_json(report.as_json())
         return
@@ -56,6 +75,12 @@ def gc_command(ctx: click.Context, grace: str, dry_run: bool, remote: str | None
     if not dry_run:
         packed = f"packed {report.packed} objects"
         click.echo(f"{packed} into {report.pack}" if report.pack else f"{packed} (packs already up to date)")
+    if report.compacted:
+        click.echo(
+            f"compacted {report.compacted} PCM WAV samples with FLAC (saved {human_bytes(report.compacted_saved)})"
+        )
+    if report.compaction_skipped:
+        click.echo(f"notice: samples not compacted: {report.compaction_skipped}", err=True)
 
 
 def _gc_remote(ctx: click.Context, name: str, grace: str, dry_run: bool, as_json: bool) -> None:

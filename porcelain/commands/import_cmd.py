@@ -40,6 +40,9 @@ def _first_names(names: list[str]) -> str:
     help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
     "warn where its loudness is over 0.5 LU from the measured.",
 )
+@click.option(
+    "--compact", is_flag=True, help="Store PCM WAV samples FLAC-compacted now instead of at the next gc (slower)."
+)
 @keep_checkpoints_option
 @click.pass_context
 def import_command(
@@ -51,12 +54,14 @@ def import_command(
     into: Path | None,
     keep_checkpoints: int,
     sampler_manifest: Path | None,
+    compact: bool,
     as_json: bool,
 ) -> None:
     """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
     from casstore import CrashReportResult, import_bundle
 
     store = open_store(ctx)
+    store.objects.compact = compact
     progress = Progress("importing", not as_json)
     try:
         command = shlex.join(["casstore", *(arg for arg in sys.argv[1:] if arg != "--json")])
