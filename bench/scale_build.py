@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +83,10 @@ def projects(store: Store, root: Path, count: int, start: int = 0) -> None:
 def new_store(path: Path) -> Store:
     """Make an empty store at ``path``."""
     return init_store(path)
+
+
+def run(argv: list[str]) -> None:
+    """Run a command that must succeed (an untimed step), with its error shown if it fails."""
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-800:]}")
