@@ -90,8 +90,8 @@ class Bench:
                 before(run)
             samples.append(timed(argv, env=self.env))
         middle = statistics.median(s.seconds for s in samples)
-        best = min(samples, key=lambda s: abs(s.seconds - middle))
-        self.results.setdefault(name, {})[size] = Sample(middle, max(s.rss_mib for s in samples), best.cpu)
+        cpu = statistics.median(s.cpu for s in samples)  # the work done: a loaded machine inflates it less
+        self.results.setdefault(name, {})[size] = Sample(middle, max(s.rss_mib for s in samples), cpu)
 
     def age(self, directory: Path) -> None:
         """Date every file a minute back: out of the stat cache's racy window, as a tablet's files are."""
@@ -214,6 +214,18 @@ def exponent(points: dict[int, Sample], value: Callable[[Sample], float]) -> str
     return f"{math.log(value(b) / value(a)) / math.log(large / small):.2f}"
 
 
+def _wall(sample: Sample) -> float:
+    return sample.seconds
+
+
+def _cpu(sample: Sample) -> float:
+    return sample.cpu
+
+
+def _rss(sample: Sample) -> float:
+    return sample.rss_mib
+
+
 def label(axis: str, size: int) -> str:
     """A size as the table shows it."""
     return f"{size >> 20:,} MiB" if axis == "bytes" else f"{size:,}"
@@ -226,15 +238,18 @@ def table(axis: str, results: dict[str, dict[int, Sample]]) -> str:
     lines = [
         f"### {UNITS[axis]}",
         "",
-        f"| operation | {head} {UNITS[axis]}: seconds / peak MiB | expected | exponent (time) | exponent (memory) |",
-        "| --- | --- | --- | --- | --- |",
+        f"| operation | {head} {UNITS[axis]}: wall s / CPU s / peak MiB | expected | exponent: wall, CPU, memory |",
+        "| --- | --- | --- | --- |",
     ]
     for name, expected in EXPECTED[axis].items():
         points = results.get(name, {})
-        cells = " · ".join(f"{points[s].seconds:.2f} / {points[s].rss_mib:.0f}" for s in sizes if s in points)
-        time_exp = exponent(points, lambda s: s.seconds) if len(points) > 1 else "—"
-        rss_exp = exponent(points, lambda s: s.rss_mib) if len(points) > 1 else "—"
-        lines.append(f"| {name} | {cells} | {expected} | {time_exp} | {rss_exp} |")
+        cells = " · ".join(
+            f"{points[s].seconds:.2f} / {points[s].cpu:.2f} / {points[s].rss_mib:.0f}" for s in sizes if s in points
+        )
+        exponents = "—"
+        if len(points) > 1:
+            exponents = ", ".join(exponent(points, pick) for pick in (_wall, _cpu, _rss))
+        lines.append(f"| {name} | {cells} | {expected} | {exponents} |")
     return "\n".join(lines) + "\n"
 
 
