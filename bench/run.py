@@ -379,7 +379,7 @@ def report(preset: str, runs: int, size: int, files: int, results: dict[str, Res
 def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--preset", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--preset", default="medium", choices=["small", "medium", "large", "scale"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default="casstore,git,restic,borg,floor")
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -387,6 +387,11 @@ def main() -> None:
         "--baseline", type=Path, help="another checkout (with its own .venv): time it against this one instead"
     )
     args = parser.parse_args()
+    if args.preset == "scale":  # growth with the store's size: its own stores and table (bench/scale.py)
+        import scale
+
+        scale.main(["--runs", str(args.runs), "--out", str(args.out)])
+        return
     base = Path(tempfile.mkdtemp(prefix=f"casstore-bench-{args.preset}-"))
     try:
         rev1, rev2 = write_workload(base / f"workload-{args.preset}", args.preset)

@@ -72,9 +72,9 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_workload(root: Path, preset_name: str, seed: int = 7) -> tuple[Path, Path]:
-    """Write ``root/rev1`` and ``root/rev2`` for a preset; return both bundle paths."""
-    preset = PRESETS[preset_name]
+def write_workload(root: Path, preset_name: str, seed: int = 7, preset: Preset | None = None) -> tuple[Path, Path]:
+    """Write ``root/rev1`` and ``root/rev2`` for a preset (or a custom ``preset`` so named); return both paths."""
+    preset = preset or PRESETS[preset_name]
     rng = random.Random(seed)
     rev1 = root / "rev1"
     if rev1.exists():

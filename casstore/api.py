@@ -81,7 +81,8 @@ def revision_history(
         project, rev = rev, None
     start = resolve(store, rev) if rev else None
     entries = log_entries(store, start, limit, every_ref, project)
-    decorations = refs_by_commit(store)
+    # Refs name commits of their own project: decorate from those projects' refs only.
+    decorations = refs_by_commit(store, {e.commit.project_id for e in entries})
     return [HistoryEntry(e.oid, e.commit, tuple(decorations.get(e.oid, ()))) for e in entries]
 
 
@@ -120,15 +121,38 @@ def last_import(store: Store, project: str) -> LastImport | None:
     from casstore.history.commits import read_tree
     from casstore.model.manifest_view import read_tree_manifest
 
-    for entry in project_history(store, project):
-        if entry.kind != "import":
-            continue
-        commit = entry.commit
-        tree = read_tree(store, commit.tree)
-        bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
-        assets = read_tree_manifest(store, tree).sampler_asset_names()
-        return LastImport(entry.oid, tree.manifest or "", bundle, tuple(assets))
-    return None
+    newest = _newest_import(store, project)
+    if newest is None:
+        return None
+    oid, commit = newest
+    tree = read_tree(store, commit.tree)
+    bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
+    assets = read_tree_manifest(store, tree).sampler_asset_names()
+    return LastImport(oid, tree.manifest or "", bundle, tuple(assets))
+
+
+def _newest_import(store: Store, project: str) -> tuple[str, Commit] | None:
+    """The newest import any ref of ``project`` reaches by first parents.
+
+    Each ref's chain is walked only down to its first import (or to a commit another ref's
+    walk passed), so opening the viewer does not read the whole history again.
+    """
+    from casstore.history.commits import walk_first_parent
+
+    seen: set[str] = set()
+    found: list[tuple[str, int, str, Commit]] = []
+    for tip in sorted(set(store.refs.list(project).values())):
+        for depth, entry in enumerate(walk_first_parent(store, tip)):
+            if entry.oid in seen:
+                break
+            seen.add(entry.oid)
+            if entry.commit.kind == "import":
+                found.append((entry.commit.created_at, -depth, entry.oid, entry.commit))
+                break
+    if not found:
+        return None
+    _when, _depth, oid, commit = max(found, key=lambda item: item[:3])
+    return oid, commit
 
 
 def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:

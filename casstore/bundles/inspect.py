@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +11,7 @@ from casstore.history.commits import LogEntry, read_commit, read_tree, walk_firs
 from casstore.model.manifest_view import read_tree_manifest
 from casstore.model.objects import Commit, Tree
 from casstore.model.paths import MANIFEST_NAME
-from casstore.storage.refs import DEFAULT_BRANCH
+from casstore.storage.refs import DEFAULT_BRANCH, is_project_name
 from casstore.storage.store import Store
 from casstore.units import human_bytes
 
@@ -32,11 +32,20 @@ def commit_json(oid: str, commit: Commit, refs: list[str] | None = None) -> dict
     }
 
 
-def refs_by_commit(store: Store) -> dict[str, list[str]]:
-    """Return ``{commit id: [ref names]}`` for decorating log output."""
+def refs_by_commit(store: Store, projects: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """Return ``{commit id: [ref names]}`` for decorating log output: every ref, or those of ``projects``.
+
+    A log of one project decorates with that project's refs only, so ``log -n 1`` does not
+    read every other project's refs (it cost O(projects) per call).
+    """
     found: dict[str, list[str]] = {}
-    for name, oid in store.refs.list().items():
-        found.setdefault(oid, []).append(name)
+    wanted = None if projects is None else sorted(set(projects))
+    if wanted is not None and not all(is_project_name(p) for p in wanted):
+        wanted = None  # a commit naming no valid project (damaged, hand-made): decorate from every ref
+    listings = [store.refs.list()] if wanted is None else [store.refs.list(p) for p in wanted]
+    for listing in listings:
+        for name, oid in listing.items():
+            found.setdefault(oid, []).append(name)
     return found
 
 

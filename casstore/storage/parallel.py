@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,15 +38,22 @@ def parallel_map(func: Callable[[T], R], items: Iterable[T], io_bound: bool = Fa
     if len(items) <= 1 or threading.current_thread().name.startswith("casstore-worker"):
         yield from (func(item) for item in items)
         return
+    threads = worker_count() * 2 if io_bound else worker_count()
     with _pool_lock:
         pool = _pools.get(io_bound)
         if pool is None:
-            threads = worker_count() * 2 if io_bound else worker_count()
             pool = _pools[io_bound] = ThreadPoolExecutor(threads, thread_name_prefix="casstore-worker")
-    futures = [pool.submit(func, item) for item in items]
+    # A bounded window of work in flight: a future per item up front (with its lock and
+    # result) cost ~1 KiB each, O(objects) memory for fsck of a long history or a 100,000-file bundle.
+    window = 4 * threads
+    futures: deque[Future[R]] = deque()
     try:
-        for future in futures:
-            yield future.result()
+        for item in items:
+            futures.append(pool.submit(func, item))
+            if len(futures) >= window:
+                yield futures.popleft().result()
+        while futures:
+            yield futures.popleft().result()
     finally:
         # On failure, let running work finish before the caller cleans up after it.
         for future in futures:

@@ -19,11 +19,16 @@ _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 def check_component(text: str, what: str) -> str:
     """Return ``text`` if it is a valid project, branch or tag name; else raise RefError."""
-    if not _COMPONENT.fullmatch(text) or text.endswith(".lock") or ".." in text:
+    if not is_project_name(text):
         raise RefError(
             f"invalid {what} {text!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit"
         )
     return text
+
+
+def is_project_name(text: str) -> bool:
+    """Tell whether ``text`` is a valid project name (one ref path component)."""
+    return bool(_COMPONENT.fullmatch(text)) and not text.endswith(".lock") and ".." not in text
 
 
 def ref_name(project: str, namespace: str, name: str) -> str:
