@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,21 +25,42 @@ RACY_NS = 2_000_000_000
 
 @dataclass(frozen=True)
 class CachedFile:
-    """What the stat cache remembers of one file."""
+    """What the stat cache remembers of one file (``ctime_ns`` 0: a cache written before it was kept)."""
 
     size: int
     mtime_ns: int
     ino: int
     sha256: str
+    ctime_ns: int = 0
 
     def as_json(self) -> list[Any]:
         """Return the compact JSON form kept in the checkout marker."""
-        return [self.size, self.mtime_ns, self.ino, self.sha256]
+        return [self.size, self.mtime_ns, self.ino, self.sha256, self.ctime_ns]
 
     @classmethod
     def from_json(cls, item: list[Any]) -> CachedFile:
         """Parse the compact JSON form."""
-        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]))
+        ctime = int(item[4]) if len(item) > 4 else 0
+        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]), ctime)
+
+    @classmethod
+    def of(cls, st: os.stat_result, sha256: str, size: int | None = None) -> CachedFile:
+        """Remember ``sha256`` for a file whose stat is ``st``."""
+        return cls(st.st_size if size is None else size, st.st_mtime_ns, st.st_ino, sha256, st.st_ctime_ns)
+
+    def vouches_for(self, st: os.stat_result, cached_at_ns: int) -> bool:
+        """Tell whether a file with stat ``st`` still holds this digest without reading it.
+
+        Size, mtime, inode and ctime (as git's index) must match, and the file must have been
+        older than the cache by the racy window: a change in the same clock tick moves no stamp.
+        """
+        return (
+            self.size == st.st_size
+            and self.mtime_ns == st.st_mtime_ns
+            and self.ino == st.st_ino
+            and self.ctime_ns == st.st_ctime_ns
+            and st.st_mtime_ns + RACY_NS < cached_at_ns
+        )
 
 
 @dataclass
@@ -60,15 +82,7 @@ def hash_directory(
     to_hash: list[DirectoryFile] = []
     for item in listing:
         known = cache.get(item.path)
-        st = item.stat
-        if (
-            not verify
-            and known is not None
-            and known.size == st.st_size
-            and known.mtime_ns == st.st_mtime_ns
-            and known.ino == st.st_ino
-            and st.st_mtime_ns + RACY_NS < cached_at_ns
-        ):
+        if not verify and known is not None and known.vouches_for(item.stat, cached_at_ns):
             result[item.path] = known
         else:
             to_hash.append(item)
@@ -76,7 +90,7 @@ def hash_directory(
     def digest(item: DirectoryFile) -> CachedFile:
         with open(item.full, "rb") as stream:
             sha, size = hash_stream(stream)
-        return CachedFile(size, item.stat.st_mtime_ns, item.stat.st_ino, sha)
+        return CachedFile.of(item.stat, sha, size)
 
     for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         result[item.path] = cached

@@ -24,6 +24,7 @@ from casstore.storage.atomic import clear_dead_temps, ensure_dir, fsync_dirs, ma
 from casstore.storage.fileops import ops
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
+from casstore.workdir.statcache import save_dir_cache
 
 MARKER_NAME = ".casstore-checkout.json"
 TEMP_SUFFIX = ".casstore-tmp"
@@ -236,9 +237,12 @@ def checkout(
         for parent in root.joinpath(*path.split("/")).parents
         if parent.is_relative_to(root) and parent.is_dir()
     )
-    files = hash_directory(root, current, time.time_ns()).files
+    now = time.time_ns()
+    files = hash_directory(root, current, now).files
     kept = {p: c for p, c in files.items() if p in target}
-    write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, time.time_ns()))
+    write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, now))
+    # The store's cache of this directory too, so that importing it next reads only what changed.
+    save_dir_cache(store, root, kept, now)
     return CheckoutResult(
         str(root),
         commit.project_id,

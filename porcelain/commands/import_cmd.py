@@ -40,6 +40,12 @@ def _first_names(names: list[str]) -> str:
     help="Refuse sampler assets this canonical sampler manifest does not know (or knows differently); "
     "warn where its loudness is over 0.5 LU from the measured.",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Read and hash every file, even those whose size, mtime, inode and ctime are unchanged since "
+    "casstore last saw this directory (catches corruption that kept a file's stat).",
+)
 @keep_checkpoints_option
 @click.pass_context
 def import_command(
@@ -51,6 +57,7 @@ def import_command(
     into: Path | None,
     keep_checkpoints: int,
     sampler_manifest: Path | None,
+    verify: bool,
     as_json: bool,
 ) -> None:
     """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
@@ -71,6 +78,7 @@ def import_command(
             keep_checkpoints=keep_checkpoints,
             sampler_manifest=sampler_manifest,
             command=command,
+            verify=verify,
         )
     finally:
         progress.finish()
