@@ -28,7 +28,7 @@ from casstore.storage.parallel import parallel_map
 from casstore.storage.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
-from casstore.workdir.statcache import load_dir_cache, save_dir_cache
+from casstore.workdir.statcache import DirCache, load_dir_cache, save_dir_cache
 
 # How often an import commits again on top of a head that other imports keep moving.
 IMPORT_RETRIES = 20
@@ -195,8 +195,8 @@ def import_bundle(
     """
     loudness_findings: list[str] = []
     taken_at = time.time_ns()
-    cache, cached_at = ({}, 0) if verify or not location.is_dir() else load_dir_cache(store, location)
-    trust = StatTrust(cache, cached_at)
+    cached = DirCache() if verify or not location.is_dir() else load_dir_cache(store, location)
+    trust = StatTrust(cached.files, cached.written_at_ns)
     with opened(location) as source:
         listed = list_bundle(source)
         if sampler_manifest is not None:

@@ -179,3 +179,25 @@ def test_bytes_read_counts_only_what_changed(tmp_path: Path, bundle: Path, monke
     read.clear()
     result = import_bundle(store, bundle, verify=True)
     assert sum(read) == manifest_size + _total(bundle) and result.files_hashed == 11
+
+
+def _store_state(store: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the store with its size and mtime: proof that a command wrote nothing."""
+    return {p.relative_to(store).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in store.rglob("*")}
+
+
+def test_unchanged_autosave_writes_nothing_to_the_store(cli: Cli, bundle: Path) -> None:
+    _age(bundle)
+    cli.ok("autosave", bundle)  # stores the files and remembers their stats
+    cli.ok("autosave", bundle)
+    before = _store_state(cli.store)
+    again = json.loads(cli.ok("autosave", bundle, "--json").out)
+    assert again["unchanged"] is True and again["objects"]["new"] == 0
+    # No object touched, no cache rewritten: an idle tablet's autosave costs what status costs.
+    assert _store_state(cli.store) == before
+
+    sample = bundle / SAMPLE
+    _flip_byte_keeping_size(sample)
+    changed = json.loads(cli.ok("autosave", bundle, "--json").out)
+    assert changed["unchanged"] is False and changed["tree"] != again["tree"]
+    assert changed["objects"]["new"] == 3  # the sample, the tree and the commit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -139,7 +140,11 @@ def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
 
 @dataclass
 class DirectorySnapshot:
-    """A working directory stored as a tree: the tree, the stat cache and what did not match."""
+    """A working directory stored as a tree: the tree, the stat cache and what did not match.
+
+    ``unchanged`` says the files, digests and roles are exactly those the cache saw: ``tree_id``
+    then came from the cache, without encoding the tree again.
+    """
 
     tree: Tree
     files: dict[str, CachedFile]
@@ -147,12 +152,25 @@ class DirectorySnapshot:
     new_objects: int
     new_bytes: int
     taken_at_ns: int
+    tree_id: str = ""
+    unchanged: bool = False
 
 
 def snapshot_directory(
-    store: Store, root: Path, project_id: str, cache: dict[str, CachedFile] | None = None, cached_at_ns: int = 0
+    store: Store,
+    root: Path,
+    project_id: str,
+    cache: dict[str, CachedFile] | None = None,
+    cached_at_ns: int = 0,
+    cached_tree: str | None = None,
+    stored_already: Callable[[str], bool] | None = None,
 ) -> DirectorySnapshot:
-    """Store every file of ``root`` and build its tree; never refuses a mismatching manifest."""
+    """Store every file of ``root`` and build its tree; never refuses a mismatching manifest.
+
+    ``cached_tree`` is the tree id the cached files made last time (for ``project_id``); when no
+    file was re-read and none came or went, it is the tree id now too. When ``stored_already``
+    says the tree is one a ref already reaches (the newest autosave's), nothing is stored.
+    """
     taken_at = time.time_ns()
     hashes = hash_directory(root, cache, cached_at_ns)
     check = check_manifest(root, hashes.files)
@@ -161,6 +179,13 @@ def snapshot_directory(
         TreeEntry(path, cached.sha256, cached.size, check.roles.get(path, "file"))
         for path, cached in hashes.files.items()
     )
+    tree = Tree(project_id, manifest_id, entries)
+    # Roles come from the manifest, whose digest is among the files: same files, same tree.
+    unchanged = cached_tree is not None and not hashes.hashed and hashes.files.keys() == (cache or {}).keys()
+    tree_id = cached_tree if unchanged and cached_tree else tree.id
+    if stored_already is not None and stored_already(tree_id):
+        # Every object of that tree is stored and reachable: an unchanged autosave writes nothing.
+        return DirectorySnapshot(tree, hashes.files, check, 0, 0, taken_at, tree_id, unchanged)
 
     # Files the stat cache vouched for were stored by an earlier snapshot: only re-read ones can be
     # new, so an unchanged directory (the autosave hot path) skips asking the store about every file.
@@ -176,7 +201,6 @@ def snapshot_directory(
 
     try:
         results = list(parallel_map(put, hashes.files))
-        tree = Tree(project_id, manifest_id, entries)
         tree_put = store.objects.put_bytes(tree.encode(), pack)
         if pack is not None:
             store.objects.publish(pack)  # durable before any commit or ref names these objects
@@ -186,4 +210,4 @@ def snapshot_directory(
         raise
     new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)
     new_bytes = sum(size for new, size in results if new) + (tree_put.size if tree_put.new else 0)
-    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at)
+    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at, tree.id)
