@@ -186,6 +186,7 @@ def snapshot_directory(
     if stored_already is not None and stored_already(tree_id):
         # Every object of that tree is stored and reachable: an unchanged autosave writes nothing.
         return DirectorySnapshot(tree, hashes.files, check, 0, 0, taken_at, tree_id, unchanged)
+    tree_id = tree.id  # what is stored and committed is always named by its own bytes
 
     # Files the stat cache vouched for were stored by an earlier snapshot: only re-read ones can be
     # new, so an unchanged directory (the autosave hot path) skips asking the store about every file.
@@ -210,4 +211,4 @@ def snapshot_directory(
         raise
     new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)
     new_bytes = sum(size for new, size in results if new) + (tree_put.size if tree_put.new else 0)
-    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at, tree.id)
+    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at, tree_id, unchanged)
