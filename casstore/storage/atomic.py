@@ -15,7 +15,6 @@ from typing import BinaryIO
 
 from casstore.errors import RefLocked
 from casstore.storage.fileops import ops
-from casstore.storage.parallel import parallel_map
 
 
 def fsync_dir(directory: Path) -> None:
@@ -57,6 +56,8 @@ def sync_files(paths: Sequence[Path]) -> None:
     large batches (one journal commit serves many fsyncs) instead of one file's write waiting
     for the previous one's flush; the caller reports nothing done before this returns.
     """
+    # Here, not at the top: every command loads this module, and the pool's imports cost start-up.
+    from casstore.storage.parallel import parallel_map
 
     def sync_one(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
