@@ -161,13 +161,15 @@ def _scan_and_stage(
     return verify_bundle(listed, project, progress, trust.wrap(hash_and_stage, missing)), staged
 
 
-def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, taken_at_ns: int) -> None:
+def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
     """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
     files = {
         entry.path: CachedFile.of(source.stat, entry.sha256, entry.size)
         for entry, source in scanned.files()
         if source.stat is not None
     }
+    if not trust.hashed and files.keys() == trust.cache.keys():
+        return  # every file was vouched for by the cache as it stands: nothing to write
     if files:
         # A cache: the commit is already made, so failing to remember it only costs re-hashing.
         with contextlib.suppress(OSError):
@@ -266,7 +268,7 @@ def import_bundle(
             commit_id, created, _put = commit_on(old)
             checkpoint = None
             store.objects.sync()
-    _refresh_cache(store, location, scanned, taken_at)
+    _refresh_cache(store, location, scanned, trust, taken_at)
     manifest = scanned.manifest
     return ImportResult(
         project=project_id,
