@@ -37,12 +37,14 @@ def import_bundle(
     keep_checkpoints: int = KEEP_CHECKPOINTS,
     sampler_manifest: Path | None = None,
     command: str | None = None,
+    verify: bool = False,
 ) -> ImportResult | CrashReportResult:
     """Import a bundle directory or zip and commit it, or add the refs of a crash-report zip.
 
     With ``into``, the imported revision is also laid out in that new directory; it is
     checked first, so a bad destination refuses the import before anything is stored.
-    ``command`` is the command line recorded in the commit, when there is one.
+    ``command`` is the command line recorded in the commit, when there is one. ``verify``
+    re-reads every file, even those the directory's stat cache vouches for.
     """
     if location.is_file():  # only a zip can be a crash report; directories skip loading that code
         from casstore.crashreport import import_crash_report, is_crash_report
@@ -56,7 +58,7 @@ def import_bundle(
     from casstore.importer import import_bundle as run_import
 
     result = run_import(
-        store, location, project, branch, message, progress, keep_checkpoints, sampler_manifest, command
+        store, location, project, branch, message, progress, keep_checkpoints, sampler_manifest, command, verify
     )
     if into is None:
         return result

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle import ListedBundle, ProgressFn, ScannedBundle, hash_file, list_bundle, verify_bundle
+from casstore.bundles.bundle import (
+    HashFn,
+    ListedBundle,
+    ProgressFn,
+    ScannedBundle,
+    hash_file,
+    list_bundle,
+    verify_bundle,
+)
 from casstore.bundles.bundle_source import SourceFile, opened
+from casstore.bundles.snapshot import CachedFile
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
 from casstore.history.commits import new_commit, read_commit
@@ -17,6 +28,7 @@ from casstore.storage.parallel import parallel_map
 from casstore.storage.refs import DEFAULT_BRANCH, check_component, ref_name
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
+from casstore.workdir.statcache import DirCache, load_dir_cache, save_dir_cache
 
 # How often an import commits again on top of a head that other imports keep moving.
 IMPORT_RETRIES = 20
@@ -41,6 +53,8 @@ class ImportResult:
     checkpoint: str | None = None
     warnings: list[str] = field(default_factory=list)
     into: str | None = None  # the directory the revision was also laid out in
+    files_hashed: int = 0  # files read to check them; the stat cache vouched for the others
+    bytes_hashed: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """Return the contract's import summary."""
@@ -57,6 +71,7 @@ class ImportResult:
             "created_commit": self.created_commit,
             "checkpoint": self.checkpoint,
             "warnings": self.warnings,
+            "hashed": {"files": self.files_hashed, "bytes": self.bytes_hashed},
         }
         if self.into is not None:
             summary["into"] = self.into
@@ -92,6 +107,38 @@ def store_bundle_objects(
     return results
 
 
+@dataclass
+class StatTrust:
+    """The directory's stat cache as an import uses it, and what the import had to read anyway."""
+
+    cache: dict[str, CachedFile]
+    cached_at_ns: int
+    hashed: list[int] = field(default_factory=list)  # sizes of the files read (appends are thread-safe)
+
+    def wrap(self, hash_one: HashFn, missing: set[str]) -> HashFn:
+        """Return ``hash_one`` that skips a file the cache vouches for, as git's index does.
+
+        It is skipped only when its size, mtime, inode and ctime are as cached (outside the
+        racy window), the cached digest is the one the manifest records, and the store holds
+        that object; anything else is read and checked in full, with the usual errors.
+        """
+
+        def hash_or_trust(item: SourceFile, expected: str | None) -> tuple[str, int]:
+            known = self.cache.get(item.path)
+            if (
+                known is not None
+                and item.stat is not None
+                and known.vouches_for(item.stat, self.cached_at_ns)
+                and (expected is None or known.sha256 == expected)
+                and known.sha256 not in missing
+            ):
+                return known.sha256, known.size
+            self.hashed.append(item.size)
+            return hash_one(item, expected)
+
+        return hash_or_trust
+
+
 def _scan_and_stage(
     store: Store,
     listed: ListedBundle,
@@ -99,20 +146,34 @@ def _scan_and_stage(
     progress: ProgressFn | None,
     pack: PackWriter | None,
     missing: set[str],
+    trust: StatTrust,
 ) -> tuple[ScannedBundle, dict[str, PutResult]]:
     """Validate every file; with a pack, new small files (``missing`` ones) are encoded into it in the same read."""
     staged: dict[str, PutResult] = {}
-    if pack is None:
-        return verify_bundle(listed, project, progress), staged
 
     def hash_and_stage(item: SourceFile, expected: str | None) -> tuple[str, int]:
-        if item.size > PACKED_OBJECT_LIMIT or (expected is not None and expected not in missing):
+        if pack is None or item.size > PACKED_OBJECT_LIMIT or (expected is not None and expected not in missing):
             return hash_file(item)
         result = store.objects.put_in_pack(item.open, item.size, pack)
         staged[item.path] = result
         return result.oid, result.size
 
-    return verify_bundle(listed, project, progress, hash_and_stage), staged
+    return verify_bundle(listed, project, progress, trust.wrap(hash_and_stage, missing)), staged
+
+
+def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
+    """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
+    files = {
+        entry.path: CachedFile.of(source.stat, entry.sha256, entry.size)
+        for entry, source in scanned.files()
+        if source.stat is not None
+    }
+    if not trust.hashed and files.keys() == trust.cache.keys():
+        return  # every file was vouched for by the cache as it stands: nothing to write
+    if files:
+        # A cache: the commit is already made, so failing to remember it only costs re-hashing.
+        with contextlib.suppress(OSError):
+            save_dir_cache(store, location, files, taken_at_ns)
 
 
 def import_bundle(
@@ -125,13 +186,19 @@ def import_bundle(
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
     sampler_manifest: Path | None = None,
     command: str | None = None,
+    verify: bool = False,
 ) -> ImportResult:
     """Validate the bundle at ``location`` and commit it on ``project``'s ``branch``.
 
     Nothing is written until the whole bundle has passed validation, and the
-    ref moves only after every object it reaches is durable.
+    ref moves only after every object it reaches is durable. A directory that
+    casstore imported, autosaved or checked out before has a stat cache: files whose
+    stat is unchanged are not read again unless ``verify`` asks for every byte.
     """
     loudness_findings: list[str] = []
+    taken_at = time.time_ns()
+    cached = DirCache() if verify or not location.is_dir() else load_dir_cache(store, location)
+    trust = StatTrust(cached.files, cached.written_at_ns)
     with opened(location) as source:
         listed = list_bundle(source)
         if sampler_manifest is not None:
@@ -154,7 +221,7 @@ def import_bundle(
         missing = store.objects.missing(listed.expected().values())
         pack = store.objects.pack_for(len(missing))
         try:
-            scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing)
+            scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing, trust)
             results = store_bundle_objects(store, scanned, progress, pack, staged)
             tree_id = scanned.tree.id
             # Where the bundle came from and how: the viewer shows the last import's bundle root,
@@ -201,6 +268,7 @@ def import_bundle(
             commit_id, created, _put = commit_on(old)
             checkpoint = None
             store.objects.sync()
+    _refresh_cache(store, location, scanned, trust, taken_at)
     manifest = scanned.manifest
     return ImportResult(
         project=project_id,
@@ -222,6 +290,8 @@ def import_bundle(
         created_commit=created,
         checkpoint=checkpoint,
         warnings=scanned.warnings + loudness_findings,
+        files_hashed=len(trust.hashed),
+        bytes_hashed=sum(trust.hashed),
     )
 
 

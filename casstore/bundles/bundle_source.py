@@ -20,11 +20,12 @@ from casstore.storage.atomic import is_temp_beside
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A regular file of a bundle: its bundle path, its size and how to open it."""
+    """A regular file of a bundle: its bundle path, its size and how to open it (a directory's: its stat too)."""
 
     path: str
     size: int
     open: Callable[[], BinaryIO]
+    stat: os.stat_result | None = None
 
 
 class BundleSource:
@@ -160,7 +161,7 @@ def _directory_source(root: Path) -> BundleSource:
     files: dict[str, SourceFile] = {}
     junk: dict[str, SourceFile] = {}
     for item in walk_directory(root, warnings):
-        found = SourceFile(item.path, item.stat.st_size, partial(open_binary, item.full))
+        found = SourceFile(item.path, item.stat.st_size, partial(open_binary, item.full), item.stat)
         (junk if is_junk(item.path) else files)[item.path] = found
     hint = ""
     if MANIFEST_NAME not in files:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,21 +26,42 @@ RACY_NS = 2_000_000_000
 
 @dataclass(frozen=True)
 class CachedFile:
-    """What the stat cache remembers of one file."""
+    """What the stat cache remembers of one file (``ctime_ns`` 0: a cache written before it was kept)."""
 
     size: int
     mtime_ns: int
     ino: int
     sha256: str
+    ctime_ns: int = 0
 
     def as_json(self) -> list[Any]:
         """Return the compact JSON form kept in the checkout marker."""
-        return [self.size, self.mtime_ns, self.ino, self.sha256]
+        return [self.size, self.mtime_ns, self.ino, self.sha256, self.ctime_ns]
 
     @classmethod
     def from_json(cls, item: list[Any]) -> CachedFile:
         """Parse the compact JSON form."""
-        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]))
+        ctime = int(item[4]) if len(item) > 4 else 0
+        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]), ctime)
+
+    @classmethod
+    def of(cls, st: os.stat_result, sha256: str, size: int | None = None) -> CachedFile:
+        """Remember ``sha256`` for a file whose stat is ``st``."""
+        return cls(st.st_size if size is None else size, st.st_mtime_ns, st.st_ino, sha256, st.st_ctime_ns)
+
+    def vouches_for(self, st: os.stat_result, cached_at_ns: int) -> bool:
+        """Tell whether a file with stat ``st`` still holds this digest without reading it.
+
+        Size, mtime, inode and ctime (as git's index) must match, and the file must have been
+        older than the cache by the racy window: a change in the same clock tick moves no stamp.
+        """
+        return (
+            self.size == st.st_size
+            and self.mtime_ns == st.st_mtime_ns
+            and self.ino == st.st_ino
+            and self.ctime_ns == st.st_ctime_ns
+            and st.st_mtime_ns + RACY_NS < cached_at_ns
+        )
 
 
 @dataclass
@@ -60,15 +83,7 @@ def hash_directory(
     to_hash: list[DirectoryFile] = []
     for item in listing:
         known = cache.get(item.path)
-        st = item.stat
-        if (
-            not verify
-            and known is not None
-            and known.size == st.st_size
-            and known.mtime_ns == st.st_mtime_ns
-            and known.ino == st.st_ino
-            and st.st_mtime_ns + RACY_NS < cached_at_ns
-        ):
+        if not verify and known is not None and known.vouches_for(item.stat, cached_at_ns):
             result[item.path] = known
         else:
             to_hash.append(item)
@@ -76,7 +91,7 @@ def hash_directory(
     def digest(item: DirectoryFile) -> CachedFile:
         with open(item.full, "rb") as stream:
             sha, size = hash_stream(stream)
-        return CachedFile(size, item.stat.st_mtime_ns, item.stat.st_ino, sha)
+        return CachedFile.of(item.stat, sha, size)
 
     for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         result[item.path] = cached
@@ -125,7 +140,11 @@ def check_manifest(root: Path, files: dict[str, CachedFile]) -> ManifestCheck:
 
 @dataclass
 class DirectorySnapshot:
-    """A working directory stored as a tree: the tree, the stat cache and what did not match."""
+    """A working directory stored as a tree: the tree, the stat cache and what did not match.
+
+    ``unchanged`` says the files, digests and roles are exactly those the cache saw: ``tree_id``
+    then came from the cache, without encoding the tree again.
+    """
 
     tree: Tree
     files: dict[str, CachedFile]
@@ -133,12 +152,25 @@ class DirectorySnapshot:
     new_objects: int
     new_bytes: int
     taken_at_ns: int
+    tree_id: str = ""
+    unchanged: bool = False
 
 
 def snapshot_directory(
-    store: Store, root: Path, project_id: str, cache: dict[str, CachedFile] | None = None, cached_at_ns: int = 0
+    store: Store,
+    root: Path,
+    project_id: str,
+    cache: dict[str, CachedFile] | None = None,
+    cached_at_ns: int = 0,
+    cached_tree: str | None = None,
+    stored_already: Callable[[str], bool] | None = None,
 ) -> DirectorySnapshot:
-    """Store every file of ``root`` and build its tree; never refuses a mismatching manifest."""
+    """Store every file of ``root`` and build its tree; never refuses a mismatching manifest.
+
+    ``cached_tree`` is the tree id the cached files made last time (for ``project_id``); when no
+    file was re-read and none came or went, it is the tree id now too. When ``stored_already``
+    says the tree is one a ref already reaches (the newest autosave's), nothing is stored.
+    """
     taken_at = time.time_ns()
     hashes = hash_directory(root, cache, cached_at_ns)
     check = check_manifest(root, hashes.files)
@@ -147,6 +179,14 @@ def snapshot_directory(
         TreeEntry(path, cached.sha256, cached.size, check.roles.get(path, "file"))
         for path, cached in hashes.files.items()
     )
+    tree = Tree(project_id, manifest_id, entries)
+    # Roles come from the manifest, whose digest is among the files: same files, same tree.
+    unchanged = cached_tree is not None and not hashes.hashed and hashes.files.keys() == (cache or {}).keys()
+    tree_id = cached_tree if unchanged and cached_tree else tree.id
+    if stored_already is not None and stored_already(tree_id):
+        # Every object of that tree is stored and reachable: an unchanged autosave writes nothing.
+        return DirectorySnapshot(tree, hashes.files, check, 0, 0, taken_at, tree_id, unchanged)
+    tree_id = tree.id  # what is stored and committed is always named by its own bytes
 
     # Files the stat cache vouched for were stored by an earlier snapshot: only re-read ones can be
     # new, so an unchanged directory (the autosave hot path) skips asking the store about every file.
@@ -162,7 +202,6 @@ def snapshot_directory(
 
     try:
         results = list(parallel_map(put, hashes.files))
-        tree = Tree(project_id, manifest_id, entries)
         tree_put = store.objects.put_bytes(tree.encode(), pack)
         if pack is not None:
             store.objects.publish(pack)  # durable before any commit or ref names these objects
@@ -172,4 +211,4 @@ def snapshot_directory(
         raise
     new_objects = sum(1 for new, _ in results if new) + int(tree_put.new)
     new_bytes = sum(size for new, size in results if new) + (tree_put.size if tree_put.new else 0)
-    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at)
+    return DirectorySnapshot(tree, hashes.files, check, new_objects, new_bytes, taken_at, tree_id, unchanged)

@@ -112,17 +112,28 @@ def autosave(
     project_id = project_of_directory(root, project)
     if keep < 1:
         raise UsageError("the number of autosaves to keep must be at least 1")
-    cache, cached_at = load_dir_cache(store, root)
-    snap = snapshot_directory(store, root, project_id, cache, cached_at)
-    save_dir_cache(store, root, snap.files, snap.taken_at_ns)
-    assets = snap.check.sampler_assets
+    cached = load_dir_cache(store, root)
     before = ordered_autosaves(store, project_id)
     newest = before[-1] if before else None
+    newest_tree = read_commit(store, newest[1]).tree if newest is not None else None
+    snap = snapshot_directory(
+        store,
+        root,
+        project_id,
+        cached.files,
+        cached.written_at_ns,
+        cached.tree_for(project_id),
+        lambda tree: tree == newest_tree,
+    )
+    if not snap.unchanged:
+        # Nothing re-read and nothing came or went: the cache already says all of this.
+        save_dir_cache(store, root, snap.files, snap.taken_at_ns, (project_id, snap.tree_id))
+    assets = snap.check.sampler_assets
     result = AutosaveResult(
         project_id,
         None,
         "",
-        snap.tree.id,
+        snap.tree_id,
         False,
         snap.tree.manifest,
         assets,
@@ -131,17 +142,17 @@ def autosave(
         new_objects=snap.new_objects,
         new_bytes=snap.new_bytes,
     )
-    if newest is not None and read_commit(store, newest[1]).tree == snap.tree.id:
+    if newest is not None and newest_tree == snap.tree_id:
         result.unchanged, result.ref, result.commit = True, newest[0], newest[1]
         result.retained = [full for full, _oid in before]
         return result
     moment = now or utc_now(precise=True)
     when = format_iso(moment, precise=True)
-    mutation = check_component(mutation_id or default_mutation_id(snap.tree.id), "mutation id")
+    mutation = check_component(mutation_id or default_mutation_id(snap.tree_id), "mutation id")
     parent = newest[1] if newest else store.refs.read(f"{project_id}/heads/{DEFAULT_BRANCH}")
     parents = [parent] if parent else []
     commit = new_commit(
-        snap.tree.id, parents, project_id, "autosave", f"autosave {mutation}", mutation, created_at=when
+        snap.tree_id, parents, project_id, "autosave", f"autosave {mutation}", mutation, created_at=when
     )
     put = store.objects.put_bytes(commit.encode())
     store.objects.sync()

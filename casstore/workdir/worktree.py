@@ -20,10 +20,20 @@ from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import TreeEntry
 from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path
 from casstore.storage import canonical
-from casstore.storage.atomic import clear_dead_temps, ensure_dir, fsync_dirs, make_dirs, temp_for, write_durable
+from casstore.storage.atomic import (
+    clear_dead_temps,
+    ensure_dir,
+    fsync_dirs,
+    make_dirs,
+    sync_files,
+    temp_for,
+    write_durable,
+)
 from casstore.storage.fileops import ops
+from casstore.storage.parallel import parallel_map
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
+from casstore.workdir.statcache import save_dir_cache
 
 MARKER_NAME = ".casstore-checkout.json"
 TEMP_SUFFIX = ".casstore-tmp"
@@ -185,6 +195,7 @@ def checkout(
         # What a killed checkout left (temp files beside the user's) goes before anything looks at the files.
         clear_dead_temps(root, skip=RESERVED_TOP)
     marker = read_marker(root) if root.exists() else None
+    started = time.time_ns()
     hashes = hash_directory(root, marker.files if marker else None, marker.written_at_ns if marker else 0)
     current = hashes.files
     base: dict[str, TreeEntry] = {}
@@ -236,51 +247,65 @@ def checkout(
         for parent in root.joinpath(*path.split("/")).parents
         if parent.is_relative_to(root) and parent.is_dir()
     )
-    files = hash_directory(root, current, time.time_ns()).files
-    kept = {p: c for p, c in files.items() if p in target}
-    write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, time.time_ns()))
+    # What was there is vouched for as of when it was hashed, so the cache's time is that moment;
+    # what checkout wrote is newer than it and will be read once more before it is trusted.
+    kept = {p: c for p, c in current.items() if p in target and p not in written}
+    kept = dict(sorted({**kept, **written}.items()))
+    write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, started))
+    # The store's cache of this directory too, so that importing it next reads only what changed.
+    save_dir_cache(store, root, kept, started)
     return CheckoutResult(
         str(root),
         commit.project_id,
         commit_id,
         commit.tree,
-        written,
+        sorted(written),
         sorted(doomed),
         len(target) - len(written),
         checkpoint_ref,
     )
 
 
-def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> list[str]:
+def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> dict[str, CachedFile]:
     """Write every file to a short temp name beside it, then rename them all: all or nothing.
 
-    Until every file is written and fsynced nothing in ``root`` has changed; on failure the
+    The temp files are written in parallel and then fsynced together (one batch, not one
+    flush per file); until all are on disk nothing in ``root`` has changed. On failure the
     temp files and the directories made for them are removed, so a retry starts clean.
+    Returns each written file's stat with the digest it was written with (read from the
+    store and verified), so the stat cache need not read it back.
     """
     made: list[Path] = []
-    staged: list[tuple[str, Path]] = []
+    staged: list[tuple[TreeEntry, Path, Path]] = []
+    targets = {entry.path: root.joinpath(*entry.path.split("/")) for entry in entries}
     try:
         for entry in entries:
-            target = root.joinpath(*entry.path.split("/"))
+            target = targets[entry.path]
             made += make_dirs(target.parent)  # removed again if the checkout fails
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
-            with temp_for(target, "ck", TEMP_SUFFIX) as (out, tmp_path):
-                staged.append((str(tmp_path), target))
+
+        def write_one(entry: TreeEntry) -> None:
+            with temp_for(targets[entry.path], "ck", TEMP_SUFFIX, sync=False) as (out, tmp_path):
+                staged.append((entry, tmp_path, targets[entry.path]))
                 copy_object_to(store, entry, out)
-        for tmp_name, target in staged:
-            ops().replace(tmp_name, target)
+
+        for _written in parallel_map(write_one, entries, io_bound=True):
+            pass
+        sync_files([tmp for _entry, tmp, _target in staged])
+        for _entry, tmp, target in staged:
+            ops().replace(tmp, target)
     except BaseException:
-        for tmp_name, _target in staged:
+        for _entry, tmp, _target in staged:
             with contextlib.suppress(OSError):
-                ops().unlink(tmp_name, missing_ok=True)
+                ops().unlink(tmp, missing_ok=True)
         for directory in reversed(made):
             with contextlib.suppress(OSError):
                 ops().rmdir(directory)
         raise
     # New names in their directories, and new directories in theirs: a power cut keeps both.
-    fsync_dirs([target.parent for _tmp, target in staged] + [directory.parent for directory in made])
-    return [entry.path for entry in entries]
+    fsync_dirs([target.parent for _entry, _tmp, target in staged] + [directory.parent for directory in made])
+    return {entry.path: CachedFile.of(target.stat(), entry.sha256, entry.size) for entry, _tmp, target in staged}
 
 
 def _remove_empty_dirs(root: Path, removed: list[str]) -> None:

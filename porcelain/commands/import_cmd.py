@@ -43,6 +43,12 @@ def _first_names(names: list[str]) -> str:
 @click.option(
     "--compact", is_flag=True, help="Store PCM WAV samples FLAC-compacted now instead of at the next gc (slower)."
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Read and hash every file, even those whose size, mtime, inode and ctime are unchanged since "
+    "casstore last saw this directory (catches corruption that kept a file's stat).",
+)
 @keep_checkpoints_option
 @click.pass_context
 def import_command(
@@ -55,6 +61,7 @@ def import_command(
     keep_checkpoints: int,
     sampler_manifest: Path | None,
     compact: bool,
+    verify: bool,
     as_json: bool,
 ) -> None:
     """Validate BUNDLE (a directory or .zip), store it and commit it on the project's branch."""
@@ -76,6 +83,7 @@ def import_command(
             keep_checkpoints=keep_checkpoints,
             sampler_manifest=sampler_manifest,
             command=command,
+            verify=verify,
         )
     finally:
         progress.finish()
