@@ -7,7 +7,7 @@ from typing import Any
 
 from kivy.properties import ObjectProperty
 
-from .dialogs import ChoiceDialog, FolderChooser, NameDialog
+from .dialogs import ChoiceDialog, FolderChooser, NameDialog, TextDialog
 
 
 class DialogHost:
@@ -22,9 +22,9 @@ class DialogHost:
         dialog.open()
         return dialog
 
-    def show_text(self, text: str) -> None:
-        """Show a text in full (a tapped line that was cut)."""
-        self._open(ChoiceDialog(title="Full text", message=text, yes_text="Close", no_text="Close"))
+    def show_text(self, text: str, title: str = "Full text") -> TextDialog:
+        """Show a text in full (a line that was cut, tapped or held)."""
+        return self._open(TextDialog(title=title, message=text))  # type: ignore[no-any-return]
 
     def _ask(self, *_args: Any) -> None:
         question = self.vm.confirm

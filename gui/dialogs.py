@@ -1,4 +1,7 @@
-"""Dialogs: a yes/no question, naming a version, and a folder or file chooser that shows where it is."""
+"""Dialogs: a yes/no question, a full text, naming a version, and a folder or file chooser that shows where it is.
+
+Also the labels: one that wraps and grows, one cut at a word boundary, and one whose cut text opens in full on a tap.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,36 @@ class WrapLabel(Label):
     """A label that wraps at word boundaries and grows to show all its text."""
 
     heading = BooleanProperty(False)
+
+
+class LineLabel(Label):
+    """One line of text cut at a word boundary (the history rows show the whole text on a long-press)."""
+
+    def is_cut(self) -> bool:
+        """Tell whether the text is longer than the line it sits on (and so shows cut)."""
+        if not self.text:
+            return False
+        width = self._label.get_extents(self.text)[0]
+        return bool(width > self.width - 2 * self.padding_x + 1)
+
+
+class FullTextLabel(LineLabel):
+    """A one-line label (the status line) that shows its whole text in a popup when tapped while cut."""
+
+    show_full = ObjectProperty(None, allownone=True)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        """Open the whole text when this line is cut; otherwise let the tap pass."""
+        if self.collide_point(*touch.pos) and self.is_cut() and self.show_full is not None:
+            self.show_full(self.text)
+            return True
+        return bool(super().on_touch_down(touch))
+
+
+class TextDialog(Popup):
+    """A text shown whole (a line that was cut), with one Close button; Escape closes it too."""
+
+    message = StringProperty("")
 
 
 class ChoiceDialog(Popup):

@@ -27,8 +27,8 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
 from .dialog_host import DialogHost
-from .dialogs import WrapLabel
-from .history_list import HistoryRow, LineLabel
+from .dialogs import FullTextLabel, LineLabel, WrapLabel
+from .history_list import HistoryRow
 from .panes import PanesMixin
 
 # DejaVu Sans (shipped with Kivy) has the arrows and dashes the viewer's words use; Roboto has no "→".
@@ -148,9 +148,8 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
         self.changes_scroll, self.changes_column = _column()
         self.body = BoxLayout(spacing=dp(6))
         self.right_pane = BoxLayout(orientation="vertical", spacing=dp(4))
-        self.status_label = Label(size_hint_y=None, height=dp(30), halign="left", valign="middle")
-        self.status_label.bind(size=self.status_label.setter("text_size"))
-        self.status_label.shorten, self.status_label.split_str = True, " "
+        # 48 dp: a cut status line is a touch target (a tap shows it whole).
+        self.status_label = FullTextLabel(size_hint_y=None, height=dp(48), show_full=self.show_text)
         vm.bind(status=self._status, error=self._status)
 
     def _status(self, *_args: Any) -> None:
