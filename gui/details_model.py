@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kivy.properties import DictProperty, ListProperty, StringProperty
+from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
 
 import casstore
 from casstore import CasstoreError
@@ -26,6 +26,8 @@ class DetailsModel:
     diff_heading = StringProperty("")
     diff_rows = ListProperty([])
     comparison = DictProperty({})
+    sample_choice = NumericProperty(0)  # the sampler asset Space plays in the Version pane
+    changed_choice = NumericProperty(0)  # the changed sample Space plays (old, then new) in the Changes pane
 
     def open_version(self, commit: str) -> None:
         """Show a version's manifest and samples (a damaged one says so, and the rest keeps working)."""
@@ -49,6 +51,7 @@ class DetailsModel:
             for sample in samples:
                 entry = self._sampler_index.get(sample.name)
                 peaks[sample.name] = entry.peak_dbfs if entry is not None else None
+        self.sample_choice = 0
         self.samples = sample_rows(samples, peaks)
         self.load_waveforms([(row["blob"], row["suffix"]) for row in self.samples if row["blob"]])
 
@@ -91,6 +94,7 @@ class DetailsModel:
         self.run_in_background("compare", lambda: casstore.compare_versions(self.store, old, new), self._show_diff)
 
     def _show_diff(self, comparison: Comparison) -> None:
+        self.changed_choice = 0
         self.diff_rows = diff_rows(list(comparison.records)) or [{"text": "no differences", "heading": False}]
         self.comparison = comparison_view(comparison)
         blobs = [(s[k], s["suffix"]) for s in self.comparison["samples"] for k in ("old", "new") if s[k]]
@@ -106,8 +110,43 @@ class DetailsModel:
 
         self.run_in_background("play", work, self.player.play)
 
-    def play_focused_sample(self) -> None:
-        """Play the first sample of the version on show (Space)."""
-        if self.samples:
-            row = self.samples[0]
+    def choose_sample(self, index: int) -> None:
+        """Make a sampler asset of the version on show the one Space plays."""
+        if 0 <= index < len(self.samples):
+            self.sample_choice = index
+
+    def choose_changed_sample(self, index: int) -> None:
+        """Make a changed sample of the comparison the one Space plays (old, then new)."""
+        if 0 <= index < len(self.comparison.get("samples", [])):
+            self.changed_choice = index
+
+    def play_sample(self, index: int) -> None:
+        """Choose and play a sampler asset of the version on show."""
+        self.choose_sample(index)
+        if 0 <= index < len(self.samples):
+            row = self.samples[index]
+            if not row["blob"]:
+                self.status = f"{row['name']} has no audio in the store"
+                return
             self.play([(row["name"], row["blob"], row["suffix"])])
+
+    def play_changed_sample(self, index: int) -> None:
+        """Choose and play a changed sample: the old one, then the new one (whichever exist)."""
+        self.choose_changed_sample(index)
+        changed = self.comparison.get("samples", [])
+        if 0 <= index < len(changed):
+            sample = changed[index]
+            self.play(
+                [
+                    (f"{sample['name']} ({when})", sample[key], sample["suffix"])
+                    for key, when in (("old", "before"), ("new", "after"))
+                    if sample[key]
+                ]
+            )
+
+    def play_focused_sample(self, pane: str = "version") -> None:
+        """Space: play the chosen changed sample in the Changes pane, else the chosen sampler asset."""
+        if pane == "changes" and self.comparison.get("samples"):
+            self.play_changed_sample(int(self.changed_choice))
+        elif self.samples:
+            self.play_sample(min(int(self.sample_choice), len(self.samples) - 1))

@@ -20,6 +20,7 @@ class PanesMixin:
         vm, column = self.vm, self.version_column
         column.clear_widgets()
         self.wave_views: dict[str, list[WaveformView]] = {}
+        self.sample_waves: list[WaveformView] = []
         if not vm.current:
             column.add_widget(WrapLabel(text="Pick a version in the history to see it here."))
             return
@@ -39,18 +40,26 @@ class PanesMixin:
         for row in vm.revision_rows:
             column.add_widget(WrapLabel(text=row["text"], heading=row["heading"]))
         column.add_widget(WrapLabel(text=f"Samples ({len(vm.samples)})", heading=True))
-        for row in vm.samples:
+        for index, row in enumerate(vm.samples):
             column.add_widget(WrapLabel(text=row["name"], bold=True))
             column.add_widget(WrapLabel(text=row["facts"], font_size="13sp", color=(0.75, 0.8, 0.85, 1)))
             line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
-            wave = WaveformView()
+            wave = WaveformView(tap_action=lambda i=index: vm.choose_sample(i), chosen=index == vm.sample_choice)
             self._set_wave(wave, row["blob"])
             self.wave_views.setdefault(row["blob"], []).append(wave)
+            self.sample_waves.append(wave)
             play = Button(text="Play", size_hint_x=None, width=dp(72))
-            play.bind(on_release=lambda *_a, r=row: vm.play([(r["name"], r["blob"], r["suffix"])]))
+            play.bind(on_release=lambda *_a, i=index: vm.play_sample(i))
             line.add_widget(wave)
             line.add_widget(play)
             column.add_widget(line)
+
+    def _mark_choices(self, *_args: Any) -> None:
+        """Frame the samples Space plays: the chosen one in each pane."""
+        for index, wave in enumerate(getattr(self, "sample_waves", [])):
+            wave.chosen = index == self.vm.sample_choice
+        for index, wave in enumerate(getattr(self, "changed_waves", [])):
+            wave.chosen = index == self.vm.changed_choice
 
     def _set_wave(self, wave: WaveformView, blob: str, overlay: str = "") -> None:
         data = self.vm.waveforms.get(blob) or {}
@@ -70,6 +79,7 @@ class PanesMixin:
         vm, column = self.vm, self.changes_column
         column.clear_widgets()
         self.overlay_views: list[tuple[WaveformView, str, str]] = []
+        self.changed_waves: list[WaveformView] = []
         self.grids: list[StepGrid] = []
         if not vm.comparison:
             column.add_widget(WrapLabel(text="Select two versions in the history to see what changed."))
@@ -93,18 +103,18 @@ class PanesMixin:
                 column.add_widget(WrapLabel(text=text))
         if vm.comparison["samples"]:
             column.add_widget(WrapLabel(text="Samples (blue: before, orange: after)", heading=True))
-        for sample in vm.comparison["samples"]:
+        for index, sample in enumerate(vm.comparison["samples"]):
             column.add_widget(WrapLabel(text=f"{sample['name']}: {sample['what']}"))
             line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
-            wave = WaveformView()
+            wave = WaveformView(
+                tap_action=lambda i=index: vm.choose_changed_sample(i), chosen=index == vm.changed_choice
+            )
             self._set_wave(wave, sample["old"], sample["new"])
             self.overlay_views.append((wave, sample["old"], sample["new"]))
-            items = [
-                (f"{sample['name']} ({w})", sample[k], sample["suffix"])
-                for k, w in (("old", "before"), ("new", "after"))
-            ]
-            play = Button(text="Play both", size_hint_x=None, width=dp(110))
-            play.bind(on_release=lambda *_a, it=[i for i in items if i[1]]: vm.play(it))
+            self.changed_waves.append(wave)
+            both = sample["old"] and sample["new"]
+            play = Button(text="Play both" if both else "Play", size_hint_x=None, width=dp(110))
+            play.bind(on_release=lambda *_a, i=index: vm.play_changed_sample(i))
             line.add_widget(wave)
             line.add_widget(play)
             column.add_widget(line)

@@ -79,6 +79,8 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
             comparison=self._fill_changes,
             diff_rows=self._fill_changes,
             confirm=self._ask,
+            sample_choice=self._mark_choices,
+            changed_choice=self._mark_choices,
             projects=self._projects_changed,
             project=self._projects_changed,
         )
@@ -257,7 +259,7 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
             vm.open_cursor()
             self.show_tab("version")
         elif key == KEY_SPACE:
-            vm.play_focused_sample()
+            vm.play_focused_sample("changes" if self.tab == "changes" else "version")
         else:
             return False
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gui_helpers import click, frames, history_row
+from gui_helpers import click, frames, history_row, press, wait
 
 
 def _hold(widget: Any, advance: Any, seconds: float) -> Any:
@@ -67,3 +67,52 @@ def test_tapping_the_cut_status_line_shows_it_whole(viewer: Any) -> None:
     assert viewer.dialog is not None and viewer.dialog.message == words
     viewer.dialog.dismiss()
     frames(2)
+
+
+def _tap_wave(scroll: Any, wave: Any) -> None:
+    scroll.scroll_to(wave, animate=False)
+    frames(3)
+    click(wave)
+
+
+def _played_since(vm: Any, start: int) -> list[tuple[str, float]]:
+    return [(label, round(length, 2)) for label, length in vm.player.loaded[start:]]
+
+
+def test_space_plays_the_chosen_sample_and_old_then_new_of_a_changed_one(viewer: Any) -> None:
+    import pytest
+
+    vm = viewer.vm
+    click(history_row(viewer, "verse edits"))
+    names = [row["name"] for row in vm.samples]
+    gospel = names.index("gospel_stab_short.wav")
+    assert gospel != 0  # so playing the first sample would be caught
+    _tap_wave(viewer.version_scroll, viewer.sample_waves[gospel])
+    assert vm.sample_choice == gospel and viewer.sample_waves[gospel].chosen
+    assert not viewer.sample_waves[0].chosen
+    start = len(vm.player.loaded)
+    press(32)  # space
+    wait(vm)
+    if vm.player.playing.startswith("cannot play"):
+        pytest.skip("no audio output here")
+    assert _played_since(vm, start) == [("gospel_stab_short.wav", 1.89)]  # revision 2's trimmed stab
+    vm.player.stop()
+
+    click(history_row(viewer, "first take"))
+    wait(vm)
+    assert viewer.tab == "changes"
+    changed = [s["name"] for s in vm.comparison["samples"]]
+    stab = changed.index("gospel_stab_short.wav")
+    _tap_wave(viewer.changes_scroll, viewer.changed_waves[stab])
+    assert vm.changed_choice == stab and viewer.changed_waves[stab].chosen
+    start = len(vm.player.loaded)
+    press(32)
+    wait(vm)
+    assert _played_since(vm, start) == [("gospel_stab_short.wav (before)", 2.1)]
+    vm.player._sound.stop()  # the old one ends: the new one follows
+    frames(3)
+    assert _played_since(vm, start) == [
+        ("gospel_stab_short.wav (before)", 2.1),
+        ("gospel_stab_short.wav (after)", 1.89),
+    ]
+    vm.player.stop()
