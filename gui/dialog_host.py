@@ -31,7 +31,7 @@ class DialogHost:
         if not question:
             return
         dialog = ChoiceDialog(title=question["title"], message=question["text"], yes_text="Restore", no_text="Cancel")
-        dialog.on_choice = self.vm.answer
+        dialog.choice_action = self.vm.answer
         self._open(dialog)
 
     def ask_quit(self) -> None:
@@ -44,29 +44,31 @@ class DialogHost:
                 app.stop()
 
         dialog = ChoiceDialog(title="Quit the viewer?", message="Nothing is lost: your versions stay in the store.")
-        dialog.yes_text, dialog.no_text, dialog.on_choice = "Quit", "Stay", quit_if
+        dialog.yes_text, dialog.no_text, dialog.choice_action = "Quit", "Stay", quit_if
         self._open(dialog)
 
     def open_name_dialog(self) -> NameDialog:
         """Ask for a name for the version on show."""
-        dialog = NameDialog(on_name=self.vm.tag_current)
+        dialog = NameDialog(name_action=self.vm.tag_current)
         return self._open(dialog)  # type: ignore[no-any-return]
 
     def open_import(self, start_path: str | None = None) -> FolderChooser:
-        """Open the import chooser: bundle folders and zips, and the sampler manifest's sample types."""
+        """Open the import chooser: bundle folders and zips, and the samples the sampler manifest names."""
         panel = self.vm.panel
         samples = ", ".join(panel.import_dialog_filters)
         hint = "A bundle folder or .zip becomes a new version of its project."
         if samples:
-            hint += f" A sample ({samples}) is added to the working folder: {panel.import_label}."
+            hint += f" A sample ({samples}) named in the sampler manifest is added to the working folder."
         self.chooser = FolderChooser(
             title="Import",
-            filters=["*.zip", *panel.import_dialog_filters],
+            # Only what can be imported: a .wav the sampler manifest does not name would be refused.
+            filters=[self.vm.offered_in_dialog],
+            note_action=self.vm.sampler_assets_in,
             start_path=start_path or self.vm.last_folder or str(Path.cwd()),
             hint=hint,
             accept_text="Import",
-            on_accept=self.vm.import_path,
-            on_folder=self.vm.remember_folder,
+            accept_action=self.vm.import_path,
+            folder_action=self.vm.remember_folder,
         )
         return self._open(self.chooser)  # type: ignore[no-any-return]
 
@@ -83,6 +85,6 @@ class DialogHost:
             start_path=str(Path.cwd()),
             hint="Pick the folder that holds casstore.json (often called .casstore).",
             accept_text="Open this store",
-            on_accept=opened,
+            accept_action=opened,
         )
         return self._open(chooser)  # type: ignore[no-any-return]

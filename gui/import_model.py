@@ -36,6 +36,24 @@ class ImportModel:
         self.panel.import_asset_count = plan.asset_count
         self.panel.import_label = plan.label
 
+    def offered_in_dialog(self, _folder: str, filename: str) -> bool:
+        """Tell whether the import dialog lists a file: a bundle zip, or a sample the sampler manifest names."""
+        name = Path(filename).name
+        if name.lower().endswith(".zip"):
+            return True
+        return self._sampler_index is not None and self._sampler_index.get(name) is not None
+
+    def sampler_assets_in(self, folder: str) -> str:
+        """Say how many of the sampler manifest's assets a folder holds (the import dialog's note)."""
+        if self._sampler_index is None:
+            return ""
+        try:
+            here = {entry.name for entry in Path(folder).iterdir() if entry.is_file()}
+        except OSError:
+            here = set()
+        found = len(here & set(self._sampler_index.entries))
+        return f"{self.panel.import_label} in the sampler manifest; {found} of them in this folder"
+
     def remember_folder(self, folder: str) -> None:
         """Remember the import dialog's folder for next time (and the next launch)."""
         self.last_folder = folder

@@ -32,10 +32,10 @@ class PanesMixin:
         restore.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - dp(12), None)))
         restore.bind(on_release=lambda *_a: vm.ask_restore(vm.current))
         self.restore_version_button = restore
-        name = Button(text="Name…", size_hint_x=None, width=dp(96))
-        name.bind(on_release=lambda *_a: self.open_name_dialog())
+        self.name_button = Button(text="Name…", size_hint_x=None, width=dp(96))
+        self.name_button.bind(on_release=lambda *_a: self.open_name_dialog())
         actions.add_widget(restore)
-        actions.add_widget(name)
+        actions.add_widget(self.name_button)
         column.add_widget(actions)
         for row in vm.revision_rows:
             column.add_widget(WrapLabel(text=row["text"], heading=row["heading"]))

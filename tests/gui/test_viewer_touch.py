@@ -3,6 +3,7 @@ Space plays the chosen sample, a version is named from the window, and the proje
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from gui_helpers import click, frames, history_row, press, wait
@@ -116,3 +117,82 @@ def test_space_plays_the_chosen_sample_and_old_then_new_of_a_changed_one(viewer:
         ("gospel_stab_short.wav (after)", 1.89),
     ]
     vm.player.stop()
+
+
+def _type(text: str) -> None:
+    from kivy.core.window import Window
+
+    for char in text:
+        Window.dispatch("on_textinput", char)
+    frames(2)
+
+
+def test_naming_a_version_from_the_window_shows_in_history_and_in_casstore_log(
+    viewer: Any, tmp_path: Path, frozen_clock: Any
+) -> None:
+    from kivy.core.window import Window
+
+    from conftest import Cli
+
+    vm = viewer.vm
+    first = history_row(viewer, "first take")
+    commit = first.commit
+    click(first)
+    assert vm.current == commit
+    click(viewer.name_button)
+    frozen_clock(0.5)  # the popup's opening animation
+    dialog = viewer.dialog
+    assert dialog is not None and dialog.title == "Name this version"
+    click(dialog.ids.name)
+    _type("first full mix")
+    assert dialog.ids.name.text == "first full mix"
+    Window.dispatch("on_key_down", 13, 0, None, [])  # Enter names it
+    frozen_clock(0.5)
+    assert vm.error == "" and viewer.dialog is None
+    tagged = next(row for row in vm.history if row["commit"] == commit)
+    assert "tag first-full-mix" in tagged["detail"]
+    shown = [w for w in viewer.history_list.layout_manager.children if getattr(w, "commit", "") == commit]
+    assert shown and "tag first-full-mix" in shown[0].detail
+    log = Cli(tmp_path / "store", tmp_path).ok("log", "--oneline", "demo-project/tags/first-full-mix")
+    assert log.out.splitlines()[0].startswith(commit[:12]) and "first take" in log.out.splitlines()[0]
+    # The same name twice is refused in the window, in plain words, and nothing changes.
+    vm.tag_current("first full mix")
+    assert "already named 'first-full-mix'" in vm.error
+
+
+def _pick(viewer: Any, project: str, advance: Any) -> None:
+    picker = viewer.project_picker
+    click(picker)
+    advance(0.5)
+    options = [w for w in picker._dropdown.container.children if getattr(w, "text", "") == project]
+    assert options, f"{project} not offered: {picker.values}"
+    click(options[0])
+    advance(0.5)
+
+
+def test_the_project_picker_switches_projects_and_lists_an_imported_one(
+    viewer: Any, demo_data: Path, frozen_clock: Any
+) -> None:
+    import casstore
+
+    vm = viewer.vm
+    assert viewer.project_picker.values == ["demo-project"]
+    click(viewer.import_button)
+    frozen_clock(0.5)
+    viewer.chooser.ids.chooser.path = str(demo_data)
+    frozen_clock(0.1)
+    viewer.chooser.ids.chooser.selection = [str(demo_data / "drum_bundle")]  # a bundle folder
+    click(viewer.chooser.ids.accept)
+    frozen_clock(0.5)
+    wait(vm)
+    assert vm.error == "" and viewer.project_picker.values == ["demo-project", "drum-machine"]
+    assert vm.project == "drum-machine" and viewer.project_picker.text == "drum-machine"  # not a stale screen
+    assert viewer.history_title.text == "Versions of drum-machine"
+    drum_rows = [row["commit"] for row in vm.history]
+    assert drum_rows == [v.oid for v in casstore.project_timeline(vm.store, "drum-machine")]
+    _pick(viewer, "demo-project", frozen_clock)
+    wait(vm)
+    assert vm.project == "demo-project" and viewer.history_title.text == "Versions of demo-project"
+    assert {row["commit"] for row in vm.history}.isdisjoint(drum_rows)
+    assert any("first take" in w.text for w in viewer.history_list.layout_manager.children if hasattr(w, "commit"))
+    assert vm.current == vm.history[0]["commit"]  # the newest version of the picked project is on show

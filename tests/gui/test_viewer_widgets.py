@@ -200,22 +200,31 @@ def test_play_decodes_the_sample_and_plays_old_then_new(viewer: Any, tmp_path: P
     vm.player.stop()
 
 
-def test_import_dialog_shows_where_it_is_imports_a_sample_and_remembers_the_folder(
+def test_import_dialog_offers_what_it_can_import_imports_a_sample_and_remembers_the_folder(
     viewer: Any, tmp_path: Path, demo_data: Path
 ) -> None:
+    assets = demo_data / "demo_bundle/assets"  # the three choir layers, and kick_room.wav the manifest lacks
     click(viewer.import_button)
     chooser = viewer.chooser
-    assert chooser.ids.chooser.filters == ["*.zip", "*.wav"] and "3 choir layers available" in chooser.hint
-    assert chooser.ids.where.text.startswith("Folder: ")
-    chooser.dismiss()
-    frames(2)
-    sample = demo_data / "demo_bundle/assets/strings_vs_choir_blend.wav"
-    viewer.vm.import_path(str(sample))
+    assert chooser.ids.where.text.startswith("Folder: ") and "(*.wav)" in chooser.hint
+    chooser.ids.chooser.path = str(assets)  # as tapping through the folders does
+    frames(3)
+    assert viewer.vm.last_folder == str(assets)  # remembered on the way, before anything is imported
+    listed = sorted(Path(f).name for f in chooser.ids.chooser.files if Path(f).is_file())
+    assert listed == ["choir_pad_soft.wav", "gospel_stab_short.wav", "strings_vs_choir_blend.wav"]
+    assert chooser.ids.note.text == "3 choir layers available in the sampler manifest; 3 of them in this folder"
+    chooser.ids.chooser.path = str(demo_data / "demo_bundle")
+    frames(3)
+    assert chooser.ids.note.text.endswith("; 0 of them in this folder")
+    chooser.ids.chooser.path = str(assets)
+    frames(3)
+    chooser.ids.chooser.selection = [str(assets / "strings_vs_choir_blend.wav")]
+    click(chooser.ids.accept)
     wait(viewer.vm)
     assert viewer.vm.error == "" and (tmp_path / "work/assets/strings_vs_choir_blend.wav").exists()
-    assert "autosaved" in viewer.vm.status and viewer.vm.last_folder == str(sample.parent)
+    assert "autosaved" in viewer.vm.status
     click(viewer.import_button)
-    assert viewer.chooser.ids.chooser.path == str(sample.parent)
+    assert viewer.chooser.ids.chooser.path == str(assets)
     viewer.chooser.dismiss()
     frames(2)
 
