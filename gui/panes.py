@@ -68,7 +68,17 @@ class PanesMixin:
             other = self.vm.waveforms.get(overlay) or {}
             wave.overlay_mins, wave.overlay_maxs = other.get("mins", []), other.get("maxs", [])
 
+    def _sample_change_text(self, sample: dict[str, Any]) -> str:
+        """Say how a sample changed; a changed one also gives both lengths (a trim shows as a shorter one)."""
+        text = f"{sample['name']}: {sample['what']}"
+        old, new = (self.vm.waveforms.get(sample[key]) for key in ("old", "new"))
+        if sample["old"] and sample["new"] and old and new:
+            text += f", {old['duration']:.2f} s → {new['duration']:.2f} s"
+        return text
+
     def _refresh_waves(self, *_args: Any) -> None:
+        for said, sample in getattr(self, "sample_change_labels", []):
+            said.text = self._sample_change_text(sample)
         for blob, views in getattr(self, "wave_views", {}).items():
             for wave in views:
                 self._set_wave(wave, blob)
@@ -80,6 +90,7 @@ class PanesMixin:
         column.clear_widgets()
         self.overlay_views: list[tuple[WaveformView, str, str]] = []
         self.changed_waves: list[WaveformView] = []
+        self.sample_change_labels: list[tuple[WrapLabel, dict[str, Any]]] = []
         self.grids: list[StepGrid] = []
         if not vm.comparison:
             column.add_widget(WrapLabel(text="Select two versions in the history to see what changed."))
@@ -104,7 +115,9 @@ class PanesMixin:
         if vm.comparison["samples"]:
             column.add_widget(WrapLabel(text="Samples (blue: before, orange: after)", heading=True))
         for index, sample in enumerate(vm.comparison["samples"]):
-            column.add_widget(WrapLabel(text=f"{sample['name']}: {sample['what']}"))
+            said = WrapLabel(text=self._sample_change_text(sample))
+            self.sample_change_labels.append((said, sample))
+            column.add_widget(said)
             line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
             wave = WaveformView(
                 tap_action=lambda i=index: vm.choose_changed_sample(i), chosen=index == vm.changed_choice

@@ -196,3 +196,65 @@ def test_the_project_picker_switches_projects_and_lists_an_imported_one(
     assert {row["commit"] for row in vm.history}.isdisjoint(drum_rows)
     assert any("first take" in w.text for w in viewer.history_list.layout_manager.children if hasattr(w, "commit"))
     assert vm.current == vm.history[0]["commit"]  # the newest version of the picked project is on show
+
+
+def _flac_project(demo_data: Path, tmp_path: Path) -> Path:
+    """The demo bundle as another project whose kick is a FLAC sampler asset."""
+    import hashlib
+    import json
+    import shutil
+
+    import soundfile
+
+    bundle = tmp_path / "flac_bundle"
+    shutil.copytree(demo_data / "demo_bundle", bundle)
+    manifest = json.loads((bundle / "project_manifest.json").read_text())
+    manifest["project"]["id"] = "flac-project"
+    entry = next(e for e in manifest["sampler_assets"] if e["asset_name"] == "kick_room.wav")
+    wav = bundle / entry["relative_path"]
+    data, rate = soundfile.read(str(wav), always_2d=True, dtype="int16")
+    soundfile.write(str(wav.with_suffix(".flac")), data, rate, subtype="PCM_16", format="FLAC")
+    wav.unlink()
+    flac = wav.with_suffix(".flac")
+    entry.update(
+        asset_name=flac.name,
+        relative_path=f"assets/{flac.name}",
+        sha256=hashlib.sha256(flac.read_bytes()).hexdigest(),
+    )
+    (bundle / "project_manifest.json").write_text(json.dumps(manifest, indent=2))
+    return bundle
+
+
+def test_a_flac_sampler_asset_shows_its_waveform_and_plays_decoded(
+    viewer: Any, demo_data: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pytest
+    import soundfile
+
+    import casstore
+
+    vm = viewer.vm
+    bundle = _flac_project(demo_data, tmp_path)
+    casstore.import_bundle(vm.store, bundle, message="kick as FLAC")
+    vm.projects = casstore.list_projects(vm.store)
+    vm.select_project("flac-project")
+    wait(vm)
+    names = [row["name"] for row in vm.samples]
+    kick = names.index("kick_room.flac")
+    assert vm.samples[kick]["suffix"] == ".flac" and vm.samples[kick]["blob"] in vm.waveforms
+    assert viewer.sample_waves[kick].mins  # its thumbnail is drawn
+    start = len(vm.player.loaded)
+    play = viewer.sample_waves[kick].parent.children[0]
+    assert play.text == "Play"
+    viewer.version_scroll.scroll_to(play, animate=False)
+    frames(3)
+    click(play)
+    wait(vm)
+    if vm.player.playing.startswith("cannot play"):
+        pytest.skip("no audio output here")
+    source, rate = soundfile.read(str(bundle / "assets/kick_room.flac"), always_2d=True)
+    assert _played_since(vm, start) == [("kick_room.flac", round(len(source) / rate, 2))]
+    played, played_rate = soundfile.read(str(casstore.playable_wav(vm.store, vm.samples[kick]["blob"], ".flac")))
+    assert played_rate == rate and float(np.max(np.abs(played.reshape(source.shape) - source))) < 1 / 16384
+    vm.player.stop()

@@ -133,6 +133,9 @@ def test_two_versions_show_a_step_grid_with_old_and_new_on_tap(viewer: Any) -> N
     assert grid.picked.endswith("step 32: A#4 v110 → A#4 v64")
     words = [getattr(w, "text", "") for w in viewer.changes_column.children]
     assert "Verse Snapshot · choir_pad_soft.wav · gain_db: -3.0 → -4.5" in words
+    wait(viewer.vm)  # the waveforms (and so the lengths) of both stabs
+    words = [getattr(w, "text", "") for w in viewer.changes_column.children]
+    assert "gospel_stab_short.wav: changed, 2.10 s → 1.89 s" in words and "kick_room.wav: removed" in words
 
 
 def test_a_damaged_checkpoint_still_opens_and_marks_only_that_version(
@@ -174,6 +177,26 @@ def test_a_missing_store_or_unknown_project_is_said_in_the_window(kivy_window: A
     assert picker.ids.where.text.startswith("Folder: ")
     picker.dismiss()
     frames(2)
+    kivy_window.remove_widget(root)
+
+
+def test_the_store_folder_picker_opens_the_chosen_store(kivy_window: Any, tmp_path: Path, demo_data: Path) -> None:
+    import make_viewer_store
+
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    vm = TrackerMixerRoot(str(tmp_path / "nowhere"), None, None)
+    vm.load()
+    root = mount(kivy_window, vm)
+    click(next(w for w in root.problem_box.children if getattr(w, "text", "").startswith("Choose a store")))
+    picker = root.dialog
+    picker.ids.chooser.path = str(tmp_path / "store")  # the folder that holds casstore.json
+    frames(2)
+    click(picker.ids.accept)
+    wait(vm)
+    assert vm.problem == "" and root.problem_box.parent is None
+    assert vm.project == "demo-project" and any("first take" in row["text"] for row in vm.history)
     kivy_window.remove_widget(root)
 
 
