@@ -243,10 +243,12 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
                 self.dialog.dismiss()
             elif self.filter_input.focus:
                 self.filter_input.focus = False
+            elif self.project_picker.is_open:
+                self.project_picker.is_open = False
             else:
                 self.ask_quit()
             return True  # Kivy's own Escape handler would quit at once
-        if self.dialog is not None or self.filter_input.focus:
+        if self.dialog is not None or self.filter_input.focus or self.project_picker.is_open:
             return False
         vm = self.vm
         if key == KEY_Z and "ctrl" in modifiers:

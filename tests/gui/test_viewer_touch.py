@@ -190,6 +190,12 @@ def test_the_project_picker_switches_projects_and_lists_an_imported_one(
     assert viewer.history_title.text == "Versions of drum-machine"
     drum_rows = [row["commit"] for row in vm.history]
     assert drum_rows == [v.oid for v in casstore.project_timeline(vm.store, "drum-machine")]
+    click(viewer.project_picker)
+    frozen_clock(0.5)
+    assert viewer.project_picker.is_open
+    press(27)  # Escape closes the list of projects; it does not ask to quit
+    frozen_clock(0.5)
+    assert not viewer.project_picker.is_open and viewer.dialog is None
     _pick(viewer, "demo-project", frozen_clock)
     wait(vm)
     assert vm.project == "demo-project" and viewer.history_title.text == "Versions of demo-project"
