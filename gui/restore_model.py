@@ -27,6 +27,9 @@ class RestoreModel:
             self.recovery.visible = False
             return
         self.recovery.prompt = point.prompt
+        self.recovery.when = (
+            f"{casstore.relative_time(point.created_at, self.now())} · {casstore.local_time_text(point.created_at)}"
+        )
         self.recovery.manifest_sha256 = point.manifest_sha256 or ""
         self.recovery.sampler_assets = list(point.sampler_assets)
         self.recovery.summary = point.summary

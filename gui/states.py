@@ -30,6 +30,7 @@ class RecoveryState(EventDispatcher):
     visible = BooleanProperty(False)
     available = BooleanProperty(False)
     prompt = StringProperty("")
+    when = StringProperty("")  # the prompt's UTC stamp is the contract's; musicians read this local time
     manifest_sha256 = StringProperty("")
     sampler_assets = ListProperty([])
     summary = StringProperty("")
