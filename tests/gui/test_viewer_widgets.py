@@ -24,7 +24,7 @@ SIZES = [(1280, 800), (1024, 600), (800, 1280)]
 def test_nothing_overlaps_or_overflows_on_a_crowded_store(
     kivy_window: Any, crowded_store: tuple[Path, Path], size: tuple[int, int]
 ) -> None:
-    from layout_check import layout_problems
+    from layout_check import layout_problems, small_targets
 
     from casstore.gui.viewmodels import TrackerMixerRoot
 
@@ -38,6 +38,7 @@ def test_nothing_overlaps_or_overflows_on_a_crowded_store(
         root.show_tab(tab)
         frames(4)
         assert layout_problems(root, size) == [], tab
+        assert small_targets(root, size) == [], tab
     # The recovery panel's 40 asset names scroll inside it; Restore stays on screen and tappable.
     assert root.recovery_panel.height <= size[1] * 0.4 + 1
     assert root.recovery_panel.ids.restore_button.height >= 48
