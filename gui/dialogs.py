@@ -1,4 +1,7 @@
-"""Dialogs: a yes/no question, naming a version, and a folder or file chooser that shows where it is."""
+"""Dialogs: a yes/no question, a full text, naming a version, and a folder or file chooser that shows where it is.
+
+Also the labels: one that wraps and grows, one cut at a word boundary, and one whose cut text opens in full on a tap.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +20,55 @@ class WrapLabel(Label):
     heading = BooleanProperty(False)
 
 
+class LineLabel(Label):
+    """One line of text cut at a word boundary (the history rows show the whole text on a long-press)."""
+
+    def is_cut(self) -> bool:
+        """Tell whether the text is longer than the line it sits on (and so shows cut)."""
+        if not self.text:
+            return False
+        width = self._label.get_extents(self.text)[0]
+        return bool(width > self.width - 2 * self.padding_x + 1)
+
+
+class FullTextLabel(LineLabel):
+    """A one-line label (the status line) that shows its whole text in a popup when tapped while cut."""
+
+    show_full = ObjectProperty(None, allownone=True)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        """Open the whole text when this line is cut; otherwise let the tap pass."""
+        if self.collide_point(*touch.pos) and self.is_cut() and self.show_full is not None:
+            self.show_full(self.text)
+            return True
+        return bool(super().on_touch_down(touch))
+
+
+class TextDialog(Popup):
+    """A text shown whole (a line that was cut), with one Close button; Escape closes it too."""
+
+    message = StringProperty("")
+
+
 class ChoiceDialog(Popup):
     """A question with two answers; Escape (or a tap outside) answers no."""
 
     message = StringProperty("")
     yes_text = StringProperty("Yes")
     no_text = StringProperty("Cancel")
-    on_choice = ObjectProperty(None, allownone=True)
+    # Callbacks are not named on_*: Kivy takes on_* keyword arguments as event bindings, not values.
+    choice_action = ObjectProperty(None, allownone=True)
 
     def choose(self, yes: bool) -> None:
         """Answer and close."""
-        callback, self.on_choice = self.on_choice, None
+        callback, self.choice_action = self.choice_action, None
         self.dismiss()
         if callback is not None:
             callback(yes)
 
     def on_dismiss(self) -> None:
         """Closing without a choice answers no."""
-        callback, self.on_choice = self.on_choice, None
+        callback, self.choice_action = self.choice_action, None
         if callback is not None:
             callback(False)
 
@@ -42,13 +76,13 @@ class ChoiceDialog(Popup):
 class NameDialog(Popup):
     """Ask for a version's name."""
 
-    on_name = ObjectProperty(None, allownone=True)
+    name_action = ObjectProperty(None, allownone=True)
 
     def submit(self) -> None:
         """Pass the typed name on and close."""
         name = self.ids.name.text.strip()
-        if name and self.on_name is not None:
-            self.on_name(name)
+        if name and self.name_action is not None:
+            self.name_action(name)
         self.dismiss()
 
 
@@ -59,16 +93,21 @@ class FolderChooser(Popup):
     filters = ListProperty([])
     hint = StringProperty("")
     accept_text = StringProperty("Open")
-    on_accept = ObjectProperty(None, allownone=True)
-    on_folder = ObjectProperty(None, allownone=True)
+    accept_action = ObjectProperty(None, allownone=True)
+    folder_action = ObjectProperty(None, allownone=True)
+    note_action = ObjectProperty(None, allownone=True)  # folder -> a line about what it holds
+    note = StringProperty("")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ids.chooser.bind(path=self._moved)
+        self._moved(None, self.ids.chooser.path, remember=False)
 
-    def _moved(self, _chooser: Any, path: str) -> None:
-        if self.on_folder is not None:
-            self.on_folder(path)
+    def _moved(self, _chooser: Any, path: str, remember: bool = True) -> None:
+        if self.note_action is not None:
+            self.note = self.note_action(path)
+        if remember and self.folder_action is not None:
+            self.folder_action(path)
 
     def chosen(self) -> str:
         """Return the selected entry, or the folder on show when nothing is selected."""
@@ -77,7 +116,7 @@ class FolderChooser(Popup):
 
     def accept(self) -> None:
         """Pass the choice on and close."""
-        callback: Callable[[str], None] | None = self.on_accept
+        callback: Callable[[str], None] | None = self.accept_action
         path = self.chosen()
         self.dismiss()
         if callback is not None:

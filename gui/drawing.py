@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.graphics import Color, Line, Rectangle
 from kivy.metrics import dp
-from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
 
 from .rows import CELL_COLORS
@@ -71,7 +71,10 @@ class StepGrid(Widget):
 
 
 class WaveformView(Widget):
-    """Min/max envelopes drawn as vertical bars; a second envelope (``overlay``) is drawn on top."""
+    """Min/max envelopes drawn as vertical bars; a second envelope (``overlay``) is drawn on top.
+
+    A tap calls ``tap_action`` (it chooses the sample Space plays); ``chosen`` draws a frame around it.
+    """
 
     mins = ListProperty([])
     maxs = ListProperty([])
@@ -80,12 +83,14 @@ class WaveformView(Widget):
     color = ListProperty([0.35, 0.65, 1.0, 0.9])
     overlay_color = ListProperty([1.0, 0.7, 0.2, 0.7])
     duration = NumericProperty(0)
+    chosen = BooleanProperty(False)
+    tap_action = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.size_hint_y = None
         self.height = dp(56)
-        for name in ("pos", "size", "mins", "maxs", "overlay_mins", "overlay_maxs"):
+        for name in ("pos", "size", "mins", "maxs", "overlay_mins", "overlay_maxs", "chosen"):
             self.bind(**{name: self._draw})
 
     def _bars(self, mins: list[float], maxs: list[float]) -> None:
@@ -106,3 +111,13 @@ class WaveformView(Widget):
             self._bars(list(self.mins), list(self.maxs))
             Color(*self.overlay_color)
             self._bars(list(self.overlay_mins), list(self.overlay_maxs))
+            if self.chosen:
+                Color(1, 1, 1, 0.9)
+                Line(rectangle=(self.x + 1, self.y + 1, self.width - 2, self.height - 2), width=1.5)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        """Choose this sample."""
+        if self.collide_point(*touch.pos) and self.tap_action is not None:
+            self.tap_action()
+            return True
+        return bool(super().on_touch_down(touch))

@@ -15,21 +15,21 @@ from kivy.core.text import DEFAULT_FONT, LabelBase
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.metrics import dp
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
-from kivy.uix.behaviors import ButtonBehavior
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.recycleview import RecycleView
-from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.spinner import Spinner
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
-from .dialogs import ChoiceDialog, FolderChooser, NameDialog, WrapLabel
-from .drawing import StepGrid, WaveformView
+from .dialog_host import DialogHost
+from .dialogs import FullTextLabel, LineLabel, WrapLabel
+from .history_list import HistoryRow
+from .panes import PanesMixin
 
 # DejaVu Sans (shipped with Kivy) has the arrows and dashes the viewer's words use; Roboto has no "→".
 LabelBase.register(DEFAULT_FONT, "data/fonts/DejaVuSans.ttf")
@@ -39,41 +39,10 @@ KEY_UP, KEY_DOWN, KEY_PAGE_UP, KEY_PAGE_DOWN = 273, 274, 280, 281
 KEY_ENTER, KEY_NUMPAD_ENTER, KEY_SPACE, KEY_ESCAPE, KEY_Z = 13, 271, 32, 27, 122
 
 
-class LineLabel(Label):
-    """One line of text cut at a word boundary; tapping its row shows the whole text in the Version pane."""
-
-
-class HistoryRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
-    """One version in the history list; its colour bar tells the kind at a glance."""
-
-    commit = StringProperty("")
-    kind = StringProperty("")
-    text = StringProperty("")
-    detail = StringProperty("")
-    kind_color = ListProperty([0.8, 0.8, 0.8, 1])
-    selected = BooleanProperty(False)
-    focused = BooleanProperty(False)
-    damaged = BooleanProperty(False)
-    depth = NumericProperty(0)
-
-    def on_release(self) -> None:
-        """Select or deselect this version."""
-        root = _viewer_of(self)
-        if root is not None:
-            root.vm.toggle_select(self.commit)
-            root.show_tab("version" if len(root.vm.selected) < 2 else "changes")
-
-
 class RecoveryPanel(BoxLayout):
     """The launch panel: the autosave prompt, what it holds, Restore (into the named folder) and Not now."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
-
-
-def _viewer_of(widget: Any) -> ViewerRoot | None:
-    while widget is not None and not isinstance(widget, ViewerRoot):
-        widget = widget.parent
-    return widget
 
 
 def _button(text: str, action: Any, **kwargs: Any) -> Button:
@@ -90,14 +59,12 @@ def _column() -> tuple[ScrollView, GridLayout]:
     return scroll, column
 
 
-class ViewerRoot(BoxLayout):
+class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
     """The whole window: top bar, recovery panel, history, version details and changes, status line."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
     portrait = BooleanProperty(False)
     tab = StringProperty("version")
-    dialog = ObjectProperty(None, allownone=True)
-    chooser = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(orientation="vertical", padding=dp(6), spacing=dp(6), **kwargs)
@@ -112,6 +79,8 @@ class ViewerRoot(BoxLayout):
             comparison=self._fill_changes,
             diff_rows=self._fill_changes,
             confirm=self._ask,
+            sample_choice=self._mark_choices,
+            changed_choice=self._mark_choices,
             projects=self._projects_changed,
             project=self._projects_changed,
         )
@@ -181,9 +150,8 @@ class ViewerRoot(BoxLayout):
         self.changes_scroll, self.changes_column = _column()
         self.body = BoxLayout(spacing=dp(6))
         self.right_pane = BoxLayout(orientation="vertical", spacing=dp(4))
-        self.status_label = Label(size_hint_y=None, height=dp(30), halign="left", valign="middle")
-        self.status_label.bind(size=self.status_label.setter("text_size"))
-        self.status_label.shorten, self.status_label.split_str = True, " "
+        # 48 dp: a cut status line is a touch target (a tap shows it whole).
+        self.status_label = FullTextLabel(size_hint_y=None, height=dp(48), show_full=self.show_text)
         vm.bind(status=self._status, error=self._status)
 
     def _status(self, *_args: Any) -> None:
@@ -254,102 +222,6 @@ class ViewerRoot(BoxLayout):
         self._arrange()
 
     # -- panes ---------------------------------------------------------------------------------
-    def _fill_version(self, *_args: Any) -> None:
-        vm, column = self.vm, self.version_column
-        column.clear_widgets()
-        self.wave_views: dict[str, list[WaveformView]] = {}
-        if not vm.current:
-            column.add_widget(WrapLabel(text="Pick a version in the history to see it here."))
-            return
-        column.add_widget(WrapLabel(text=vm.current_title, heading=True, font_size="18sp"))
-        actions = BoxLayout(size_hint_y=None, height=dp(48), spacing=dp(6))
-        folder = Path(vm.workdir).name if vm.workdir else "…"
-        restore = Button(text=f"Restore into {folder}", bold=True, background_color=(0.3, 0.8, 0.4, 1))
-        restore.text_size, restore.shorten, restore.split_str, restore.halign = (None, None), True, " ", "center"
-        restore.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - dp(12), None)))
-        restore.bind(on_release=lambda *_a: vm.ask_restore(vm.current))
-        self.restore_version_button = restore
-        name = Button(text="Name…", size_hint_x=None, width=dp(96))
-        name.bind(on_release=lambda *_a: self.open_name_dialog())
-        actions.add_widget(restore)
-        actions.add_widget(name)
-        column.add_widget(actions)
-        for row in vm.revision_rows:
-            column.add_widget(WrapLabel(text=row["text"], heading=row["heading"]))
-        column.add_widget(WrapLabel(text=f"Samples ({len(vm.samples)})", heading=True))
-        for row in vm.samples:
-            column.add_widget(WrapLabel(text=row["name"], bold=True))
-            column.add_widget(WrapLabel(text=row["facts"], font_size="13sp", color=(0.75, 0.8, 0.85, 1)))
-            line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
-            wave = WaveformView()
-            self._set_wave(wave, row["blob"])
-            self.wave_views.setdefault(row["blob"], []).append(wave)
-            play = Button(text="Play", size_hint_x=None, width=dp(72))
-            play.bind(on_release=lambda *_a, r=row: vm.play([(r["name"], r["blob"], r["suffix"])]))
-            line.add_widget(wave)
-            line.add_widget(play)
-            column.add_widget(line)
-
-    def _set_wave(self, wave: WaveformView, blob: str, overlay: str = "") -> None:
-        data = self.vm.waveforms.get(blob) or {}
-        wave.mins, wave.maxs = data.get("mins", []), data.get("maxs", [])
-        if overlay:
-            other = self.vm.waveforms.get(overlay) or {}
-            wave.overlay_mins, wave.overlay_maxs = other.get("mins", []), other.get("maxs", [])
-
-    def _refresh_waves(self, *_args: Any) -> None:
-        for blob, views in getattr(self, "wave_views", {}).items():
-            for wave in views:
-                self._set_wave(wave, blob)
-        for wave, old, new in getattr(self, "overlay_views", []):
-            self._set_wave(wave, old, new)
-
-    def _fill_changes(self, *_args: Any) -> None:
-        vm, column = self.vm, self.changes_column
-        column.clear_widgets()
-        self.overlay_views: list[tuple[WaveformView, str, str]] = []
-        self.grids: list[StepGrid] = []
-        if not vm.comparison:
-            column.add_widget(WrapLabel(text="Select two versions in the history to see what changed."))
-            return
-        column.add_widget(WrapLabel(text=vm.diff_heading, heading=True, font_size="18sp"))
-        for grid in vm.comparison["grids"]:
-            column.add_widget(
-                WrapLabel(text=f"Pattern {grid['pattern']}: {grid['changed']} steps changed", heading=True)
-            )
-            column.add_widget(WrapLabel(text="Tracks: " + ", ".join(grid["tracks"]), font_size="13sp"))
-            picked = WrapLabel(text="Tap a cell to see old → new.", font_size="13sp", color=(1, 0.8, 0.5, 1))
-            cells = StepGrid(grid=grid, size_hint_y=None, height=max(dp(48), dp(22) * len(grid["tracks"])))
-            cells.bind(picked=picked.setter("text"))
-            self.grids.append(cells)
-            column.add_widget(cells)
-            column.add_widget(picked)
-        if vm.comparison["mixer"]:
-            column.add_widget(WrapLabel(text="Mixer: before → after", heading=True))
-            for value in vm.comparison["mixer"]:
-                text = f"{value['where']} · {value['field']}: {value['old']} → {value['new']}"
-                column.add_widget(WrapLabel(text=text))
-        if vm.comparison["samples"]:
-            column.add_widget(WrapLabel(text="Samples (blue: before, orange: after)", heading=True))
-        for sample in vm.comparison["samples"]:
-            column.add_widget(WrapLabel(text=f"{sample['name']}: {sample['what']}"))
-            line = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
-            wave = WaveformView()
-            self._set_wave(wave, sample["old"], sample["new"])
-            self.overlay_views.append((wave, sample["old"], sample["new"]))
-            items = [
-                (f"{sample['name']} ({w})", sample[k], sample["suffix"])
-                for k, w in (("old", "before"), ("new", "after"))
-            ]
-            play = Button(text="Play both", size_hint_x=None, width=dp(110))
-            play.bind(on_release=lambda *_a, it=[i for i in items if i[1]]: vm.play(it))
-            line.add_widget(wave)
-            line.add_widget(play)
-            column.add_widget(line)
-        column.add_widget(WrapLabel(text="In words", heading=True))
-        for row in vm.diff_rows:
-            column.add_widget(WrapLabel(text=row["text"], heading=row["heading"], font_size="13sp"))
-
     def _scroll_to_cursor(self, *_args: Any) -> None:
         rows = len(self.vm.history)
         # A short list stays at the top; a long one scrolls to keep the focused row in view.
@@ -357,77 +229,6 @@ class ViewerRoot(BoxLayout):
             self.history_list.scroll_y = 1 - self.vm.cursor / (rows - 1)
 
     # -- dialogs ---------------------------------------------------------------------------------
-    def _open(self, dialog: Any) -> Any:
-        self.dialog = dialog
-        dialog.bind(on_dismiss=lambda *_a: setattr(self, "dialog", None) if self.dialog is dialog else None)
-        dialog.open()
-        return dialog
-
-    def show_text(self, text: str) -> None:
-        """Show a text in full (a tapped line that was cut)."""
-        self._open(ChoiceDialog(title="Full text", message=text, yes_text="Close", no_text="Close"))
-
-    def _ask(self, *_args: Any) -> None:
-        question = self.vm.confirm
-        if not question:
-            return
-        dialog = ChoiceDialog(title=question["title"], message=question["text"], yes_text="Restore", no_text="Cancel")
-        dialog.on_choice = self.vm.answer
-        self._open(dialog)
-
-    def ask_quit(self) -> None:
-        """Escape outside a dialog: ask before quitting."""
-        from kivy.app import App
-
-        def quit_if(yes: bool) -> None:
-            app = App.get_running_app()
-            if yes and app is not None:
-                app.stop()
-
-        dialog = ChoiceDialog(title="Quit the viewer?", message="Nothing is lost: your versions stay in the store.")
-        dialog.yes_text, dialog.no_text, dialog.on_choice = "Quit", "Stay", quit_if
-        self._open(dialog)
-
-    def open_name_dialog(self) -> NameDialog:
-        """Ask for a name for the version on show."""
-        dialog = NameDialog(on_name=self.vm.tag_current)
-        return self._open(dialog)  # type: ignore[no-any-return]
-
-    def open_import(self, start_path: str | None = None) -> FolderChooser:
-        """Open the import chooser: bundle folders and zips, and the sampler manifest's sample types."""
-        panel = self.vm.panel
-        samples = ", ".join(panel.import_dialog_filters)
-        hint = "A bundle folder or .zip becomes a new version of its project."
-        if samples:
-            hint += f" A sample ({samples}) is added to the working folder: {panel.import_label}."
-        self.chooser = FolderChooser(
-            title="Import",
-            filters=["*.zip", *panel.import_dialog_filters],
-            start_path=start_path or self.vm.last_folder or str(Path.cwd()),
-            hint=hint,
-            accept_text="Import",
-            on_accept=self.vm.import_path,
-            on_folder=self.vm.remember_folder,
-        )
-        return self._open(self.chooser)  # type: ignore[no-any-return]
-
-    def open_store_picker(self) -> FolderChooser:
-        """Choose the folder of a store (shown when there is none, or the project is unknown)."""
-
-        def opened(path: str) -> None:
-            self.vm.open_store_at(path, None)
-            self.vm.load()
-            self._arrange()
-
-        chooser = FolderChooser(
-            title="Choose a store folder",
-            start_path=str(Path.cwd()),
-            hint="Pick the folder that holds casstore.json (often called .casstore).",
-            accept_text="Open this store",
-            on_accept=opened,
-        )
-        return self._open(chooser)  # type: ignore[no-any-return]
-
     # -- keyboard --------------------------------------------------------------------------------
     def on_parent(self, _widget: Any, parent: Any) -> None:
         """Listen to the keyboard only while in the window."""
@@ -442,10 +243,12 @@ class ViewerRoot(BoxLayout):
                 self.dialog.dismiss()
             elif self.filter_input.focus:
                 self.filter_input.focus = False
+            elif self.project_picker.is_open:
+                self.project_picker.is_open = False
             else:
                 self.ask_quit()
             return True  # Kivy's own Escape handler would quit at once
-        if self.dialog is not None or self.filter_input.focus:
+        if self.dialog is not None or self.filter_input.focus or self.project_picker.is_open:
             return False
         vm = self.vm
         if key == KEY_Z and "ctrl" in modifiers:
@@ -458,7 +261,7 @@ class ViewerRoot(BoxLayout):
             vm.open_cursor()
             self.show_tab("version")
         elif key == KEY_SPACE:
-            vm.play_focused_sample()
+            vm.play_focused_sample("changes" if self.tab == "changes" else "version")
         else:
             return False
         return True
@@ -469,4 +272,4 @@ def build_root(vm: Any) -> ViewerRoot:
     return ViewerRoot(vm=vm)
 
 
-__all__ = ["HistoryRow", "RecycleView", "ViewerRoot", "build_root"]
+__all__ = ["HistoryRow", "LineLabel", "RecycleView", "ViewerRoot", "build_root"]

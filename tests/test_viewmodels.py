@@ -199,3 +199,18 @@ def test_importing_a_crash_report_brings_its_autosaves_into_the_history(
     assert vm.error == "" and vm.project == "demo-project"
     assert vm.status.startswith("imported crash report of demo-project: ")
     assert [row["kind"] for row in vm.history][:3] == ["autosave"] * 3
+
+
+def test_the_recovery_panel_says_when_in_local_time(viewer_store: tuple[Path, Path]) -> None:
+    from datetime import datetime, timedelta
+
+    import casstore
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    point = casstore.safe_recovery_offer(casstore.open_store(store), "demo-project")
+    assert point is not None
+    taken = datetime.fromisoformat(point.created_at.replace("Z", "+00:00"))
+    vm = TrackerMixerRoot(str(store), None, str(work), now=lambda: taken + timedelta(minutes=3))
+    vm.load()
+    assert vm.recovery.when == f"3 min ago · {casstore.local_time_text(point.created_at)}"

@@ -7,11 +7,16 @@ import os
 import select
 import shutil
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2] / "testdata"))
+from gui_helpers import frames, mount
 
 
 def _start_xvfb() -> None:
@@ -117,3 +122,42 @@ def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     (work / "patterns/verse.json").write_text(json.dumps({**pattern, "steps": []}))
     casstore.record_autosave(store, work, "long-project", "m1")
     return root / "store", work
+
+
+@pytest.fixture()
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Kivy's clock on a hand-moved time: ``advance(seconds)`` moves it and draws two frames."""
+    from kivy.clock import Clock
+
+    clock = object.__getattribute__(Clock, "_obj")  # Clock is a context proxy; patch the clock behind it
+    now = [clock.time()]
+    monkeypatch.setattr(clock, "_max_fps", 0)  # no frame pacing: it would wait for a time that never comes
+    monkeypatch.setattr(clock, "time", lambda: now[0])
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+        frames(2)
+
+    return advance
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture()
+def viewer(kivy_window: Any, tmp_path: Path, demo_data: Path) -> Any:
+    import make_viewer_store
+
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
+    vm.configure_sampler_manifest(str(demo_data / "sampler_s3_manifest.json"))
+    vm.load()
+    root = mount(kivy_window, vm)
+    yield root
+    if root.dialog is not None:
+        root.dialog.dismiss()
+    kivy_window.remove_widget(root)

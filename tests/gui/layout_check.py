@@ -64,3 +64,27 @@ def layout_problems(root: Any, window_size: tuple[int, int]) -> list[str]:
 def _name(widget: Any) -> str:
     text = getattr(widget, "text", "")
     return f"{type(widget).__name__}({text[:40]!r})" if text else type(widget).__name__
+
+
+def small_targets(root: Any, window_size: tuple[int, int], least_dp: float = 48) -> list[str]:
+    """Name every visible thing a finger taps (buttons, rows, text fields, waveforms) smaller than ``least_dp``."""
+    from kivy.metrics import dp
+    from kivy.uix.behaviors import ButtonBehavior
+
+    found = []
+
+    def walk(widget: Any, clip: Rect) -> None:
+        if widget.opacity == 0:
+            return
+        rect = _rect(widget)
+        if _clip(rect, clip) is None:
+            return
+        tappable = isinstance(widget, ButtonBehavior | TextInput | WaveformView)
+        if tappable and (widget.height < dp(least_dp) - 0.5 or widget.width < dp(least_dp) - 0.5):
+            found.append(f"small target: {_name(widget)} {widget.width:.0f}x{widget.height:.0f}")
+        inner = _clip(rect, clip) if isinstance(widget, ScrollView) else clip
+        for child in widget.children:
+            walk(child, inner or clip)
+
+    walk(root, (0, 0, *window_size))
+    return found

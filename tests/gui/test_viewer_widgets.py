@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,105 +15,30 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "testdata"))
 sys.path.insert(0, str(Path(__file__).parent))
+from gui_helpers import click, frames, history_row, mount, press, wait
+
 SIZES = [(1280, 800), (1024, 600), (800, 1280)]
-
-
-def _frames(count: int = 3) -> None:
-    from kivy.base import EventLoop
-
-    for _ in range(count):
-        EventLoop.idle()
-
-
-def _click(widget: Any) -> None:
-    from kivy.tests.common import UnitTestTouch
-
-    x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
-    _frames(2)
-
-
-def _key(key: int, modifiers: list[str] | None = None) -> None:
-    from kivy.core.window import Window
-
-    Window.dispatch("on_keyboard", key, 0, "", modifiers or [])
-    _frames(2)
-
-
-def _wait(vm: Any, timeout: float = 60) -> None:
-    """Tick frames until background work is done (polls a condition; no fixed wait)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _frames(1)
-        if not vm.busy:
-            _frames(3)
-            return
-        time.sleep(0.01)
-    raise AssertionError("background work did not finish")
-
-
-def _mount(window: Any, vm: Any, size: tuple[int, int] = (1280, 800)) -> Any:
-    from casstore.gui.views import build_root
-
-    for child in list(window.children):
-        window.remove_widget(child)
-    window.size = size
-    root = build_root(vm)
-    window.add_widget(root)
-    _frames(4)
-    _wait(vm)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture()
-def viewer(kivy_window: Any, tmp_path: Path, demo_data: Path) -> Any:
-    import make_viewer_store
-
-    from casstore.gui.viewmodels import TrackerMixerRoot
-
-    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
-    vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
-    vm.configure_sampler_manifest(str(demo_data / "sampler_s3_manifest.json"))
-    vm.load()
-    root = _mount(kivy_window, vm)
-    yield root
-    if root.dialog is not None:
-        root.dialog.dismiss()
-    kivy_window.remove_widget(root)
-
-
-def _row(root: Any, words: str) -> Any:
-    from casstore.gui.views import HistoryRow
-
-    rows = [w for w in root.history_list.layout_manager.children if isinstance(w, HistoryRow)]
-    return next(w for w in rows if words in w.text)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_nothing_overlaps_or_overflows_on_a_crowded_store(
     kivy_window: Any, crowded_store: tuple[Path, Path], size: tuple[int, int]
 ) -> None:
-    from layout_check import layout_problems
+    from layout_check import layout_problems, small_targets
 
     from casstore.gui.viewmodels import TrackerMixerRoot
 
     store, work = crowded_store
     vm = TrackerMixerRoot(str(store), None, str(work))
     vm.load()
-    root = _mount(kivy_window, vm, size)
+    root = mount(kivy_window, vm, size)
     assert vm.recovery.visible and len(vm.history) == 51 and len(vm.samples) == 40  # 50 imports, 1 autosave
     assert root.portrait == (size[1] > size[0])
     for tab in ("history", "version", "changes") if root.portrait else ("version", "changes"):
         root.show_tab(tab)
-        _frames(4)
+        frames(4)
         assert layout_problems(root, size) == [], tab
+        assert small_targets(root, size) == [], tab
     # The recovery panel's 40 asset names scroll inside it; Restore stays on screen and tappable.
     assert root.recovery_panel.height <= size[1] * 0.4 + 1
     assert root.recovery_panel.ids.restore_button.height >= 48
@@ -123,72 +47,72 @@ def test_nothing_overlaps_or_overflows_on_a_crowded_store(
 
 def test_portrait_stacks_the_panes_behind_tabs(viewer: Any, kivy_window: Any) -> None:
     kivy_window.size = (800, 1280)
-    _frames(4)
+    frames(4)
     assert viewer.portrait and viewer.history_pane.parent is not None
-    _click(viewer.tab_buttons["changes"])
+    click(viewer.tab_buttons["changes"])
     assert viewer.changes_scroll.parent is not None and viewer.history_pane.parent is None
     kivy_window.size = (1280, 800)
-    _frames(4)
+    frames(4)
     assert not viewer.portrait and viewer.history_pane.parent is not None
 
 
 def test_restore_any_version_asks_then_undo_puts_the_edit_back(viewer: Any, tmp_path: Path) -> None:
     work = tmp_path / "work"
     edited = (work / "mixer/verse_snapshot.json").read_bytes()
-    _click(_row(viewer, "first take"))
+    click(history_row(viewer, "first take"))
     assert viewer.vm.current_title.startswith("Import: first take")
-    _click(viewer.restore_version_button)
+    click(viewer.restore_version_button)
     dialog = viewer.dialog
     assert dialog is not None and str(work) in dialog.message and "mixer/verse_snapshot.json" in dialog.message
-    _click(dialog.ids.yes)
-    _wait(viewer.vm)
+    click(dialog.ids.yes)
+    wait(viewer.vm)
     assert viewer.vm.error == "" and (work / "assets/kick_room.wav").exists()
     assert "checkpoint" in viewer.status_label.text and not viewer.undo_button.disabled
-    _click(viewer.undo_button)
-    _wait(viewer.vm)
+    click(viewer.undo_button)
+    wait(viewer.vm)
     assert (work / "mixer/verse_snapshot.json").read_bytes() == edited and not (work / "assets/kick_room.wav").exists()
 
 
 def test_recovery_restore_not_now_and_reopen(viewer: Any, tmp_path: Path) -> None:
     panel = viewer.recovery_panel
     assert panel.ids.prompt.text.startswith("Autosaved demo-project at ") and panel.parent is not None
-    _click(panel.ids.not_now_button)
+    click(panel.ids.not_now_button)
     assert panel.parent is None
-    _click(viewer.recovery_button)
+    click(viewer.recovery_button)
     assert panel.parent is not None
-    _click(panel.ids.restore_button)
+    click(panel.ids.restore_button)
     assert "work" in viewer.dialog.message
-    _click(viewer.dialog.ids.yes)
-    _wait(viewer.vm)
+    click(viewer.dialog.ids.yes)
+    wait(viewer.vm)
     assert panel.parent is None and viewer.vm.recovery.available is False  # restored: not offered again
 
 
 def test_keyboard_moves_opens_undoes_and_escape_asks_before_quitting(viewer: Any) -> None:
     vm = viewer.vm
     assert vm.cursor == 0
-    _key(274)  # down
-    _key(274)
+    press(274)  # down
+    press(274)
     assert vm.cursor == 2 and vm.history[2]["focused"]
-    _key(280)  # page up
+    press(280)  # page up
     assert vm.cursor == 0
-    _key(281)  # page down
+    press(281)  # page down
     assert vm.cursor == len(vm.history) - 1
-    _key(13)  # enter
+    press(13)  # enter
     assert vm.current == vm.history[-1]["commit"] and viewer.tab == "version"
-    _key(27)  # escape: a question, not a quit
+    press(27)  # escape: a question, not a quit
     assert viewer.dialog is not None and viewer.dialog.title == "Quit the viewer?"
-    _key(27)  # escape closes the dialog
-    _frames(3)
+    press(27)  # escape closes the dialog
+    frames(3)
     assert viewer.dialog is None and viewer.parent is not None
     viewer.ids_restored = False
-    _key(122, ["ctrl"])  # nothing restored yet
+    press(122, ["ctrl"])  # nothing restored yet
     assert vm.status == "nothing to undo"
 
 
 def test_two_versions_show_a_step_grid_with_old_and_new_on_tap(viewer: Any) -> None:
-    _click(_row(viewer, "verse edits"))
-    _click(_row(viewer, "first take"))
-    _wait(viewer.vm)
+    click(history_row(viewer, "verse edits"))
+    click(history_row(viewer, "first take"))
+    wait(viewer.vm)
     assert viewer.tab == "changes"
     assert viewer.vm.diff_heading == (
         f"{viewer.vm.title_of(viewer.vm.selected[1])} → {viewer.vm.title_of(viewer.vm.selected[0])}"
@@ -198,7 +122,7 @@ def test_two_versions_show_a_step_grid_with_old_and_new_on_tap(viewer: Any) -> N
     changed = next(c for c in grid.grid["cells"] if c["step"] == 32)
     assert changed["change"] == "modified"
     viewer.changes_scroll.scroll_to(grid)
-    _frames(3)
+    frames(3)
     x, y = grid.cell_pos(changed["track"], 32)
     from kivy.tests.common import UnitTestTouch
 
@@ -206,10 +130,13 @@ def test_two_versions_show_a_step_grid_with_old_and_new_on_tap(viewer: Any) -> N
     touch = UnitTestTouch(wx, wy)
     touch.touch_down()
     touch.touch_up()
-    _frames(2)
+    frames(2)
     assert grid.picked.endswith("step 32: A#4 v110 → A#4 v64")
     words = [getattr(w, "text", "") for w in viewer.changes_column.children]
     assert "Verse Snapshot · choir_pad_soft.wav · gain_db: -3.0 → -4.5" in words
+    wait(viewer.vm)  # the waveforms (and so the lengths) of both stabs
+    words = [getattr(w, "text", "") for w in viewer.changes_column.children]
+    assert "gospel_stab_short.wav: changed, 2.10 s → 1.89 s" in words and "kick_room.wav: removed" in words
 
 
 def test_a_damaged_checkpoint_still_opens_and_marks_only_that_version(
@@ -230,7 +157,7 @@ def test_a_damaged_checkpoint_still_opens_and_marks_only_that_version(
     vm = TrackerMixerRoot(str(tmp_path / "store"), None, str(tmp_path / "work"))
     vm.show_checkpoints = True
     vm.load()
-    root = _mount(kivy_window, vm)
+    root = mount(kivy_window, vm)
     damaged = [row for row in vm.history if row["damaged"]]
     assert len(damaged) == 1 and damaged[0]["text"].startswith("Damaged checkpoint")
     vm.open_version(damaged[0]["commit"])
@@ -245,12 +172,32 @@ def test_a_missing_store_or_unknown_project_is_said_in_the_window(kivy_window: A
 
     vm = TrackerMixerRoot(str(tmp_path / "nowhere"), None, None)
     vm.load()
-    root = _mount(kivy_window, vm)
+    root = mount(kivy_window, vm)
     assert "No casstore store here" in root.problem_label.text and root.problem_box.parent is not None
     picker = root.open_store_picker()
     assert picker.ids.where.text.startswith("Folder: ")
     picker.dismiss()
-    _frames(2)
+    frames(2)
+    kivy_window.remove_widget(root)
+
+
+def test_the_store_folder_picker_opens_the_chosen_store(kivy_window: Any, tmp_path: Path, demo_data: Path) -> None:
+    import make_viewer_store
+
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    make_viewer_store.make(tmp_path / "store", tmp_path / "work", demo_data)
+    vm = TrackerMixerRoot(str(tmp_path / "nowhere"), None, None)
+    vm.load()
+    root = mount(kivy_window, vm)
+    click(next(w for w in root.problem_box.children if getattr(w, "text", "").startswith("Choose a store")))
+    picker = root.dialog
+    picker.ids.chooser.path = str(tmp_path / "store")  # the folder that holds casstore.json
+    frames(2)
+    click(picker.ids.accept)
+    wait(vm)
+    assert vm.problem == "" and root.problem_box.parent is None
+    assert vm.project == "demo-project" and any("first take" in row["text"] for row in vm.history)
     kivy_window.remove_widget(root)
 
 
@@ -261,7 +208,7 @@ def test_play_decodes_the_sample_and_plays_old_then_new(viewer: Any, tmp_path: P
     vm = viewer.vm
     gospel = next(r for r in vm.samples if r["name"] == "gospel_stab_short.wav")
     vm.play([("old", gospel["blob"], gospel["suffix"]), ("new", gospel["blob"], gospel["suffix"])])
-    _wait(vm)
+    wait(vm)
     if vm.player.playing.startswith("cannot play"):
         pytest.skip("no audio output here")
     assert [label for label, _length in vm.player.loaded] == ["old"] and vm.player.playing == "old"
@@ -272,29 +219,38 @@ def test_play_decodes_the_sample_and_plays_old_then_new(viewer: Any, tmp_path: P
     source, _ = soundfile.read(str(demo_data / "demo_bundle_rev2/assets/gospel_stab_short.wav"), always_2d=True)
     assert rate == 44100 and float(np.max(np.abs(played - source))) < 1 / 16384
     vm.player._sound.stop()  # ends the first: the second follows
-    _frames(3)
+    frames(3)
     assert [label for label, _length in vm.player.loaded] == ["old", "new"]
     vm.player.stop()
 
 
-def test_import_dialog_shows_where_it_is_imports_a_sample_and_remembers_the_folder(
+def test_import_dialog_offers_what_it_can_import_imports_a_sample_and_remembers_the_folder(
     viewer: Any, tmp_path: Path, demo_data: Path
 ) -> None:
-    _click(viewer.import_button)
+    assets = demo_data / "demo_bundle/assets"  # the three choir layers, and kick_room.wav the manifest lacks
+    click(viewer.import_button)
     chooser = viewer.chooser
-    assert chooser.ids.chooser.filters == ["*.zip", "*.wav"] and "3 choir layers available" in chooser.hint
-    assert chooser.ids.where.text.startswith("Folder: ")
-    chooser.dismiss()
-    _frames(2)
-    sample = demo_data / "demo_bundle/assets/strings_vs_choir_blend.wav"
-    viewer.vm.import_path(str(sample))
-    _wait(viewer.vm)
+    assert chooser.ids.where.text.startswith("Folder: ") and "(*.wav)" in chooser.hint
+    chooser.ids.chooser.path = str(assets)  # as tapping through the folders does
+    frames(3)
+    assert viewer.vm.last_folder == str(assets)  # remembered on the way, before anything is imported
+    listed = sorted(Path(f).name for f in chooser.ids.chooser.files if Path(f).is_file())
+    assert listed == ["choir_pad_soft.wav", "gospel_stab_short.wav", "strings_vs_choir_blend.wav"]
+    assert chooser.ids.note.text == "3 choir layers available in the sampler manifest; 3 of them in this folder"
+    chooser.ids.chooser.path = str(demo_data / "demo_bundle")
+    frames(3)
+    assert chooser.ids.note.text.endswith("; 0 of them in this folder")
+    chooser.ids.chooser.path = str(assets)
+    frames(3)
+    chooser.ids.chooser.selection = [str(assets / "strings_vs_choir_blend.wav")]
+    click(chooser.ids.accept)
+    wait(viewer.vm)
     assert viewer.vm.error == "" and (tmp_path / "work/assets/strings_vs_choir_blend.wav").exists()
-    assert "autosaved" in viewer.vm.status and viewer.vm.last_folder == str(sample.parent)
-    _click(viewer.import_button)
-    assert viewer.chooser.ids.chooser.path == str(sample.parent)
+    assert "autosaved" in viewer.vm.status
+    click(viewer.import_button)
+    assert viewer.chooser.ids.chooser.path == str(assets)
     viewer.chooser.dismiss()
-    _frames(2)
+    frames(2)
 
 
 def test_the_app_runs_and_exits_cleanly(tmp_path: Path, demo_data: Path) -> None:
