@@ -70,4 +70,6 @@ run --store "$work/laptop" export demo-project "$work/export-laptop"
 printf '\n$ diff -r export-studio export-laptop\n'
 diff -r "$work/export-studio" "$work/export-laptop" && echo "(no differences: byte for byte)"
 run --store "$work/laptop" fsck
+# What CI runs against the shared bucket: every pack and object checked in place.
+run --store "$work/laptop" fsck --remote origin
 printf '\nstores: %s/studio (pushed) and %s/laptop (cloned)\n' "$work" "$work"

@@ -40,8 +40,8 @@ def fsck_command(ctx: click.Context, quick: bool, remote: str | None, as_json: b
     else:
         hashed = "" if quick else f", {human_bytes(report.bytes)} re-hashed"
         click.echo(
-            f"checked {report.objects} objects{hashed}, {report.refs} refs, "
-            f"{report.commits} commits, {report.trees} trees"
+            f"checked {_count(report.objects, 'object')}{hashed}, {_count(report.refs, 'ref')}, "
+            f"{_count(report.commits, 'commit')}, {_count(report.trees, 'tree')}"
         )
         for finding in report.findings:
             label = "error" if finding.is_error else "notice"
@@ -50,3 +50,7 @@ def fsck_command(ctx: click.Context, quick: bool, remote: str | None, as_json: b
         errors = sum(1 for f in report.findings if f.is_error)
         click.echo("fsck: OK" if report.ok else f"fsck: {errors} problem(s) found")
     return 0 if report.ok else 1
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
