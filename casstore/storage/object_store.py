@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import BinaryIO, cast
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.backend_local import LocalBackend
-from casstore.storage.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
+from casstore.storage.codec import HEADER_SIZE, ObjectReader, decode_bytes, encode_parts, encode_stream, header
+from casstore.storage.delta import CODEC_DELTA
+from casstore.storage.flac import SPOOL_BYTES
 from casstore.storage.flac_compact import compact_in_memory, encode_compacted
 from casstore.storage.ids import id_of_bytes, is_object_id
 from casstore.storage.packs import Pack, PackWriter, list_packs
@@ -275,12 +278,42 @@ class ObjectStore:
 
     def reader(self, oid: str) -> ObjectReader:
         """Stream the content of ``oid``; reading to the end verifies it."""
-        return ObjectReader(oid, self.open_stored(oid))
+        return ObjectReader(oid, self.open_stored(oid), self.open_base)
+
+    def open_base(self, oid: str, budget: int) -> ObjectReader:
+        """Stream the content of ``oid`` as the base of a delta, ``budget`` more delta levels allowed."""
+        return ObjectReader(oid, self.open_stored(oid), self.open_base, budget)
 
     def read_bytes(self, oid: str, size: int | None = None) -> bytes:
         """Return the verified content of a small object (decoded in one piece; ``size`` if known)."""
         with contextlib.closing(self.open_stored(oid)) as stored:
-            return decode_bytes(oid, stored.read(), size)
+            return decode_bytes(oid, stored.read(), size, self.open_base)
+
+    def open_portable(self, oid: str) -> BinaryIO:
+        """Open a stored form of ``oid`` that needs no other object: a delta is resolved (zstd or raw).
+
+        What leaves the store (a push) or outlives the objects a delta needs (gc's copies)
+        goes through here; everything else is its stored bytes as they are.
+        """
+        stored = self.open_stored(oid)
+        try:
+            head = stored.read(HEADER_SIZE)
+            if head != header(CODEC_DELTA):
+                stored.seek(0)
+                return stored
+        except BaseException:
+            stored.close()
+            raise
+        stored.close()
+        spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller
+        try:
+            with self.reader(oid) as reader:
+                encode_stream(cast(BinaryIO, reader), cast(BinaryIO, spool), None)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return cast(BinaryIO, spool)
 
     def put_stream(
         self,
