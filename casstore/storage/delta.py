@@ -109,7 +109,7 @@ class DeltaSource:
         try:
             self._base = open_base(self.base, budget - 1)
         except Exception as exc:  # noqa: BLE001 -- any failure to reach the base is this object's damage
-            raise error(f"its delta base {self.base} cannot be read ({_reason(exc)})") from None
+            raise _base_error(error, self.base, exc) from None
         self._pending = b""
         self._copy_left = 0
         self._tail: Any = None
@@ -143,7 +143,7 @@ class DeltaSource:
         try:
             base = _read_all(self._base, PATCH_LIMIT)
         except Exception as exc:  # noqa: BLE001 -- the base's own damage, reported against this object
-            raise self._error(f"its delta base {self.base} cannot be read ({_reason(exc)})") from None
+            raise _base_error(self._error, self.base, exc) from None
         if base is None:
             raise self._error(f"its delta base {self.base} is too big for a patch")
         return base
@@ -179,7 +179,7 @@ class DeltaSource:
         try:
             return self._base.read(n)
         except Exception as exc:  # noqa: BLE001 -- the base's own damage, reported against this object
-            raise self._error(f"its delta base {self.base} cannot be read ({_reason(exc)})") from None
+            raise _base_error(self._error, self.base, exc) from None
 
     def read(self, n: int) -> bytes:
         """Return up to ``n`` bytes of content; b"" at its end."""
@@ -217,6 +217,14 @@ class DeltaSource:
 def _reason(exc: Exception) -> str:
     text = str(exc)
     return text.split(": ", 1)[-1] if text.startswith("object ") else text
+
+
+def _base_error(error: Callable[[str], Exception], base: str, exc: Exception) -> Exception:
+    """The error for a base that cannot be read; a chain's inner failure is told once, not nested per level."""
+    reason = _reason(exc)
+    if reason.startswith("its delta "):
+        return error(reason)
+    return error(f"its delta base {base} cannot be read ({reason})")
 
 
 # The write side (gc and repack): making deltas and checking they reconstruct their object.
