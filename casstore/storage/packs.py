@@ -171,10 +171,14 @@ class Pack:
     def delta_bases(self) -> dict[str, str]:
         """Return ``{object: base}`` for every delta in this pack (one pass over their headers, for fsck)."""
         found: dict[str, str] = {}
+        window, start = b"", 0
         with self.backend.open_reader(self.pack_key) as stream:
             for offset, oid in sorted(zip(self.offsets, self.ids, strict=True)):
-                stream.seek(offset)
-                base = delta_base(stream.read(DELTA_PREFIX))
+                if offset + DELTA_PREFIX > start + len(window):
+                    # One read serves every small object in the next 64 KiB: patterns come in thousands.
+                    stream.seek(offset)
+                    window, start = stream.read(1 << 16), offset
+                base = delta_base(window[offset - start : offset - start + DELTA_PREFIX])
                 if base is not None:
                     found[oid] = base
         return found
