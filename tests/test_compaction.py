@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from casstore.errors import CorruptObject
 from casstore.history.gc import gc
-from casstore.storage import flac, flac_compact
+from casstore.storage import flac, flac_compact, sndfile
 from casstore.storage.codec import MAGIC, ObjectReader, decode_bytes, encode_parts
 from casstore.storage.flac import CODEC_FLAC
 from casstore.storage.flac_compact import compact
@@ -275,3 +277,32 @@ def test_without_soundfile_gc_skips_compaction_with_a_notice(
     assert report.compacted == 0 and report.pack is not None
     assert report.compaction_skipped == "soundfile (the audio extra) is not installed"
     assert CODEC_FLAC not in _codecs(Store.open(cli.store)).values()
+
+
+@pytest.mark.parametrize("name", ["16-bit stereo", "24-bit mono", "extensible 24-bit", "partial frame and pad byte"])
+def test_both_decoders_read_the_same_bytes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Restores decode through cffi without numpy; where that binding cannot load, soundfile does it.
+    done = _compacted(ODD_WAVS[name])
+    assert done is not None
+    oid, stored = done
+    assert sndfile.library() is not None, "the lean binding must load where soundfile is installed"
+    assert decode_bytes(oid, stored) == ODD_WAVS[name]
+    monkeypatch.setattr(sndfile, "library", lambda: None)
+    assert decode_bytes(oid, stored) == ODD_WAVS[name]
+
+
+def test_restoring_a_compacted_sample_does_not_import_numpy(tmp_path: Path) -> None:
+    # numpy and soundfile cost ~0.13 s of CPU per command: more than decoding a project's samples.
+    done = _compacted(make_wav(frames=50000, bits=24))
+    assert done is not None
+    oid, stored = done
+    (tmp_path / "stored").write_bytes(stored)
+    script = (
+        "import sys\n"
+        "from casstore.storage.codec import decode_bytes\n"
+        f"content = decode_bytes({oid!r}, open(sys.argv[1], 'rb').read())\n"
+        "print(len(content), 'numpy' in sys.modules, 'soundfile' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "stored")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(make_wav(frames=50000, bits=24))), "False", "False"]

@@ -9,6 +9,8 @@ from typing import Any
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.history.reachability import GraphWalk
 from casstore.model.objects import TreeEntry
+from casstore.storage.backend import StoredFileMissing
+from casstore.storage.packs import Pack
 from casstore.storage.parallel import parallel_map
 from casstore.storage.staging import staging_leftovers
 from casstore.storage.store import Store
@@ -80,6 +82,13 @@ def _rehash(store: Store, oid: str) -> tuple[str, int, str | None]:
         return oid, 0, str(exc).split(": ", 1)[-1]
     except OSError as exc:
         return oid, 0, f"unreadable: {exc.strerror}"
+
+
+def _delta_bases(pack: Pack, report: FsckReport) -> dict[str, str]:
+    try:
+        return pack.delta_bases()
+    except (StoredFileMissing, OSError):
+        return {}  # the pack's own check reports it unreadable
 
 
 class _Checker:
@@ -165,6 +174,12 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     for oid, problem in sorted(corrupt.items()):
         via = walk.path(oid) if oid in walk else "not reachable from any ref"
         report.findings.append(Finding("corrupt", oid, problem, via))
+    present = set(ids)
+    for pack in store.objects.packs:
+        for oid, base in sorted(_delta_bases(pack, report).items()):
+            if base not in present:
+                via = walk.path(oid) if oid in walk else "not reachable from any ref"
+                report.findings.append(Finding("missing", base, f"delta base of {oid} is missing", via))
     for oid in ids:
         if oid not in walk and oid not in corrupt:
             report.findings.append(Finding("dangling", oid, "not reachable from any ref or reflog (gc may drop it)"))

@@ -12,11 +12,15 @@ from typing import Any, BinaryIO
 
 from casstore.clock import parse_iso, utc_now
 from casstore.errors import CasstoreError
+from casstore.history.deltas import Planned, plan_deltas
 from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import Lease, StoredFileMissing
-from casstore.storage.flac_compact import audio_available, compact_many
+from casstore.storage.delta import DELTA_PREFIX, delta_base, make_delta
+from casstore.storage.flac_compact import Compacted, audio_available, compact_many
+from casstore.storage.flac_compact import compact as compact_object
+from casstore.storage.object_store import ObjectStore
 from casstore.storage.packs import Pack, PackWriter, write_pack
 from casstore.storage.staging import clear_staging
 from casstore.storage.store import Store
@@ -41,6 +45,8 @@ class GcReport:
     compacted: int = 0
     compacted_saved: int = 0
     compaction_skipped: str | None = None
+    deltas: int = 0
+    deltas_saved: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON object."""
@@ -57,6 +63,7 @@ class GcReport:
             "staging_removed": {"files": self.staging_removed, "bytes": self.staging_bytes},
             "compacted": {"objects": self.compacted, "bytes_saved": self.compacted_saved},
             "compaction_skipped": self.compaction_skipped,
+            "deltas": {"objects": self.deltas, "bytes_saved": self.deltas_saved},
         }
 
 
@@ -99,8 +106,9 @@ def gc(
     """Collect garbage: never removes a reachable object or one younger than ``grace``.
 
     Runs under the store's ``gc`` lease (so one gc runs at a time, across hosts too),
-    refreshed as it goes; ``clock`` paces the refreshes. With ``compact`` every PCM WAV
-    written into the new pack is FLAC-compacted where that pays; ``repack`` (git's
+    refreshed as it goes; ``clock`` paces the refreshes. With ``compact`` an object much
+    like the same path one commit earlier is stored as a delta against it, and every
+    other PCM WAV written into the new pack is FLAC-compacted, each where that pays; ``repack`` (git's
     ``gc --aggressive``) rewrites the packs even when nothing else would.
     """
     lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
@@ -125,7 +133,8 @@ def _collect(
     if not dry_run:
         # First, so that a disk filled by a failed import has room again for the new pack.
         report.staging_removed, report.staging_bytes = clear_staging(store.backend, cutoff.timestamp())
-    keep = reachable(store, roots(store, cutoff), keeper.tick)
+    starts = roots(store, cutoff)
+    keep = reachable(store, starts, keeper.tick)
     loose_age = {oid: _when(objects.loose.age(oid)) for oid in objects.loose.iter_ids()}
     objects.reload_packs()  # exactly the packs there are now: these are the ones replaced
     packs = list(objects.packs)
@@ -156,7 +165,8 @@ def _collect(
         if to_pack:
             if compact and not audio_available():
                 report.compaction_skipped = "soundfile (the audio extra) is not installed"
-            new_pack = _write_pack(store, to_pack, packs, keeper, compact and audio_available(), report)
+            plan = plan_deltas(store, starts, to_pack, keeper.tick) if compact else {}
+            new_pack = _write_pack(store, to_pack, packs, keeper, (compact, plan), report)
             report.pack = f"{new_pack.name}.pack" if new_pack else None
         keeper.tick()  # just before deleting: a lost lease stops gc here
         for pack in packs:
@@ -174,41 +184,76 @@ def _collect(
 
 
 def _write_pack(
-    store: Store, to_pack: set[str], packs: list[Pack], keeper: LeaseKeeper, compact: bool, report: GcReport
+    store: Store,
+    to_pack: set[str],
+    packs: list[Pack],
+    keeper: LeaseKeeper,
+    shrink: tuple[bool, dict[str, Planned]],
+    report: GcReport,
 ) -> Pack | None:
-    """Write ``to_pack`` into one new pack, FLAC-compacting PCM WAVs when ``compact``."""
+    """Write ``to_pack`` into one new pack: planned deltas where they pay, then FLAC for PCM WAVs.
+
+    Deltas from the old packs are resolved first (their bases may go with the old packs, and
+    their chains were counted for those packs), so every base a delta of the new pack needs
+    is in the new pack itself.
+    """
     objects = store.objects
-
-    def open_stored(oid: str) -> BinaryIO:
-        return objects.open_stored(oid)
-
+    compact, plan = shrink
     if not compact:
 
         def open_ticking(oid: str) -> BinaryIO:
             keeper.tick()
-            return objects.open_stored(oid)
+            return objects.open_portable(oid)
 
         return write_pack(to_pack, open_ticking, store.backend)
     sizes: dict[str, int] = {}
     for pack in packs:
         sizes.update(zip(pack.ids, pack.lengths, strict=True))
+    flac = audio_available()
+    wholes: dict[str, int] = {}  # what a delta saves on: the object's stored size not as a delta
+
+    def smaller(oid: str, stored_size: int) -> Compacted | None:
+        planned = plan.get(oid)
+        if planned is not None:
+            sizes_ = (planned.size, planned.base_size)
+            whole = wholes[oid] = _whole_size(objects, oid, stored_size)
+            made = make_delta(oid, planned.base, objects.reader, objects.open_base, sizes_, whole)
+            if made is not None:
+                return Compacted(oid, made[0], made[1], delta=True)
+        return compact_object(objects.open_portable, oid, stored_size) if flac else None
+
     writer = PackWriter(store.backend)
     try:
         ordered = ((oid, sizes.get(oid) or _stored_size(store, oid)) for oid in sorted(to_pack))
-        for oid, compacted in compact_many(ordered, open_stored):
+        for oid, compacted in compact_many(ordered, smaller):
             keeper.tick()
             if compacted is None:
-                with contextlib.closing(objects.open_stored(oid)) as source:
+                with contextlib.closing(objects.open_portable(oid)) as source:
                     writer.add_stream(oid, source)
                 continue
             with contextlib.closing(compacted.stored):
                 writer.add_stream(oid, compacted.stored)
-            report.compacted += 1
-            report.compacted_saved += (sizes.get(oid) or _stored_size(store, oid)) - compacted.length
+            saved = wholes.get(oid) or sizes.get(oid) or _stored_size(store, oid)
+            saved -= compacted.length
+            if compacted.delta:
+                report.deltas += 1
+                report.deltas_saved += saved
+            else:
+                report.compacted += 1
+                report.compacted_saved += saved
         return writer.publish()
     except BaseException:
         writer.discard()
         raise
+
+
+def _whole_size(objects: ObjectStore, oid: str, stored_size: int) -> int:
+    """Return the stored size of ``oid`` not as a delta: what a new delta must beat (a repack plans afresh)."""
+    with contextlib.closing(objects.open_stored(oid)) as stored:
+        if delta_base(stored.read(DELTA_PREFIX)) is None:
+            return stored_size
+    with contextlib.closing(objects.open_portable(oid)) as portable:
+        return portable.seek(0, 2)
 
 
 def _when(timestamp: float) -> datetime:

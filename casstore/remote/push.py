@@ -215,7 +215,8 @@ def _upload(store: Store, remote: Remote, needed: set[str], progress: ProgressFn
         done += 1
         if progress is not None:
             progress(done, total)
-        return store.objects.open_stored(oid)
+        # A delta goes out resolved: its base may not be on the remote, or not in this pack.
+        return store.objects.open_portable(oid)
 
     pack = write_pack(needed, open_stored, remote.backend)
     # The pack's size from its own index (objects, then the digest): no request needed.

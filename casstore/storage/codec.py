@@ -1,4 +1,4 @@
-"""Object encoding: an 8-byte header naming the codec, then raw bytes, one zstd frame or a FLAC layout (flac.py)."""
+"""Object encoding: an 8-byte header naming the codec, then raw bytes, a zstd frame, FLAC (flac.py) or a delta."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # imported lazily at run time: CLI start-up must not pay for 
     import zstandard
 
 from casstore.errors import CorruptObject
+from casstore.storage.delta import CODEC_DELTA, MAX_DEPTH, DeltaSource, OpenBase
 from casstore.storage.flac import CODEC_FLAC, FlacSource
 from casstore.storage.ids import CHUNK_SIZE
 
@@ -118,12 +119,13 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return decompressor
 
 
-def decode_bytes(oid: str, stored: bytes, size: int | None = None) -> bytes:
+def decode_bytes(oid: str, stored: bytes, size: int | None = None, open_base: OpenBase | None = None) -> bytes:
     """Decode a whole stored object held in memory and verify it hashes to ``oid``.
 
     With ``size`` (from the tree entry) a frame that declares exactly that size is
     decoded in one call; anything else goes through the streaming decoder, so a
-    damaged header cannot make casstore allocate what it claims.
+    damaged header cannot make casstore allocate what it claims. A delta reads its
+    base through ``open_base``.
     """
     if len(stored) < HEADER_SIZE or stored[: len(MAGIC)] != MAGIC:
         raise CorruptObject(oid, "bad object header")
@@ -131,8 +133,8 @@ def decode_bytes(oid: str, stored: bytes, size: int | None = None) -> bytes:
     body = memoryview(stored)[HEADER_SIZE:]
     if codec == CODEC_RAW:
         content = bytes(body)
-    elif codec == CODEC_FLAC:
-        with ObjectReader(oid, io.BytesIO(stored)) as reader:
+    elif codec in (CODEC_FLAC, CODEC_DELTA):
+        with ObjectReader(oid, io.BytesIO(stored), open_base) as reader:
             return reader.read_all()  # verified by the reader
     elif codec == CODEC_ZSTD:
         zstd = _zstd()
@@ -155,10 +157,11 @@ class ObjectReader:
     """Stream an object's content from its stored form, verifying its id at the end.
 
     Reading to EOF raises :class:`CorruptObject` when the bytes do not hash to
-    the id, so no caller can consume rotten bytes without being told.
+    the id, so no caller can consume rotten bytes without being told. A delta reads its
+    base through ``open_base``, with ``budget`` more levels of chain allowed.
     """
 
-    def __init__(self, oid: str, stored: BinaryIO) -> None:
+    def __init__(self, oid: str, stored: BinaryIO, open_base: OpenBase | None = None, budget: int = MAX_DEPTH) -> None:
         self.oid = oid
         self._stored = stored
         self._digest = hashlib.sha256()
@@ -170,12 +173,18 @@ class ObjectReader:
             raise CorruptObject(oid, "bad object header")
         codec = head[len(MAGIC) :]
         if codec == CODEC_RAW:
-            self._source: BinaryIO | FlacSource = stored
+            self._source: BinaryIO | FlacSource | DeltaSource = stored
         elif codec == CODEC_ZSTD:
             self._source = _zstd().ZstdDecompressor().stream_reader(stored, closefd=False)
         elif codec == CODEC_FLAC:
             try:
                 self._source = FlacSource(oid, stored, lambda problem: CorruptObject(oid, problem))
+            except BaseException:
+                stored.close()
+                raise
+        elif codec == CODEC_DELTA:
+            try:
+                self._source = DeltaSource(stored, open_base, budget, lambda problem: CorruptObject(oid, problem))
             except BaseException:
                 stored.close()
                 raise
@@ -210,7 +219,7 @@ class ObjectReader:
 
     def close(self) -> None:
         """Close the underlying file."""
-        if isinstance(self._source, FlacSource):
+        if isinstance(self._source, FlacSource | DeltaSource):
             self._source.close()
         self._stored.close()
 

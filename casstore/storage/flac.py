@@ -21,6 +21,8 @@ from types import ModuleType
 from typing import Any, BinaryIO, Protocol
 
 from casstore.errors import CasstoreError
+from casstore.storage import sndfile
+from casstore.storage.sndfile import DecodeError
 
 CODEC_FLAC = b"f"
 _LAYOUT = struct.Struct(">QQQQBB")
@@ -235,6 +237,38 @@ class _Window:
         self._stream.seek(self._start + self._length)
 
 
+class _SoundfileDecoder:
+    """The same interface as :class:`sndfile.FlacDecoder` through soundfile and numpy (where cffi cannot load)."""
+
+    def __init__(self, oid: str, stored: BinaryIO, length: int, channels: int, sample_bytes: int) -> None:
+        self._soundfile = _soundfile(oid)
+        self._window = _Window(stored, length)
+        self._sample_bytes = sample_bytes
+        try:
+            self._file = self._soundfile.SoundFile(self._window)
+        except self._soundfile.SoundFileError as exc:
+            raise DecodeError(str(exc)) from None
+        if self._file.channels != channels:
+            self._file.close()
+            raise DecodeError(f"the stream has {self._file.channels} channels, the layout {channels}")
+
+    def read(self, frames: int) -> bytes:
+        """Decode up to ``frames`` frames to PCM bytes."""
+        try:
+            block = self._file.read(frames, dtype="int16" if self._sample_bytes == 2 else "int32")
+        except self._soundfile.SoundFileError as exc:
+            raise DecodeError(str(exc)) from None
+        return _from_samples(block, self._sample_bytes) if len(block) else b""
+
+    def end(self) -> None:
+        """Leave the underlying stream just past the FLAC stream."""
+        self._window.end()
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._file.close()
+
+
 class FlacSource:
     """Yields the content of a codec-``f`` object in bounded pieces (the object header already read)."""
 
@@ -253,7 +287,6 @@ class FlacSource:
             raise error("compacted object is truncated")
         self._stage = 0  # 0: FLAC samples next, 1: suffix, 2: done
         self._decoder: Any = None
-        self._window: _Window | None = None
         self._pcm_left = self._pcm
 
     def read(self, n: int) -> bytes:
@@ -264,29 +297,32 @@ class FlacSource:
         return piece
 
     def _samples(self) -> bytes:
-        soundfile = _soundfile(self._oid)
         if self._decoder is None:
-            self._window = _Window(self._stored, self._flac)
-            try:
-                self._decoder = soundfile.SoundFile(self._window)
-            except (RuntimeError, soundfile.SoundFileError) as exc:
-                raise self._error(f"cannot decode its FLAC stream: {exc}") from None
+            self._decoder = self._open_decoder()
         if self._pcm_left <= 0:
+            self._decoder.end()
             self._decoder.close()
-            assert self._window is not None
-            self._window.end()
             self._stage = 1
             return b""
         frames = min(BLOCK_FRAMES, self._pcm_left // (self._channels * self._sample_bytes))
         try:
-            block = self._decoder.read(frames, dtype="int16" if self._sample_bytes == 2 else "int32")
-        except (RuntimeError, soundfile.SoundFileError) as exc:
+            raw: bytes = self._decoder.read(frames)
+        except (DecodeError, RuntimeError) as exc:
             raise self._error(f"cannot decode its FLAC stream: {exc}") from None
-        if len(block) == 0:
+        if not raw:
             raise self._error("its FLAC stream ends early")
-        raw = _from_samples(block, self._sample_bytes)
+        raw = raw[: self._pcm_left]
         self._pcm_left -= len(raw)
         return raw
+
+    def _open_decoder(self) -> Any:
+        lib = sndfile.library()
+        try:
+            if lib is not None:
+                return sndfile.FlacDecoder(lib, self._stored, self._flac, self._channels, self._sample_bytes)
+            return _SoundfileDecoder(self._oid, self._stored, self._flac, self._channels, self._sample_bytes)
+        except (DecodeError, RuntimeError) as exc:
+            raise self._error(f"cannot decode its FLAC stream: {exc}") from None
 
     def _suffix_piece(self, n: int) -> bytes:
         if self._suffix <= 0:

@@ -31,6 +31,7 @@ class Compacted:
     oid: str
     stored: BinaryIO
     length: int
+    delta: bool = False  # a delta (delta.py) rather than FLAC
 
 
 def audio_available() -> bool:
@@ -143,17 +144,20 @@ class _Unclosable:
 
 
 def compact_many(
-    items: Iterable[tuple[str, int]], open_stored: OpenStored, workers: int = COMPACT_WORKERS
+    items: Iterable[tuple[str, int]],
+    make: Callable[[str, int], Compacted | None],
+    workers: int = COMPACT_WORKERS,
 ) -> Iterator[tuple[str, Compacted | None]]:
-    """Compact ``(oid, stored size)`` pairs on ``workers`` threads; yield each oid with its result, in order.
+    """Run ``make`` (e.g. :func:`compact` of a store) over ``(oid, stored size)`` pairs on ``workers`` threads.
 
-    At most two results per worker wait at a time, so memory stays bounded.
+    Yields each oid with its result, in order. At most two results per worker wait at a
+    time, so memory stays bounded.
     """
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compact") as pool:
         pending: list[tuple[str, Future[Compacted | None]]] = []
         try:
             for oid, size in items:
-                pending.append((oid, pool.submit(compact, open_stored, oid, size)))
+                pending.append((oid, pool.submit(make, oid, size)))
                 if len(pending) >= 2 * workers:
                     done, future = pending.pop(0)
                     yield done, future.result()

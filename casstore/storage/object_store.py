@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.backend_local import LocalBackend
-from casstore.storage.codec import ObjectReader, decode_bytes, encode_parts, encode_stream
+from casstore.storage.codec import HEADER_SIZE, ObjectReader, decode_bytes, encode_parts, encode_stream, header
+from casstore.storage.delta import CODEC_DELTA
+from casstore.storage.flac import SPOOL_BYTES
 from casstore.storage.flac_compact import compact_in_memory, encode_compacted
-from casstore.storage.ids import id_of_bytes, is_object_id
+from casstore.storage.ids import id_of_bytes
+from casstore.storage.loose import LooseObjectStore, check_unchanged, loose_key
+from casstore.storage.loose import PutResult as PutResult  # importer.py imports it from here
 from casstore.storage.packs import Pack, PackWriter, list_packs
 from casstore.storage.staging import clear_staging
 
@@ -30,17 +34,6 @@ from casstore.storage.staging import clear_staging
 PACKED_OBJECT_LIMIT = 4 << 20
 # A write bringing at least this many new objects stores them as one pack (git's unpackLimit).
 PACK_MIN_OBJECTS = 64
-OBJECTS_PREFIX = "objects/"
-
-
-@dataclass(frozen=True)
-class PutResult:
-    """What storing one object did: its id, its content size and whether it was new."""
-
-    oid: str
-    size: int
-    new: bool
-    stored_bytes: int
 
 
 _local = threading.local()
@@ -63,106 +56,6 @@ def _read_into(source: BinaryIO, view: memoryview) -> int:
             break
         filled += got
     return filled
-
-
-def _check_unchanged(expected: str | None, read: str) -> None:
-    """Refuse content that no longer hashes to what was validated (a file edited meanwhile)."""
-    if expected is not None and read != expected:
-        raise BundleError(f"content changed while it was being stored (expected {expected}, read {read})")
-
-
-def loose_key(oid: str) -> str:
-    """Return the backend key of loose object ``oid``: ``objects/ab/cdef…``."""
-    return f"{OBJECTS_PREFIX}{oid[:2]}/{oid[2:]}"
-
-
-class LooseObjectStore:
-    """Objects as one backend file each; durability of new names is batched in :meth:`sync`."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-
-    def has(self, oid: str) -> bool:
-        """Tell whether the store holds ``oid``."""
-        return self.backend.has(loose_key(oid))
-
-    def open_stored(self, oid: str) -> BinaryIO:
-        """Open the stored (encoded) bytes of ``oid``."""
-        try:
-            return self.backend.open_reader(loose_key(oid))
-        except StoredFileMissing:
-            raise ObjectMissing(oid) from None
-
-    def put_stream(
-        self, open_source: Callable[[], BinaryIO], size_hint: int | None = None, expected: str | None = None
-    ) -> PutResult:
-        """Store what ``open_source()`` yields unless already present.
-
-        With ``expected`` the store is asked first, so content it already has is
-        not even read; content that no longer hashes to ``expected`` (a file
-        changed since it was validated) is refused.
-        """
-        if expected is not None and self.has(expected):
-            self.freshen(expected)
-            return PutResult(expected, size_hint or 0, False, 0)
-        staged = self.backend.stage("obj")
-        try:
-            with open_source() as source:
-                oid, size = encode_stream(source, cast(BinaryIO, staged), size_hint)
-            _check_unchanged(expected, oid)
-            stored = staged.tell()
-            # publish() itself declines a key that exists, so no look before it.
-            if not staged.publish(loose_key(oid)):
-                self.freshen(oid)
-                return PutResult(oid, size, False, 0)
-        finally:
-            staged.discard()
-        return PutResult(oid, size, True, stored)
-
-    def put_bytes(self, content: bytes) -> PutResult:
-        """Store a small object given in memory."""
-        return self.put_stream(lambda: io.BytesIO(content), len(content), id_of_bytes(content))
-
-    def freshen(self, oid: str) -> None:
-        """Mark ``oid`` as just used: a concurrent gc judges age by it, so a re-used object stays."""
-        self.backend.touch(loose_key(oid))
-
-    def sync(self) -> None:
-        """Make every object stored since the last call durable (one fsync per directory)."""
-        self.backend.sync()
-
-    def iter_ids(self) -> Iterator[str]:
-        """Yield the id of every loose object, sorted (files that are not ids are skipped)."""
-        for key in self.backend.list(OBJECTS_PREFIX):
-            oid = _oid_of_key(key)
-            if oid is not None:
-                yield oid
-
-    def ids_with_prefix(self, prefix: str) -> list[str]:
-        """Return the ids that start with ``prefix`` (at least two hex digits)."""
-        found = (_oid_of_key(key) for key in self.backend.list(f"{OBJECTS_PREFIX}{prefix[:2]}/{prefix[2:]}"))
-        return sorted(oid for oid in found if oid is not None)
-
-    def age(self, oid: str) -> float:
-        """Return when ``oid`` was written or last freshened (seconds since the epoch)."""
-        return self.backend.stat(loose_key(oid)).modified
-
-    def stored_size(self, oid: str) -> int:
-        """Return the stored (encoded) size of loose ``oid``."""
-        return self.backend.stat(loose_key(oid)).size
-
-    def delete(self, oid: str) -> None:
-        """Remove ``oid`` (only gc calls this)."""
-        self.backend.delete(loose_key(oid))
-
-
-def _oid_of_key(key: str) -> str | None:
-    """Return the object id a loose-object key names, or None for anything else under ``objects/``."""
-    parts = key[len(OBJECTS_PREFIX) :].split("/")
-    if len(parts) != 2 or len(parts[0]) != 2:
-        return None
-    oid = parts[0] + parts[1]
-    return oid if is_object_id(oid) else None
 
 
 class ObjectStore:
@@ -275,12 +168,42 @@ class ObjectStore:
 
     def reader(self, oid: str) -> ObjectReader:
         """Stream the content of ``oid``; reading to the end verifies it."""
-        return ObjectReader(oid, self.open_stored(oid))
+        return ObjectReader(oid, self.open_stored(oid), self.open_base)
+
+    def open_base(self, oid: str, budget: int) -> ObjectReader:
+        """Stream the content of ``oid`` as the base of a delta, ``budget`` more delta levels allowed."""
+        return ObjectReader(oid, self.open_stored(oid), self.open_base, budget)
 
     def read_bytes(self, oid: str, size: int | None = None) -> bytes:
         """Return the verified content of a small object (decoded in one piece; ``size`` if known)."""
         with contextlib.closing(self.open_stored(oid)) as stored:
-            return decode_bytes(oid, stored.read(), size)
+            return decode_bytes(oid, stored.read(), size, self.open_base)
+
+    def open_portable(self, oid: str) -> BinaryIO:
+        """Open a stored form of ``oid`` that needs no other object: a delta is resolved (zstd or raw).
+
+        What leaves the store (a push) or outlives the objects a delta needs (gc's copies)
+        goes through here; everything else is its stored bytes as they are.
+        """
+        stored = self.open_stored(oid)
+        try:
+            head = stored.read(HEADER_SIZE)
+            if head != header(CODEC_DELTA):
+                stored.seek(0)
+                return stored
+        except BaseException:
+            stored.close()
+            raise
+        stored.close()
+        spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller
+        try:
+            with self.reader(oid) as reader:
+                encode_stream(cast(BinaryIO, reader), cast(BinaryIO, spool), None)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return cast(BinaryIO, spool)
 
     def put_stream(
         self,
@@ -306,7 +229,7 @@ class ObjectStore:
             self.loose.freshen(expected)
             return PutResult(expected, size_hint, False, 0)
         result = self.put_in_pack(open_source, size_hint, pack)
-        _check_unchanged(expected, result.oid)
+        check_unchanged(expected, result.oid)
         return result
 
     def put_in_pack(self, open_source: Callable[[], BinaryIO], size: int, pack: PackWriter) -> PutResult:
@@ -345,7 +268,7 @@ class ObjectStore:
             return PutResult(expected, size_hint or 0, False, 0)
         oid, size, stored, length = encode_compacted(open_source, size_hint)
         with contextlib.closing(stored):
-            _check_unchanged(expected, oid)
+            check_unchanged(expected, oid)
             if pack.has(oid) or self._has_quick(oid):
                 return PutResult(oid, size, False, 0)
             new = pack.add_stream(oid, stored)

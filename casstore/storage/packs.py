@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 from casstore.errors import CorruptObject
 from casstore.storage.backend import Backend, StoredFileMissing
+from casstore.storage.delta import DELTA_PREFIX, delta_base
 from casstore.storage.ids import CHUNK_SIZE
 
 PACK_MAGIC = b"caspack\x01"
@@ -165,6 +166,21 @@ class Pack:
         while at < len(self.ids) and self.ids[at].startswith(prefix):
             found.append(self.ids[at])
             at += 1
+        return found
+
+    def delta_bases(self) -> dict[str, str]:
+        """Return ``{object: base}`` for every delta in this pack (one pass over their headers, for fsck)."""
+        found: dict[str, str] = {}
+        window, start = b"", 0
+        with self.backend.open_reader(self.pack_key) as stream:
+            for offset, oid in sorted(zip(self.offsets, self.ids, strict=True)):
+                if offset + DELTA_PREFIX > start + len(window):
+                    # One read serves every small object in the next 64 KiB: patterns come in thousands.
+                    stream.seek(offset)
+                    window, start = stream.read(1 << 16), offset
+                base = delta_base(window[offset - start : offset - start + DELTA_PREFIX])
+                if base is not None:
+                    found[oid] = base
         return found
 
     def verify_digests(self) -> list[str]:

@@ -79,6 +79,11 @@ def print_report(report: GcReport, grace: str, as_json: bool) -> None:
         click.echo(
             f"compacted {report.compacted} PCM WAV samples with FLAC (saved {human_bytes(report.compacted_saved)})"
         )
+    if report.deltas:
+        click.echo(
+            f"stored {report.deltas} objects as deltas against their previous revision "
+            f"(saved {human_bytes(report.deltas_saved)})"
+        )
     if report.compaction_skipped:
         click.echo(f"notice: samples not compacted: {report.compaction_skipped}", err=True)
 

@@ -1,0 +1,127 @@
+"""Choosing delta bases for gc and repack: each file against the same path in its commit's first parent.
+
+A pattern with three changed steps, a retouched mixer snapshot, a trimmed sample and the
+tree listing them all are most like what the same path held one commit earlier. Commits
+are visited parents first, so a chain runs from old to new; a chain stops at
+:data:`~casstore.storage.delta.MAX_DEPTH`, and the next revision is stored whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from casstore.errors import CorruptObject, ObjectMissing
+from casstore.model.objects import Commit, Tree
+from casstore.storage.delta import MAX_DEPTH, PATCH_LIMIT, SPLICE_HEAD_LIMIT
+from casstore.storage.store import Store
+
+# Smaller objects gain nothing from a delta: the 41 bytes of its header eat the saving.
+MIN_DELTA_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A delta gc will try: the object, its base, their content sizes, and the chain depth it makes."""
+
+    base: str
+    size: int
+    base_size: int
+    depth: int
+
+
+def _fits(size: int, base_size: int) -> bool:
+    """Tell whether a patch (both small) or a splice (both past a splice's head) can apply."""
+    if min(size, base_size) < MIN_DELTA_SIZE:
+        return False
+    return max(size, base_size) <= PATCH_LIMIT or min(size, base_size) > 2 * SPLICE_HEAD_LIMIT
+
+
+def _commits_parents_first(store: Store, starts: Iterable[str], tick: Callable[[], None]) -> list[tuple[str, Commit]]:
+    """Return every commit reachable from ``starts``, each after its parents (no recursion: a loop with a stack)."""
+    decoded: dict[str, Commit | None] = {}
+    order: list[tuple[str, Commit]] = []
+    for start in sorted(starts):
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            oid, expanded = stack.pop()
+            if expanded:
+                commit = decoded[oid]
+                if commit is not None:
+                    order.append((oid, commit))
+                continue
+            if oid in decoded:
+                continue
+            tick()
+            decoded[oid] = commit = _commit(store, oid)
+            stack.append((oid, True))
+            if commit is not None:
+                stack.extend((parent, False) for parent in reversed(commit.parents) if parent not in decoded)
+    return order
+
+
+def _commit(store: Store, oid: str) -> Commit | None:
+    try:
+        return Commit.decode(oid, store.objects.read_bytes(oid))
+    except (CorruptObject, ObjectMissing):
+        return None  # fsck reports it; gc plans around it
+
+
+class _Trees:
+    """The last few trees read, as ``path -> (id, size)``: a commit's tree is its child's parent tree next."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.cache: dict[str, tuple[dict[str, tuple[str, int]], int] | None] = {}
+
+    def get(self, oid: str) -> tuple[dict[str, tuple[str, int]], int] | None:
+        if oid not in self.cache:
+            if len(self.cache) >= 4:
+                self.cache.pop(next(iter(self.cache)))
+            try:
+                raw = self.store.objects.read_bytes(oid)
+                tree = Tree.decode(oid, raw)
+                self.cache[oid] = ({e.path: (e.sha256, e.size) for e in tree.entries}, len(raw))
+            except (CorruptObject, ObjectMissing):
+                self.cache[oid] = None
+        return self.cache[oid]
+
+
+def plan_deltas(
+    store: Store, starts: Iterable[str], candidates: set[str], tick: Callable[[], None] = lambda: None
+) -> dict[str, Planned]:
+    """Return, for objects of ``candidates``, the base each may be stored against (also in ``candidates``).
+
+    An object gets a base only while nothing is stored against it yet, so no chain ever
+    loops or grows past what was counted; a chain is at most MAX_DEPTH deep.
+    """
+    planned: dict[str, Planned] = {}
+    bases: set[str] = set()
+    trees = _Trees(store)
+
+    def consider(target: str, base: str, size: int, base_size: int) -> None:
+        if target == base or target in planned or target in bases or target not in candidates:
+            return
+        if base not in candidates or not _fits(size, base_size):
+            return
+        depth = (planned[base].depth if base in planned else 0) + 1
+        if depth <= MAX_DEPTH:
+            planned[target] = Planned(base, size, base_size, depth)
+            bases.add(base)
+
+    order = _commits_parents_first(store, starts, tick)
+    commits = dict(order)
+    for _oid, commit in order:
+        parent = commits.get(commit.parents[0]) if commit.parents else None
+        if parent is None or parent.tree == commit.tree:
+            continue
+        tick()
+        now, before = trees.get(commit.tree), trees.get(parent.tree)
+        if now is None or before is None:
+            continue
+        consider(commit.tree, parent.tree, now[1], before[1])
+        for path, (oid, size) in now[0].items():
+            old = before[0].get(path)
+            if old is not None and old[0] != oid:
+                consider(oid, old[0], size, old[1])
+    return planned
