@@ -104,11 +104,15 @@ class StepGrid(Widget):
         tracks = self.grid.get("tracks", [])
         if not (0 <= row < len(tracks) and 0 <= step < self.steps()):
             return False
-        track = tracks[row]
+        self.pick(row, step)
+        return True
+
+    def pick(self, row: int, step: int) -> None:
+        """Frame a cell and set ``picked`` to its old → new content."""
+        track = self.grid.get("tracks", [])[row]
         found = [c for c in self.grid.get("cells", []) if c["track"] == track and c["step"] == step]
         self.picked = found[0]["detail"] if found else f"{track} · step {step}: empty in both"
         self.picked_cell = [row, step]
-        return True
 
 
 def _still_scroll(**kwargs: Any) -> ScrollView:
