@@ -82,3 +82,40 @@ def test_a_finger_drags_the_cells_the_header_follows_and_a_later_change_is_tappe
     assert grid.picked == ""  # a drag is not a tap
     _tap(grid, *grid.cell_pos("strings_vs_choir_blend.wav", 32))
     assert grid.picked.endswith("step 32: A#4 v110 → A#4 v64")
+
+
+def test_many_tracks_scroll_up_and_down_with_their_names_and_open_on_the_change(
+    kivy_window: Any, crowded_store: tuple[Any, Any]
+) -> None:
+    from gui_helpers import mount
+
+    from casstore.gui.step_grid import VISIBLE_ROWS
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    store, work = crowded_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    vm.dismiss_recovery()
+    root = mount(kivy_window, vm, (1024, 600))
+    for row in vm.history[1:3]:  # takes 49 and 48: take 49 added one note, step 23 of the tenth track
+        vm.toggle_select(row["commit"])
+    wait(vm)
+    root.show_tab("changes")
+    frames(4)
+    (pane,) = root.grid_panes
+    grid = pane.cells
+    assert len(grid.grid["tracks"]) == 10 > VISIBLE_ROWS and pane.scroll.do_scroll_y
+    (added,) = [c for c in grid.grid["cells"] if c["change"] != "same"]
+    assert (added["step"], added["track"], added["change"]) == (23, "choir layer 9 with a long release", "added")
+    root.changes_scroll.scroll_to(pane, animate=False)
+    frames(3)
+    assert 23 in pane.visible_steps()
+    # The tenth track's row and its name are both in view, at the same height.
+    y = grid.to_window(*grid.cell_pos(added["track"], 23))[1]
+    bottom = pane.scroll.to_window(*pane.scroll.pos)[1]
+    assert bottom <= y <= bottom + pane.scroll.height
+    name = pane.track_labels[9]
+    assert abs(name.to_window(*name.center)[1] - y) < 1 and pane.names.scroll_y == pane.scroll.scroll_y
+    _tap(grid, *grid.cell_pos(added["track"], 23))
+    assert grid.picked == added["detail"] and grid.picked_cell == [9, 23]
+    kivy_window.remove_widget(root)
