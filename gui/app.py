@@ -28,6 +28,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _pick_first_changes(root: Any) -> None:
+    from .step_grid import first_change
+
+    for pane in getattr(root, "grid_panes", []):
+        first = first_change(pane.cells.grid)
+        if first is not None and not pane.cells.picked:
+            pane.cells.pick(first[1], first[0])
+
+
 def _not_black(path: str) -> bool:
     """Tell whether a PNG holds a drawn frame (not all one dark colour)."""
     from kivy.core.image import Image as CoreImage
@@ -76,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                 Clock.schedule_interval(
                     lambda _dt: setattr(scroll, "scroll_y", 0 if scroll.children[0].height > scroll.height else 1), 0.1
                 )
+            if args.tab == "changes":  # each grid's first change picked, as if tapped: its old → new shows
+                Clock.schedule_interval(lambda _dt: _pick_first_changes(root), 0.1)
             if args.screenshot:
                 self._frames = 0
                 Clock.schedule_interval(lambda _dt: self._try_shot(root, args.screenshot), 0.1)

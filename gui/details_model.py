@@ -120,6 +120,25 @@ class DetailsModel:
         if 0 <= index < len(self.comparison.get("samples", [])):
             self.changed_choice = index
 
+    def step_sample_choice(self, pane: str, delta: int) -> None:
+        """Left/Right: choose the previous or next sample of the pane Space plays from, and say which."""
+        if pane == "changes":
+            names = [sample["name"] for sample in self.comparison.get("samples", [])]
+            chosen = int(self.changed_choice)
+        else:
+            names = [row["name"] for row in self.samples]
+            chosen = int(self.sample_choice)
+        if not names:
+            self.status = "no samples to choose here"
+            return
+        # Stops at either end rather than wrapping: a musician counting presses lands where expected.
+        index = min(len(names) - 1, max(0, chosen + delta))
+        if pane == "changes":
+            self.choose_changed_sample(index)
+        else:
+            self.choose_sample(index)
+        self.status = f"sample {index + 1} of {len(names)}: {names[index]} (Space plays it)"
+
     def play_sample(self, index: int) -> None:
         """Choose and play a sampler asset of the version on show."""
         self.choose_sample(index)

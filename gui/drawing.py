@@ -1,4 +1,4 @@
-"""Widgets that draw data with the canvas: the pattern step grid and the waveform thumbnail."""
+"""The waveform thumbnail: a sample's min/max envelope drawn with the canvas (the step grid is in step_grid.py)."""
 
 from __future__ import annotations
 
@@ -6,68 +6,8 @@ from typing import Any
 
 from kivy.graphics import Color, Line, Rectangle
 from kivy.metrics import dp
-from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty
 from kivy.uix.widget import Widget
-
-from .rows import CELL_COLORS
-
-LABEL_WIDTH = 0.22  # of the grid's width, for the track names drawn beside it
-
-
-class StepGrid(Widget):
-    """Tracks × steps; changed cells highlighted. Tapping a cell sets ``picked`` to its old → new text."""
-
-    grid = DictProperty({})
-    picked = StringProperty("")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.bind(pos=self._draw, size=self._draw, grid=self._draw)
-
-    def cell_size(self) -> tuple[float, float]:
-        """Return one cell's width and height."""
-        tracks = max(1, len(self.grid.get("tracks", [])))
-        steps = max(1, int(self.grid.get("length", 16)))
-        return self.width / steps, self.height / tracks
-
-    def cell_pos(self, track: str, step: int) -> tuple[float, float]:
-        """Return the window-free (parent) coordinates of a cell's centre."""
-        w, h = self.cell_size()
-        row = self.grid.get("tracks", []).index(track)
-        return self.x + (step + 0.5) * w, self.top - (row + 0.5) * h
-
-    def _draw(self, *_args: Any) -> None:
-        self.canvas.clear()
-        w, h = self.cell_size()
-        tracks = self.grid.get("tracks", [])
-        with self.canvas:
-            Color(0.14, 0.14, 0.17, 1)
-            Rectangle(pos=self.pos, size=self.size)
-            Color(0.22, 0.22, 0.26, 1)
-            for beat in range(0, int(self.grid.get("length", 16)), 4):
-                Line(points=[self.x + beat * w, self.y, self.x + beat * w, self.top], width=1)
-            for cell in self.grid.get("cells", []):
-                if cell["track"] not in tracks:
-                    continue
-                Color(*CELL_COLORS.get(cell["change"], CELL_COLORS["same"]))
-                row = tracks.index(cell["track"])
-                Rectangle(
-                    pos=(self.x + cell["step"] * w + 1, self.top - (row + 1) * h + 1),
-                    size=(max(1.0, w - 2), max(1.0, h - 2)),
-                )
-
-    def on_touch_down(self, touch: Any) -> bool:
-        """Show the tapped cell's old → new content."""
-        if not self.collide_point(*touch.pos):
-            return False
-        w, h = self.cell_size()
-        step = int((touch.x - self.x) // w)
-        row = int((self.top - touch.y) // h)
-        tracks = self.grid.get("tracks", [])
-        track = tracks[row] if 0 <= row < len(tracks) else ""
-        found = [c for c in self.grid.get("cells", []) if c["track"] == track and c["step"] == step]
-        self.picked = found[0]["detail"] if found else f"{track} · step {step}: empty"
-        return True
 
 
 class WaveformView(Widget):

@@ -10,7 +10,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 
 from .dialogs import WrapLabel
-from .drawing import StepGrid, WaveformView
+from .drawing import WaveformView
+from .step_grid import StepGrid, StepGridPane
 
 
 class PanesMixin:
@@ -92,6 +93,7 @@ class PanesMixin:
         self.changed_waves: list[WaveformView] = []
         self.sample_change_labels: list[tuple[WrapLabel, dict[str, Any]]] = []
         self.grids: list[StepGrid] = []
+        self.grid_panes: list[StepGridPane] = []
         if not vm.comparison:
             column.add_widget(WrapLabel(text="Select two versions in the history to see what changed."))
             return
@@ -102,10 +104,11 @@ class PanesMixin:
             )
             column.add_widget(WrapLabel(text="Tracks: " + ", ".join(grid["tracks"]), font_size="13sp"))
             picked = WrapLabel(text="Tap a cell to see old → new.", font_size="13sp", color=(1, 0.8, 0.5, 1))
-            cells = StepGrid(grid=grid, size_hint_y=None, height=max(dp(48), dp(22) * len(grid["tracks"])))
-            cells.bind(picked=picked.setter("text"))
-            self.grids.append(cells)
-            column.add_widget(cells)
+            pane = StepGridPane(grid, show_full=self.show_text)
+            pane.cells.bind(picked=picked.setter("text"))
+            self.grids.append(pane.cells)
+            self.grid_panes.append(pane)
+            column.add_widget(pane)
             column.add_widget(picked)
         if vm.comparison["mixer"]:
             column.add_widget(WrapLabel(text="Mixer: before → after", heading=True))

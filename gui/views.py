@@ -35,7 +35,7 @@ from .panes import PanesMixin
 LabelBase.register(DEFAULT_FONT, "data/fonts/DejaVuSans.ttf")
 Builder.load_file(str(Path(__file__).with_name("viewer.kv")))
 
-KEY_UP, KEY_DOWN, KEY_PAGE_UP, KEY_PAGE_DOWN = 273, 274, 280, 281
+KEY_UP, KEY_DOWN, KEY_PAGE_UP, KEY_PAGE_DOWN, KEY_LEFT, KEY_RIGHT = 273, 274, 280, 281, 276, 275
 KEY_ENTER, KEY_NUMPAD_ENTER, KEY_SPACE, KEY_ESCAPE, KEY_Z = 13, 271, 32, 27, 122
 
 
@@ -237,7 +237,10 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
             Window.bind(on_keyboard=self.on_key)
 
     def on_key(self, _window: Any, key: int, _scancode: int, _codepoint: str, modifiers: list[str]) -> bool:
-        """Arrows and PageUp/PageDown move, Enter opens, Space plays, Ctrl+Z undoes; Escape never quits unasked."""
+        """Up/Down and PageUp/PageDown move, Enter opens, Left/Right choose and Space plays a sample, Ctrl+Z undoes.
+
+        Escape closes what is open and never quits unasked.
+        """
         if key == KEY_ESCAPE:
             if self.dialog is not None:
                 self.dialog.dismiss()
@@ -261,10 +264,26 @@ class ViewerRoot(PanesMixin, DialogHost, BoxLayout):
             vm.open_cursor()
             self.show_tab("version")
         elif key == KEY_SPACE:
-            vm.play_focused_sample("changes" if self.tab == "changes" else "version")
+            vm.play_focused_sample(self._sample_pane())
+        elif key in (KEY_LEFT, KEY_RIGHT):
+            self._step_sample(-1 if key == KEY_LEFT else 1)
         else:
             return False
         return True
+
+    def _sample_pane(self) -> str:
+        # Space and Left/Right act on the samples of the Changes pane when it shows, else the Version pane's.
+        return "changes" if self.tab == "changes" else "version"
+
+    def _step_sample(self, delta: int) -> None:
+        pane = self._sample_pane()
+        self.vm.step_sample_choice(pane, delta)
+        if pane == "changes":
+            waves, index, scroll = self.changed_waves, int(self.vm.changed_choice), self.changes_scroll
+        else:
+            waves, index, scroll = self.sample_waves, int(self.vm.sample_choice), self.version_scroll
+        if 0 <= index < len(waves) and scroll.parent is not None:
+            scroll.scroll_to(waves[index], animate=False)  # the chosen waveform comes into view
 
 
 def build_root(vm: Any) -> ViewerRoot:

@@ -214,3 +214,37 @@ def test_the_recovery_panel_says_when_in_local_time(viewer_store: tuple[Path, Pa
     vm = TrackerMixerRoot(str(store), None, str(work), now=lambda: taken + timedelta(minutes=3))
     vm.load()
     assert vm.recovery.when == f"3 min ago · {casstore.local_time_text(point.created_at)}"
+
+
+def test_left_and_right_choose_the_sample_space_plays_and_stop_at_the_ends(viewer_store: tuple[Path, Path]) -> None:
+    from casstore.gui.viewmodels import TrackerMixerRoot
+
+    store, work = viewer_store
+    vm = TrackerMixerRoot(str(store), None, str(work))
+    vm.load()
+    vm.step_sample_choice("changes", 1)
+    assert vm.status == "no samples to choose here" and vm.changed_choice == 0  # no two versions compared yet
+    vm.open_version(next(row["commit"] for row in vm.history if "verse edits" in row["text"]))
+    names = [row["name"] for row in vm.samples]
+    assert len(names) >= 3
+    vm.step_sample_choice("version", 1)
+    vm.step_sample_choice("version", 1)
+    assert vm.sample_choice == 2
+    assert vm.status == f"sample 3 of {len(names)}: {names[2]} (Space plays it)"
+    vm.step_sample_choice("version", -1)
+    assert vm.sample_choice == 1
+    for _ in range(len(names) + 2):
+        vm.step_sample_choice("version", 1)
+    assert vm.sample_choice == len(names) - 1  # the last one, not back to the first
+    vm.step_sample_choice("version", -(len(names) + 5))
+    assert vm.sample_choice == 0
+    # In the Changes pane the keys move among the changed samples, and leave the Version pane's choice alone.
+    vm.toggle_select(next(row["commit"] for row in vm.history if "verse edits" in row["text"]))
+    vm.toggle_select(next(row["commit"] for row in vm.history if "first take" in row["text"]))
+    vm.diff_selected()
+    _wait(vm)
+    changed = [sample["name"] for sample in vm.comparison["samples"]]
+    assert len(changed) >= 2 and vm.changed_choice == 0
+    vm.step_sample_choice("changes", 1)
+    assert vm.changed_choice == 1 and vm.sample_choice == 0
+    assert vm.status == f"sample 2 of {len(changed)}: {changed[1]} (Space plays it)"

@@ -78,7 +78,7 @@ def _tiny_wav(path: Path, seed: int) -> None:
 
 @pytest.fixture(scope="session")
 def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A project with a long name, 40 sampler assets and 50 versions, and an autosave newer than them."""
+    """A project with a long name, 40 sampler assets, 50 versions of a 64-step pattern of 10 tracks, and an autosave."""
     import hashlib
     import json
 
@@ -93,12 +93,16 @@ def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
         _tiny_wav(bundle / rel, index)
         digest = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
         assets.append({"asset_name": rel.split("/")[1], "relative_path": rel, "sha256": digest, "lufs_lu": -18.0})
-    pattern = {"pattern_id": "verse", "length_steps": 16, "tracks": ["kick", "snare"], "steps": []}
+    tracks = [f"choir layer {i} with a long release" for i in range(10)]
+    pattern = {"pattern_id": "verse", "length_steps": 64, "tracks": tracks, "steps": []}
     (bundle / "patterns").mkdir()
     stamps = {"created_at": "2025-11-25T00:00:00+00:00", "updated_at": "2025-11-25T00:00:00+00:00"}
     store = casstore.init_store(root / "store")
     for take in range(50):
-        pattern["steps"] = [{"step": take % 16, "track": take % 2, "note": "C-4", "velocity": 100}]
+        # Each take adds one note, so two takes differ by one cell among many unchanged ones.
+        pattern["steps"] = [
+            {"step": t * 7 % 64, "track": t % 10, "note": "C-4", "velocity": 100} for t in range(take + 1)
+        ]
         (bundle / "patterns/verse.json").write_text(json.dumps(pattern))
         manifest = {
             "manifest_version": "1.0.0",
@@ -108,8 +112,8 @@ def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
                     "pattern_id": "verse",
                     "path": "patterns/verse.json",
                     "sha256": hashlib.sha256((bundle / "patterns/verse.json").read_bytes()).hexdigest(),
-                    "length_steps": 16,
-                    "step_count": 1,
+                    "length_steps": 64,
+                    "step_count": take + 1,
                 }
             ],
             "mixer_snapshots": [],

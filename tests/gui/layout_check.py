@@ -8,7 +8,8 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
-from casstore.gui.drawing import StepGrid, WaveformView
+from casstore.gui.drawing import WaveformView
+from casstore.gui.step_grid import StepGrid
 
 LEAVES = (Label, TextInput, StepGrid, WaveformView)
 Rect = tuple[float, float, float, float]
@@ -67,7 +68,7 @@ def _name(widget: Any) -> str:
 
 
 def small_targets(root: Any, window_size: tuple[int, int], least_dp: float = 48) -> list[str]:
-    """Name every visible thing a finger taps (buttons, rows, text fields, waveforms) smaller than ``least_dp``."""
+    """Name every visible thing a finger taps (buttons, rows, text fields, waveforms, grid cells) under ``least_dp``."""
     from kivy.metrics import dp
     from kivy.uix.behaviors import ButtonBehavior
 
@@ -82,6 +83,10 @@ def small_targets(root: Any, window_size: tuple[int, int], least_dp: float = 48)
         tappable = isinstance(widget, ButtonBehavior | TextInput | WaveformView)
         if tappable and (widget.height < dp(least_dp) - 0.5 or widget.width < dp(least_dp) - 0.5):
             found.append(f"small target: {_name(widget)} {widget.width:.0f}x{widget.height:.0f}")
+        if isinstance(widget, StepGrid):  # each cell of the grid is a target of its own
+            width, height = widget.cell_size()
+            if height < dp(least_dp) - 0.5 or width < dp(least_dp) - 0.5:
+                found.append(f"small target: a step-grid cell {width:.0f}x{height:.0f}")
         inner = _clip(rect, clip) if isinstance(widget, ScrollView) else clip
         for child in widget.children:
             walk(child, inner or clip)

@@ -264,3 +264,48 @@ def test_a_flac_sampler_asset_shows_its_waveform_and_plays_decoded(
     played, played_rate = soundfile.read(str(casstore.playable_wav(vm.store, vm.samples[kick]["blob"], ".flac")))
     assert played_rate == rate and float(np.max(np.abs(played.reshape(source.shape) - source))) < 1 / 16384
     vm.player.stop()
+
+
+def _in_view(scroll: Any, widget: Any) -> bool:
+    bottom = scroll.to_window(*scroll.pos)[1]
+    low, high = widget.to_window(widget.x, widget.y)[1], widget.to_window(widget.x, widget.top)[1]
+    return bool(bottom - 1 <= low and high <= bottom + scroll.height + 1)
+
+
+def test_left_and_right_choose_the_sample_space_plays_without_moving_the_history(viewer: Any) -> None:
+    import pytest
+
+    vm = viewer.vm
+    click(history_row(viewer, "verse edits"))
+    wait(vm)
+    names = [row["name"] for row in vm.samples]
+    gospel = names.index("gospel_stab_short.wav")
+    cursor = vm.cursor
+    for _ in range(gospel):
+        press(275)  # right
+    assert vm.sample_choice == gospel and viewer.sample_waves[gospel].chosen and not viewer.sample_waves[0].chosen
+    assert _in_view(viewer.version_scroll, viewer.sample_waves[gospel])  # scrolled to the chosen waveform
+    assert vm.status.startswith(f"sample {gospel + 1} of {len(names)}: gospel_stab_short.wav")
+    assert vm.cursor == cursor  # Left/Right leave the history's focus where it was
+    press(275)
+    press(276)  # left
+    assert vm.sample_choice == gospel
+    viewer.filter_input.focus = True  # typing in the filter: the arrows move its caret, not the choice
+    press(275)
+    assert vm.sample_choice == gospel
+    viewer.filter_input.focus = False
+    frames(2)
+    start = len(vm.player.loaded)
+    press(32)  # space
+    wait(vm)
+    if vm.player.playing.startswith("cannot play"):
+        pytest.skip("no audio output here")
+    assert _played_since(vm, start) == [("gospel_stab_short.wav", 1.89)]
+    vm.player.stop()
+
+    click(history_row(viewer, "first take"))
+    wait(vm)
+    assert viewer.tab == "changes" and len(viewer.changed_waves) >= 2
+    press(275)
+    assert vm.changed_choice == 1 and viewer.changed_waves[1].chosen and not viewer.changed_waves[0].chosen
+    assert _in_view(viewer.changes_scroll, viewer.changed_waves[1])
