@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle_source import DirectoryFile, open_binary, walk_directory
+from casstore.bundles.bundle_source import DirectoryFile, FileStat, open_binary, walk_directory
 from casstore.model.manifest_view import read_manifest_lenient
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import MANIFEST_NAME
@@ -24,7 +24,7 @@ from casstore.storage.store import Store
 RACY_NS = 2_000_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file of a directory: no per-instance dict
 class CachedFile:
     """What the stat cache remembers of one file (``ctime_ns`` 0: a cache written before it was kept)."""
 
@@ -45,11 +45,11 @@ class CachedFile:
         return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]), ctime)
 
     @classmethod
-    def of(cls, st: os.stat_result, sha256: str, size: int | None = None) -> CachedFile:
+    def of(cls, st: os.stat_result | FileStat, sha256: str, size: int | None = None) -> CachedFile:
         """Remember ``sha256`` for a file whose stat is ``st``."""
         return cls(st.st_size if size is None else size, st.st_mtime_ns, st.st_ino, sha256, st.st_ctime_ns)
 
-    def vouches_for(self, st: os.stat_result, cached_at_ns: int) -> bool:
+    def vouches_for(self, st: os.stat_result | FileStat, cached_at_ns: int) -> bool:
         """Tell whether a file with stat ``st`` still holds this digest without reading it.
 
         Size, mtime, inode and ctime (as git's index) must match, and the file must have been
@@ -62,6 +62,18 @@ class CachedFile:
             and self.ctime_ns == st.st_ctime_ns
             and st.st_mtime_ns + RACY_NS < cached_at_ns
         )
+
+
+def cached_files(parsed: dict[str, list[Any]]) -> dict[str, CachedFile]:
+    """Turn a parsed stat cache into records, freeing each parsed entry as it goes (not both whole at once).
+
+    The order is the reverse of the file's: every reader looks records up by path.
+    """
+    files = {}
+    while parsed:
+        path, value = parsed.popitem()
+        files[path] = CachedFile.from_json(value)
+    return files
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from casstore.bundles.exporter import copy_object_to
-from casstore.bundles.snapshot import CachedFile, check_manifest, hash_directory
+from casstore.bundles.snapshot import CachedFile, cached_files, check_manifest, hash_directory
 from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import TreeEntry
@@ -69,7 +69,7 @@ def read_marker(root: Path) -> CheckoutMarker | None:
             str(item["project"]),
             str(item["commit"]),
             str(item["tree"]),
-            {path: CachedFile.from_json(value) for path, value in item["files"].items()},
+            cached_files(item.pop("files")),
             int(item["written_at_ns"]),
         )
     except FileNotFoundError:
