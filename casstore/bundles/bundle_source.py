@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -124,17 +124,27 @@ def open_binary(path: Path | str) -> BinaryIO:
 
 @dataclass(frozen=True, slots=True)
 class DirectoryFile:
-    """A regular file found under a directory: bundle path, real path (a str: a Path costs ~400 bytes) and its stat."""
+    """A regular file found under a directory: bundle path, the directory (one str shared by all) and its stat."""
 
     path: str
-    full: str
+    root: str
     stat: FileStat
+
+    @property
+    def full(self) -> str:
+        """Return the file's real path (made on use: a Path or str per file costs 100-400 bytes)."""
+        return os.path.join(self.root, self.path)
+
+    def open(self) -> BinaryIO:
+        """Open the file for reading bytes."""
+        return open_binary(self.full)
 
 
 def walk_directory(root: Path, warnings: list[str] | None = None) -> list[DirectoryFile]:
     """List a bundle or working directory's files, enforcing the path and symlink rules."""
     root = root.absolute()
     real_root = root.resolve()
+    top = str(root)
     found: list[DirectoryFile] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -165,7 +175,7 @@ def walk_directory(root: Path, warnings: list[str] | None = None) -> list[Direct
             info = os.stat(full)
             if not stat.S_ISREG(info.st_mode):
                 raise PathRuleError(f"{where}: not a regular file")
-            found.append(DirectoryFile(rel, full, FileStat(info)))
+            found.append(DirectoryFile(sys.intern(rel), top, FileStat(info)))
     check_unique((item.path, f"{root.name}: {item.path}") for item in found)
     return found
 
@@ -175,7 +185,7 @@ def _directory_source(root: Path) -> BundleSource:
     files: dict[str, SourceFile] = {}
     junk: dict[str, SourceFile] = {}
     for item in walk_directory(root, warnings):
-        found = SourceFile(item.path, item.stat.st_size, partial(open_binary, item.full), item.stat)
+        found = SourceFile(item.path, item.stat.st_size, item.open, item.stat)
         (junk if is_junk(item.path) else files)[item.path] = found
     hint = ""
     if MANIFEST_NAME not in files:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle_source import DirectoryFile, FileStat, open_binary, walk_directory
+from casstore.bundles.bundle_source import DirectoryFile, FileStat, walk_directory
 from casstore.model.manifest_view import read_manifest_lenient
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import MANIFEST_NAME
@@ -42,7 +42,8 @@ class CachedFile:
     def from_json(cls, item: list[Any]) -> CachedFile:
         """Parse the compact JSON form."""
         ctime = int(item[4]) if len(item) > 4 else 0
-        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]), ctime)
+        # Interned: the tree, the manifest and the listing hold the same digests and paths.
+        return cls(int(item[0]), int(item[1]), int(item[2]), sys.intern(str(item[3])), ctime)
 
     @classmethod
     def of(cls, st: os.stat_result | FileStat, sha256: str, size: int | None = None) -> CachedFile:
@@ -72,7 +73,7 @@ def cached_files(parsed: dict[str, list[Any]]) -> dict[str, CachedFile]:
     files = {}
     while parsed:
         path, value = parsed.popitem()
-        files[path] = CachedFile.from_json(value)
+        files[sys.intern(path)] = CachedFile.from_json(value)
     return files
 
 
@@ -103,7 +104,7 @@ def hash_directory(
     def digest(item: DirectoryFile) -> CachedFile:
         with open(item.full, "rb") as stream:
             sha, size = hash_stream(stream)
-        return CachedFile.of(item.stat, sha, size)
+        return CachedFile.of(item.stat, sys.intern(sha), size)
 
     for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         result[item.path] = cached
@@ -208,8 +209,7 @@ def snapshot_directory(
 
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
-        full = hashes.sources[path].full
-        result = store.objects.put_stream(partial(open_binary, full), cached.size, expected=cached.sha256, pack=pack)
+        result = store.objects.put_stream(hashes.sources[path].open, cached.size, expected=cached.sha256, pack=pack)
         return result.new, result.size
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _string
@@ -51,19 +52,24 @@ class Tree:
         # and json's indented (pure-Python) encoder takes 0.3 s for a 10,000-file tree. The
         # strings go through json's own C string encoder, so the bytes are canonical.dumps's
         # exactly (tests/test_tree_encoding.py checks that on random trees).
+        # Entry by entry into one buffer: a list of every entry's text, the joined text and
+        # its bytes alive at once were ~550 bytes a file (issue 17).
         text = _string
-        entries = sorted(self.entries, key=lambda e: e.path)
-        parts = [
-            f'    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
-            f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'
-            for e in entries
-        ]
-        listing = "[\n" + ",\n".join(parts) + "\n  ]" if parts else "[]"
+        buf = bytearray(b'{\n  "entries": [')
+        sep = "\n"
+        for e in sorted(self.entries, key=lambda e: e.path):
+            buf += (
+                f'{sep}    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
+                f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'
+            ).encode()
+            sep = ",\n"
+        buf += b"]" if sep == "\n" else b"\n  ]"
         manifest = "null" if self.manifest is None else text(self.manifest)
-        return (
-            f'{{\n  "entries": {listing},\n  "manifest": {manifest},\n'
-            f'  "project_id": {text(self.project_id)},\n  "tree_version": {TREE_VERSION}\n}}\n'
+        buf += (
+            f',\n  "manifest": {manifest},\n  "project_id": {text(self.project_id)},\n'
+            f'  "tree_version": {TREE_VERSION}\n}}\n'
         ).encode()
+        return bytes(buf)
 
     @property
     def id(self) -> str:
@@ -190,7 +196,8 @@ def _entry_hook(item: dict[str, Any]) -> Any:
     if item.keys() == _ENTRY_KEYS:
         path, sha256, size, role = item["path"], item["sha256"], item["size"], item["role"]
         if type(path) is str and type(sha256) is str and type(size) is int and type(role) is str:
-            return TreeEntry(path, sha256, size, _ROLE_NAMES.get(role, role))
+            # Interned: the stat cache, the manifest and the listing hold the same paths and digests.
+            return TreeEntry(sys.intern(path), sys.intern(sha256), size, _ROLE_NAMES.get(role, role))
     return item
 
 
