@@ -6,11 +6,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle_source import DirectoryFile, FileStat, walk_directory
+from casstore.bundles.bundle_source import DirectoryFile, FileStat, open_binary, walk_directory
 from casstore.model.manifest_view import read_manifest_lenient
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import MANIFEST_NAME
@@ -83,7 +84,6 @@ class DirectoryHashes:
 
     files: dict[str, CachedFile]
     hashed: int
-    sources: dict[str, DirectoryFile] = field(default_factory=dict)
 
 
 def hash_directory(
@@ -108,7 +108,9 @@ def hash_directory(
 
     for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         result[item.path] = cached
-    return DirectoryHashes(dict(sorted(result.items())), len(to_hash), {item.path: item for item in listing})
+    hashed = len(to_hash)
+    del listing, to_hash  # the listing's stats are in ``result`` now; free them before the manifest is read
+    return DirectoryHashes({path: result[path] for path in sorted(result)}, hashed)  # no list of pairs
 
 
 @dataclass
@@ -207,9 +209,12 @@ def snapshot_directory(
     if hashes.hashed >= PACK_MIN_OBJECTS:
         pack = store.objects.pack_for(len(store.objects.missing(c.sha256 for c in hashes.files.values())))
 
+    top = str(root.absolute())
+
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
-        result = store.objects.put_stream(hashes.sources[path].open, cached.size, expected=cached.sha256, pack=pack)
+        opener = partial(open_binary, os.path.join(top, *path.split("/")))
+        result = store.objects.put_stream(opener, cached.size, expected=cached.sha256, pack=pack)
         return result.new, result.size
 
     try:
