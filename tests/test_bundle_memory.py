@@ -17,8 +17,6 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from casstore import import_bundle, record_autosave
 from casstore.storage.refs import ref_name
 from casstore.storage.store import Store
@@ -80,7 +78,6 @@ def _costs(tmp_path: Path, files: int) -> dict[str, int]:
     return costs
 
 
-@pytest.mark.slow
 def test_a_bundles_commands_hold_little_memory_per_file(tmp_path: Path) -> None:
     small, large = _costs(tmp_path, 1_000), _costs(tmp_path, 4_000)
     per_file = {name: (large[name] - small[name]) / 3_000 for name in BUDGET}
