@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,14 +18,27 @@ from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_
 from casstore.storage.atomic import is_temp_beside
 
 
-@dataclass(frozen=True)
+class FileStat:
+    """The four stat fields the stat cache compares (an ``os.stat_result`` holds ~20, ~600 bytes a file)."""
+
+    __slots__ = ("st_ctime_ns", "st_ino", "st_mtime_ns", "st_size")
+
+    def __init__(self, st: os.stat_result) -> None:
+        self.st_size = st.st_size
+        self.st_mtime_ns = st.st_mtime_ns
+        self.st_ino = st.st_ino
+        self.st_ctime_ns = st.st_ctime_ns
+
+
+# Slotted records: a 100,000-file bundle holds one of each per file (issue 17: <= 100 MiB).
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     """A regular file of a bundle: its bundle path, its size and how to open it (a directory's: its stat too)."""
 
     path: str
     size: int
     open: Callable[[], BinaryIO]
-    stat: os.stat_result | None = None
+    stat: FileStat | None = None
 
 
 class BundleSource:
@@ -104,54 +117,65 @@ def open_source(location: Path) -> BundleSource:
     raise BundleError(f"{location}: no such bundle directory or zip")
 
 
-def open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path | str) -> BinaryIO:
     """Open ``path`` for reading bytes (the opener a directory's files are read with)."""
     return open(path, "rb")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryFile:
-    """A regular file found under a directory: bundle path, real path and its stat."""
+    """A regular file found under a directory: bundle path, the directory (one str shared by all) and its stat."""
 
     path: str
-    full: Path
-    stat: os.stat_result
+    root: str
+    stat: FileStat
+
+    @property
+    def full(self) -> str:
+        """Return the file's real path (made on use: a Path or str per file costs 100-400 bytes)."""
+        return os.path.join(self.root, self.path)
+
+    def open(self) -> BinaryIO:
+        """Open the file for reading bytes."""
+        return open_binary(self.full)
 
 
 def walk_directory(root: Path, warnings: list[str] | None = None) -> list[DirectoryFile]:
     """List a bundle or working directory's files, enforcing the path and symlink rules."""
     root = root.absolute()
     real_root = root.resolve()
+    top = str(root)
     found: list[DirectoryFile] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         rel_dir = here.relative_to(root)
+        rel_prefix = "" if rel_dir == Path(".") else rel_dir.as_posix() + "/"
         if rel_dir == Path("."):
             dirnames[:] = [d for d in dirnames if d not in RESERVED_TOP]
             filenames = [f for f in filenames if f not in RESERVED_TOP]
         dirnames.sort()
         for name in list(dirnames):
-            full = here / name
-            if full.is_symlink():
+            link = here / name
+            if link.is_symlink():
                 rel = (rel_dir / name).as_posix()
-                _check_link(full, real_root, root.name, rel)
+                _check_link(link, real_root, root.name, rel)
                 raise PathRuleError(f"{root.name}: {rel}: symlinked directories are not allowed in a bundle")
         dirnames[:] = [d for d in dirnames if not is_temp_beside(d)]
         for name in sorted(filenames):
             if is_temp_beside(name):
                 continue  # casstore's own unfinished write (a checkout or export in progress, or killed)
-            full = here / name
-            rel = (rel_dir / name).as_posix()
+            full = os.path.join(dirpath, name)
+            rel = rel_prefix + name
             where = f"{root.name}: {rel}"
             check_path(rel, where)
-            if full.is_symlink():
-                _check_link(full, real_root, root.name, rel)
+            if os.path.islink(full):
+                _check_link(Path(full), real_root, root.name, rel)
                 if warnings is not None:
                     warnings.append(f"{rel} is a symlink inside the bundle; its target's content is stored")
-            info = full.stat()
+            info = os.stat(full)
             if not stat.S_ISREG(info.st_mode):
                 raise PathRuleError(f"{where}: not a regular file")
-            found.append(DirectoryFile(rel, full, info))
+            found.append(DirectoryFile(sys.intern(rel), top, FileStat(info)))
     check_unique((item.path, f"{root.name}: {item.path}") for item in found)
     return found
 
@@ -161,7 +185,7 @@ def _directory_source(root: Path) -> BundleSource:
     files: dict[str, SourceFile] = {}
     junk: dict[str, SourceFile] = {}
     for item in walk_directory(root, warnings):
-        found = SourceFile(item.path, item.stat.st_size, partial(open_binary, item.full), item.stat)
+        found = SourceFile(item.path, item.stat.st_size, item.open, item.stat)
         (junk if is_junk(item.path) else files)[item.path] = found
     hint = ""
     if MANIFEST_NAME not in files:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle_source import DirectoryFile, open_binary, walk_directory
+from casstore.bundles.bundle_source import DirectoryFile, FileStat, open_binary, walk_directory
 from casstore.model.manifest_view import read_manifest_lenient
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import MANIFEST_NAME
@@ -24,7 +25,7 @@ from casstore.storage.store import Store
 RACY_NS = 2_000_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file of a directory: no per-instance dict
 class CachedFile:
     """What the stat cache remembers of one file (``ctime_ns`` 0: a cache written before it was kept)."""
 
@@ -42,14 +43,15 @@ class CachedFile:
     def from_json(cls, item: list[Any]) -> CachedFile:
         """Parse the compact JSON form."""
         ctime = int(item[4]) if len(item) > 4 else 0
-        return cls(int(item[0]), int(item[1]), int(item[2]), str(item[3]), ctime)
+        # Interned: the tree, the manifest and the listing hold the same digests and paths.
+        return cls(int(item[0]), int(item[1]), int(item[2]), sys.intern(str(item[3])), ctime)
 
     @classmethod
-    def of(cls, st: os.stat_result, sha256: str, size: int | None = None) -> CachedFile:
+    def of(cls, st: os.stat_result | FileStat, sha256: str, size: int | None = None) -> CachedFile:
         """Remember ``sha256`` for a file whose stat is ``st``."""
         return cls(st.st_size if size is None else size, st.st_mtime_ns, st.st_ino, sha256, st.st_ctime_ns)
 
-    def vouches_for(self, st: os.stat_result, cached_at_ns: int) -> bool:
+    def vouches_for(self, st: os.stat_result | FileStat, cached_at_ns: int) -> bool:
         """Tell whether a file with stat ``st`` still holds this digest without reading it.
 
         Size, mtime, inode and ctime (as git's index) must match, and the file must have been
@@ -64,13 +66,24 @@ class CachedFile:
         )
 
 
+def cached_files(parsed: dict[str, list[Any]]) -> dict[str, CachedFile]:
+    """Turn a parsed stat cache into records, freeing each parsed entry as it goes (not both whole at once).
+
+    The order is the reverse of the file's: every reader looks records up by path.
+    """
+    files = {}
+    while parsed:
+        path, value = parsed.popitem()
+        files[sys.intern(path)] = CachedFile.from_json(value)
+    return files
+
+
 @dataclass
 class DirectoryHashes:
     """Every file of a directory with its digest, and how many had to be re-read."""
 
     files: dict[str, CachedFile]
     hashed: int
-    sources: dict[str, DirectoryFile] = field(default_factory=dict)
 
 
 def hash_directory(
@@ -91,11 +104,13 @@ def hash_directory(
     def digest(item: DirectoryFile) -> CachedFile:
         with open(item.full, "rb") as stream:
             sha, size = hash_stream(stream)
-        return CachedFile.of(item.stat, sha, size)
+        return CachedFile.of(item.stat, sys.intern(sha), size)
 
     for item, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         result[item.path] = cached
-    return DirectoryHashes(dict(sorted(result.items())), len(to_hash), {item.path: item for item in listing})
+    hashed = len(to_hash)
+    del listing, to_hash  # the listing's stats are in ``result`` now; free them before the manifest is read
+    return DirectoryHashes({path: result[path] for path in sorted(result)}, hashed)  # no list of pairs
 
 
 @dataclass
@@ -194,10 +209,12 @@ def snapshot_directory(
     if hashes.hashed >= PACK_MIN_OBJECTS:
         pack = store.objects.pack_for(len(store.objects.missing(c.sha256 for c in hashes.files.values())))
 
+    top = str(root.absolute())
+
     def put(path: str) -> tuple[bool, int]:
         cached = hashes.files[path]
-        full = hashes.sources[path].full
-        result = store.objects.put_stream(partial(open_binary, full), cached.size, expected=cached.sha256, pack=pack)
+        opener = partial(open_binary, os.path.join(top, *path.split("/")))
+        result = store.objects.put_stream(opener, cached.size, expected=cached.sha256, pack=pack)
         return result.new, result.size
 
     try:

@@ -10,6 +10,7 @@ the sampler manifest's, which still uses pydantic.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, ClassVar, TypeAlias
@@ -78,6 +79,10 @@ def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
     return None, _MESSAGES[kind]
 
 
+# Interned: the tree, the stat cache and the listing hold the same paths and digests (issue 17).
+_SHARED = frozenset({"path", "relative_path", "sha256"})
+
+
 class _Errors:
     """Collects ``(location, message)`` pairs; the first is reported, the rest counted."""
 
@@ -123,6 +128,8 @@ class _Record:
                 failed = True
                 continue
             values[name], problem = _convert(declared.kind, value)
+            if name in _SHARED and type(values[name]) is str:
+                values[name] = sys.intern(values[name])
             if problem:
                 errors.add(_join(location, name), problem)
                 failed = True

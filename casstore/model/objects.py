@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _string
 from typing import Any
@@ -18,7 +20,7 @@ TREE_VERSION = 1
 COMMIT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file of a tree: no per-instance dict
 class TreeEntry:
     """One bundle file: its path, content id, size and role."""
 
@@ -50,19 +52,24 @@ class Tree:
         # and json's indented (pure-Python) encoder takes 0.3 s for a 10,000-file tree. The
         # strings go through json's own C string encoder, so the bytes are canonical.dumps's
         # exactly (tests/test_tree_encoding.py checks that on random trees).
+        # Entry by entry into one buffer: a list of every entry's text, the joined text and
+        # its bytes alive at once were ~550 bytes a file (issue 17).
         text = _string
-        entries = sorted(self.entries, key=lambda e: e.path)
-        parts = [
-            f'    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
-            f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'
-            for e in entries
-        ]
-        listing = "[\n" + ",\n".join(parts) + "\n  ]" if parts else "[]"
+        buf = bytearray(b'{\n  "entries": [')
+        sep = "\n"
+        for e in sorted(self.entries, key=lambda e: e.path):
+            buf += (
+                f'{sep}    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
+                f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'
+            ).encode()
+            sep = ",\n"
+        buf += b"]" if sep == "\n" else b"\n  ]"
         manifest = "null" if self.manifest is None else text(self.manifest)
-        return (
-            f'{{\n  "entries": {listing},\n  "manifest": {manifest},\n'
-            f'  "project_id": {text(self.project_id)},\n  "tree_version": {TREE_VERSION}\n}}\n'
+        buf += (
+            f',\n  "manifest": {manifest},\n  "project_id": {text(self.project_id)},\n'
+            f'  "tree_version": {TREE_VERSION}\n}}\n'
         ).encode()
+        return bytes(buf)
 
     @property
     def id(self) -> str:
@@ -81,12 +88,17 @@ class Tree:
     @classmethod
     def decode(cls, oid: str, raw: bytes) -> Tree:
         """Parse a tree object, raising CorruptObject when it is not a valid tree."""
-        item = _decode_object(oid, raw, "tree")
+        # Entries become TreeEntry as they are parsed: holding every entry's dict as well
+        # doubled a big tree's memory (issue 17). Anything unusual stays a dict and is checked below.
+        item = _decode_object(oid, raw, "tree", _entry_hook)
         try:
             if item["tree_version"] != TREE_VERSION:
                 raise ValueError(f"tree_version {item['tree_version']!r} is not supported")
             entries = tuple(
-                TreeEntry(str(e["path"]), str(e["sha256"]), int(e["size"]), str(e["role"])) for e in item["entries"]
+                e
+                if isinstance(e, TreeEntry)
+                else TreeEntry(str(e["path"]), str(e["sha256"]), int(e["size"]), str(e["role"]))
+                for e in item["entries"]
             )
             manifest = item["manifest"]
             tree = cls(str(item["project_id"]), None if manifest is None else str(manifest), entries)
@@ -175,9 +187,25 @@ class Commit:
         return commit
 
 
-def _decode_object(oid: str, raw: bytes, what: str) -> dict[str, Any]:
+_ENTRY_KEYS = {"path", "sha256", "size", "role"}
+_ROLE_NAMES = {role: role for role in ROLES}  # one str per role, not one per entry
+
+
+def _entry_hook(item: dict[str, Any]) -> Any:
+    """Turn a well-typed tree entry into a TreeEntry while parsing; leave anything else as it is."""
+    if item.keys() == _ENTRY_KEYS:
+        path, sha256, size, role = item["path"], item["sha256"], item["size"], item["role"]
+        if type(path) is str and type(sha256) is str and type(size) is int and type(role) is str:
+            # Interned: the stat cache, the manifest and the listing hold the same paths and digests.
+            return TreeEntry(sys.intern(path), sys.intern(sha256), size, _ROLE_NAMES.get(role, role))
+    return item
+
+
+def _decode_object(
+    oid: str, raw: bytes, what: str, object_hook: Callable[[dict[str, Any]], Any] | None = None
+) -> dict[str, Any]:
     try:
-        item = canonical.loads(raw)
+        item = canonical.loads(raw, object_hook)
     except (ValueError, UnicodeDecodeError):
         raise CorruptObject(oid, f"not a {what}: not JSON") from None
     if not isinstance(item, dict) or f"{what}_version" not in item:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 
@@ -37,7 +38,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def loads(raw: bytes | str) -> Any:
+def loads(raw: bytes | str, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """Decode JSON, refusing NaN, Infinity and numbers past a float (which canonical JSON never holds).
 
     Every failure is a ValueError, so callers name the file or object: nesting deeper than
@@ -46,7 +47,7 @@ def loads(raw: bytes | str) -> Any:
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite, object_hook=object_hook)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

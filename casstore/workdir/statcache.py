@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from casstore.bundles.snapshot import CachedFile
+from casstore.bundles.snapshot import CachedFile, cached_files
 from casstore.storage import canonical
 from casstore.storage.backend import StoredFileMissing
 from casstore.storage.store import Store
@@ -37,7 +37,7 @@ def load_dir_cache(store: Store, root: Path) -> DirCache:
     with contextlib.suppress(OSError, StoredFileMissing, ValueError, KeyError, TypeError, IndexError):
         item = canonical.loads(store.backend.get(_cache_key(root)))
         if item.get("directory") == str(root.absolute()):
-            files = {path: CachedFile.from_json(value) for path, value in item["files"].items()}
+            files = cached_files(item.pop("files"))
             made = item.get("tree") or {}
             return DirCache(files, int(item["written_at_ns"]), made.get("project"), made.get("id"))
     return DirCache()

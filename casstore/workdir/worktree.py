@@ -8,13 +8,14 @@ checkout do not re-read unchanged samples.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore.bundles.exporter import copy_object_to
-from casstore.bundles.snapshot import CachedFile, check_manifest, hash_directory
+from casstore.bundles.snapshot import CachedFile, cached_files, check_manifest, hash_directory
 from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import TreeEntry
@@ -69,7 +70,7 @@ def read_marker(root: Path) -> CheckoutMarker | None:
             str(item["project"]),
             str(item["commit"]),
             str(item["tree"]),
-            {path: CachedFile.from_json(value) for path, value in item["files"].items()},
+            cached_files(item.pop("files")),
             int(item["written_at_ns"]),
         )
     except FileNotFoundError:
@@ -276,27 +277,35 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> dict[s
     store and verified), so the stat cache need not read it back.
     """
     made: list[Path] = []
-    staged: list[tuple[TreeEntry, Path, Path]] = []
-    targets = {entry.path: root.joinpath(*entry.path.split("/")) for entry in entries}
+    # Per file only the entry and its temp name (a str): a Path per file costs ~300 bytes (issue 17).
+    staged: list[tuple[TreeEntry, str]] = []
+    top = str(root)
+
+    def target_of(entry: TreeEntry) -> str:
+        return os.path.join(top, *entry.path.split("/"))
+
     try:
+        checked: set[str] = set()
         for entry in entries:
-            target = targets[entry.path]
-            made += make_dirs(target.parent)  # removed again if the checkout fails
+            target = Path(target_of(entry))
+            if str(target.parent) not in checked:
+                made += make_dirs(target.parent)  # removed again if the checkout fails
+                checked.add(str(target.parent))
             if target.is_dir() and not target.is_symlink():
                 raise DestinationError(f"{target}: a directory is where revision file {entry.path!r} goes")
 
         def write_one(entry: TreeEntry) -> None:
-            with temp_for(targets[entry.path], "ck", TEMP_SUFFIX, sync=False) as (out, tmp_path):
-                staged.append((entry, tmp_path, targets[entry.path]))
+            with temp_for(Path(target_of(entry)), "ck", TEMP_SUFFIX, sync=False) as (out, tmp_path):
+                staged.append((entry, str(tmp_path)))
                 copy_object_to(store, entry, out)
 
         for _written in parallel_map(write_one, entries, io_bound=True):
             pass
-        sync_files([tmp for _entry, tmp, _target in staged])
-        for _entry, tmp, target in staged:
-            ops().replace(tmp, target)
+        sync_files([Path(tmp) for _entry, tmp in staged])
+        for entry, tmp in staged:
+            ops().replace(tmp, target_of(entry))
     except BaseException:
-        for _entry, tmp, _target in staged:
+        for _entry, tmp in staged:
             with contextlib.suppress(OSError):
                 ops().unlink(tmp, missing_ok=True)
         for directory in reversed(made):
@@ -304,8 +313,8 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> dict[s
                 ops().rmdir(directory)
         raise
     # New names in their directories, and new directories in theirs: a power cut keeps both.
-    fsync_dirs([target.parent for _entry, _tmp, target in staged] + [directory.parent for directory in made])
-    return {entry.path: CachedFile.of(target.stat(), entry.sha256, entry.size) for entry, _tmp, target in staged}
+    fsync_dirs([Path(directory) for directory in checked] + [directory.parent for directory in made])
+    return {entry.path: CachedFile.of(os.stat(target_of(entry)), entry.sha256, entry.size) for entry, _tmp in staged}
 
 
 def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
