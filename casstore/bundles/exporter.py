@@ -11,7 +11,7 @@ from casstore.errors import DestinationError
 from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import check_path
-from casstore.storage.atomic import fsync_dirs, new_file, staged, sync_files
+from casstore.storage.atomic import fsync_dirs, new_file, staged
 from casstore.storage.fileops import ops
 from casstore.storage.ids import CHUNK_SIZE
 from casstore.storage.object_store import PACKED_OBJECT_LIMIT
@@ -73,8 +73,10 @@ def _export_dir(store: Store, tree: Tree, dest: Path, progress: ProgressFn | Non
 def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn | None = None) -> None:
     """Write every entry of ``tree`` under ``root`` (verified, fsynced), in parallel.
 
-    Every file is written first and then all are fsynced together (:func:`sync_files`),
-    then their directories: nothing returns before all of it is on disk.
+    Each worker fsyncs the file it wrote, so the flushes overlap the other writes; then the
+    directories are fsynced: nothing returns before all of it is on disk. (Syncing every
+    file only at the end, as checkout does, reopened each file and measured slower here:
+    the medium bench's export 0.38 -> 0.50 s; export already wrote in parallel.)
     """
     total = tree.total_size
     done = 0
@@ -86,7 +88,7 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
         ops().mkdir(parent, parents=True)
 
     def write_one(entry: TreeEntry) -> None:
-        with new_file(targets[entry.path], sync=False) as out:
+        with new_file(targets[entry.path]) as out:
             if entry.size <= PACKED_OBJECT_LIMIT:
                 out.write(store.objects.read_bytes(entry.sha256, entry.size))
             else:
@@ -96,7 +98,6 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
         done += entry.size
         if progress:
             progress(done, total)
-    sync_files(list(targets.values()))
     # Every directory that gained a name, up to and including root (it names the top folders).
     fsync_dirs({root, *(d for parent in parents for d in (parent, *parent.parents) if d.is_relative_to(root))})
 
