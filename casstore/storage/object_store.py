@@ -22,7 +22,6 @@ from casstore.storage.backend_local import LocalBackend
 from casstore.storage.codec import HEADER_SIZE, ObjectReader, decode_bytes, encode_parts, encode_stream, header
 from casstore.storage.delta import CODEC_DELTA
 from casstore.storage.flac import SPOOL_BYTES
-from casstore.storage.flac_compact import compact_in_memory, encode_compacted
 from casstore.storage.ids import id_of_bytes
 from casstore.storage.loose import LooseObjectStore, check_unchanged, loose_key
 from casstore.storage.loose import PutResult as PutResult  # importer.py imports it from here
@@ -251,7 +250,13 @@ class ObjectStore:
             if not self._reuse_packed(oid):
                 self.loose.freshen(oid)
             return PutResult(oid, length, False, 0)
-        compacted = compact_in_memory(oid, parts) if self.compact else None
+        compacted = None
+        if self.compact:
+            # Imported here: only import --compact needs it, and its thread pool and temp-file
+            # imports cost every command's start-up (the no-op +13% instructions).
+            from casstore.storage.flac_compact import compact_in_memory
+
+            compacted = compact_in_memory(oid, parts)
         if compacted is not None:
             with contextlib.closing(compacted.stored):
                 new = pack.add_stream(oid, compacted.stored)
@@ -266,6 +271,8 @@ class ObjectStore:
         if expected is not None and self.loose.has(expected):
             self.loose.freshen(expected)
             return PutResult(expected, size_hint or 0, False, 0)
+        from casstore.storage.flac_compact import encode_compacted
+
         oid, size, stored, length = encode_compacted(open_source, size_hint)
         with contextlib.closing(stored):
             check_unchanged(expected, oid)
