@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -112,8 +112,15 @@ def gc(
     ``gc --aggressive``) rewrites the packs even when nothing else would.
     """
     lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
+    with releasing(lease):
+        return _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock), compact, repack)
+
+
+@contextlib.contextmanager
+def releasing(lease: Lease) -> Iterator[None]:
+    """Release ``lease`` when the block ends; on an error, without hiding it behind a second one."""
     try:
-        report = _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock), compact, repack)
+        yield
     except BaseException:
         # The error that stopped gc is the one to report, not a second one giving the lease
         # up (a lease left behind expires, or is taken over once this process is gone).
@@ -121,7 +128,6 @@ def gc(
             lease.release()
         raise
     lease.release()
-    return report
 
 
 def _collect(

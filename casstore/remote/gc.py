@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from casstore.clock import format_iso, parse_iso, utc_now
-from casstore.errors import CasstoreError, CorruptObject, ObjectMissing, RefLocked
-from casstore.history.gc import GC_LEASE_SECONDS, LeaseKeeper
+from casstore.errors import CorruptObject, ObjectMissing, RefLocked
+from casstore.history.gc import GC_LEASE_SECONDS, LeaseKeeper, releasing
 from casstore.history.reachability import GraphWalk
 from casstore.remote.objects import RemoteObjects
 from casstore.remote.push import GC_LEASE
@@ -92,14 +92,8 @@ def gc_remote(
         lease = remote.backend.acquire(GC_LEASE, GC_LEASE_SECONDS, owner)
     except RefLocked as exc:
         raise RefLocked(f"{remote.url}: another gc is running on this remote: {exc}") from None
-    keeper = LeaseKeeper(lease, GC_LEASE_SECONDS, clock)
-    try:
-        _collect(remote, report, grace, now, keeper)
-    except BaseException:
-        with contextlib.suppress(OSError, CasstoreError):
-            lease.release()
-        raise
-    lease.release()
+    with releasing(lease):
+        _collect(remote, report, grace, now, LeaseKeeper(lease, GC_LEASE_SECONDS, clock))
     return report
 
 
