@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from remote_helpers import ana, remotes  # noqa: F401  (fixtures of the remote tests)
 
 # Kivy reads these at its first import, which any test may trigger: keep its files out of ~.
 _kivy_home = tempfile.mkdtemp(prefix="kivy-home-")

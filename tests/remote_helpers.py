@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
+
 from casstore.clock import utc_now_iso
 from casstore.history.commits import new_commit
 from casstore.model.objects import Tree, TreeEntry
-from casstore.remote.remotes import RemoteSpec
+from casstore.remote.remotes import Remote, RemoteSpec, add_remote, open_remote
 from casstore.storage.backend import Backend
 from casstore.storage.backend_memory import MemoryBackend
 from casstore.storage.store import Store
 
 _counter = itertools.count()
+URL = "s3://studio/team-a"
 
 
 class MemoryRemotes:
@@ -61,3 +64,22 @@ def save(
 
 def unique_text(label: str) -> str:
     return f"{label} #{next(_counter)}"
+
+
+@pytest.fixture()
+def remotes() -> MemoryRemotes:
+    """Remotes held in memory, shared by every store of one test (a conftest fixture)."""
+    return MemoryRemotes()
+
+
+@pytest.fixture()
+def ana(tmp_path: Path, remotes: MemoryRemotes) -> Store:
+    """A store with ``origin`` at URL (a conftest fixture)."""
+    store = make_store(tmp_path / "ana")
+    add_remote(store, "origin", URL, connect=remotes)
+    return store
+
+
+def remote_of(store: Store, remotes: MemoryRemotes) -> Remote:
+    """The store's default remote, opened through ``remotes``."""
+    return open_remote(store, None, remotes)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from remote_helpers import MemoryRemotes, make_store, save, unique_text
+from remote_helpers import URL, MemoryRemotes, make_store, remote_of, save, unique_text
 
 from casstore.actions import import_bundle
 from casstore.bundles.exporter import export_revision
@@ -22,36 +22,15 @@ from casstore.remote.push import push
 from casstore.remote.remotes import (
     Diverged,
     FetchFirst,
-    Remote,
     add_remote,
     get_remote,
     list_remotes,
     ls_remote,
-    open_remote,
     remove_remote,
     tracking_ref,
 )
 from casstore.storage.packs import list_packs, pack_key
 from casstore.storage.store import Store
-
-URL = "s3://studio/team-a"
-
-
-@pytest.fixture()
-def remotes() -> MemoryRemotes:
-    return MemoryRemotes()
-
-
-@pytest.fixture()
-def ana(tmp_path: Path, remotes: MemoryRemotes) -> Store:
-    store = make_store(tmp_path / "ana")
-    add_remote(store, "origin", URL, connect=remotes)
-    return store
-
-
-def remote_of(store: Store, remotes: MemoryRemotes) -> Remote:
-    return open_remote(store, None, remotes)
-
 
 # Configuration -----------------------------------------------------------------------------------
 

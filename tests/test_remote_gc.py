@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from remote_helpers import MemoryRemotes, make_store, save, unique_text
+from remote_helpers import URL, MemoryRemotes, make_store, remote_of, save, unique_text
 
 from casstore.clock import utc_now
 from casstore.errors import RefLocked
@@ -20,12 +20,11 @@ from casstore.remote.fetch import clone
 from casstore.remote.fsck import fsck_remote
 from casstore.remote.gc import gc_remote
 from casstore.remote.push import push
-from casstore.remote.remotes import MARKS_PREFIX, Remote, add_remote, open_remote
+from casstore.remote.remotes import MARKS_PREFIX, add_remote
 from casstore.storage.backend_memory import MemoryBackend
 from casstore.storage.packs import index_key, list_packs, pack_key
 from casstore.storage.store import Store
 
-URL = "s3://studio/team-a"
 GRACE = timedelta(hours=24)
 LONG_AGO = "2020-01-01T00:00:00Z"
 
@@ -33,22 +32,6 @@ LONG_AGO = "2020-01-01T00:00:00Z"
 def later(hours: float) -> Callable[[], datetime]:
     moment = utc_now() + timedelta(hours=hours)
     return lambda: moment
-
-
-@pytest.fixture()
-def remotes() -> MemoryRemotes:
-    return MemoryRemotes()
-
-
-@pytest.fixture()
-def ana(tmp_path: Path, remotes: MemoryRemotes) -> Store:
-    store = make_store(tmp_path / "ana")
-    add_remote(store, "origin", URL, connect=remotes)
-    return store
-
-
-def remote_of(store: Store, remotes: MemoryRemotes) -> Remote:
-    return open_remote(store, None, remotes)
 
 
 def orphan_a_pack(store: Store, remotes: MemoryRemotes) -> tuple[str, str]:
