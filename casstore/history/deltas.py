@@ -8,11 +8,11 @@ are visited parents first, so a chain runs from old to new; a chain stops at
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from casstore.errors import CorruptObject, ObjectMissing
-from casstore.model.objects import Commit, Tree
+from casstore.model.objects import Commit, Tree, TreeEntry
 from casstore.storage.delta import MAX_DEPTH, PATCH_LIMIT, SPLICE_HEAD_LIMIT
 from casstore.storage.store import Store
 
@@ -68,27 +68,40 @@ def _commit(store: Store, oid: str) -> Commit | None:
 
 
 class _Trees:
-    """The last few trees read, as ``path -> (id, size)``: a commit's tree is its child's parent tree next."""
+    """The last two trees read: a commit's tree is its child's parent tree next."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.cache: dict[str, tuple[dict[str, tuple[str, int]], int] | None] = {}
+        self.cache: dict[str, tuple[Tree, int] | None] = {}
 
-    def get(self, oid: str) -> tuple[dict[str, tuple[str, int]], int] | None:
+    def get(self, oid: str) -> tuple[Tree, int] | None:
         if oid not in self.cache:
-            if len(self.cache) >= 4:
+            if len(self.cache) >= 2:
                 self.cache.pop(next(iter(self.cache)))
             try:
                 raw = self.store.objects.read_bytes(oid)
-                tree = Tree.decode(oid, raw)
-                self.cache[oid] = ({e.path: (e.sha256, e.size) for e in tree.entries}, len(raw))
+                self.cache[oid] = (Tree.decode(oid, raw), len(raw))
             except (CorruptObject, ObjectMissing):
                 self.cache[oid] = None
         return self.cache[oid]
 
 
+def _changed(now: Tree, before: Tree) -> Iterator[tuple[TreeEntry, TreeEntry]]:
+    """Yield (new, old) entries of paths both trees hold with different content: a merge of two sorted lists.
+
+    A dict of path -> (id, size) per tree was ~150 bytes a file, twice (issue 17).
+    """
+    old = iter(before.entries)
+    previous = next(old, None)
+    for entry in now.entries:
+        while previous is not None and previous.path < entry.path:
+            previous = next(old, None)
+        if previous is not None and previous.path == entry.path and previous.sha256 != entry.sha256:
+            yield entry, previous
+
+
 def plan_deltas(
-    store: Store, starts: Iterable[str], candidates: set[str], tick: Callable[[], None] = lambda: None
+    store: Store, starts: Iterable[str], candidates: Container[str], tick: Callable[[], None] = lambda: None
 ) -> dict[str, Planned]:
     """Return, for objects of ``candidates``, the base each may be stored against (also in ``candidates``).
 
@@ -120,8 +133,6 @@ def plan_deltas(
         if now is None or before is None:
             continue
         consider(commit.tree, parent.tree, now[1], before[1])
-        for path, (oid, size) in now[0].items():
-            old = before[0].get(path)
-            if old is not None and old[0] != oid:
-                consider(oid, old[0], size, old[1])
+        for entry, previous in _changed(now[0], before[0]):
+            consider(entry.sha256, previous.sha256, entry.size, previous.size)
     return planned
