@@ -1,4 +1,4 @@
-"""Sequence views of a pack index's raw records: hex ids and integer columns, made as they are asked for.
+"""Views into a pack: its index records as sequences (hex ids, integer columns) and one object's bytes.
 
 Callers that walk a pack's ids or offsets (a fetch, remote gc) see sequences as before,
 while the index itself stays one bytes object of 48-byte records (casstore/storage/packs.py).
@@ -7,7 +7,7 @@ while the index itself stays one bytes object of 48-byte records (casstore/stora
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, overload
+from typing import BinaryIO, Protocol, overload
 
 
 class IndexRecords(Protocol):
@@ -76,3 +76,41 @@ class Column(Sequence[int]):
     def __iter__(self) -> Iterator[int]:
         for _oid, offset, length in self._pack.records():
             yield length if self._field else offset
+
+
+class BoundedReader:
+    """Reads at most ``length`` bytes from ``offset`` of a stream, then reports EOF; seekable within them."""
+
+    def __init__(self, stream: BinaryIO, offset: int, length: int) -> None:
+        stream.seek(offset)
+        self._stream = stream
+        self._offset = offset
+        self._length = length
+        self._at = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes (all that is left with -1) of the object."""
+        left = self._length - self._at
+        if left <= 0:
+            return b""
+        if n is None or n < 0 or n > left:
+            n = left
+        chunk = self._stream.read(n)
+        self._at += len(chunk)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move within the object; return the new position in it."""
+        # A compacted object's FLAC stream is decoded in place: libsndfile seeks within it.
+        base = (0, self._at, self._length)[whence]
+        self._at = max(0, min(self._length, base + offset))
+        self._stream.seek(self._offset + self._at)
+        return self._at
+
+    def tell(self) -> int:
+        """Return the position within the object."""
+        return self._at
+
+    def close(self) -> None:
+        """Close the pack's stream."""
+        self._stream.close()

@@ -27,7 +27,7 @@ from casstore.errors import CorruptObject
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.delta import DELTA_PREFIX, delta_base
 from casstore.storage.ids import CHUNK_SIZE
-from casstore.storage.pack_views import Column, HexIds
+from casstore.storage.pack_views import BoundedReader, Column, HexIds
 
 PACK_MAGIC = b"caspack\x01"
 IDX_MAGIC = b"casidx\x01\x00"
@@ -53,40 +53,6 @@ def pack_key(name: str) -> str:
 def index_key(name: str) -> str:
     """Return the backend key of the index of pack ``name``."""
     return f"{PACKS_PREFIX}{name}.idx"
-
-
-class _BoundedReader:
-    """Reads at most ``length`` bytes from ``offset`` of a stream, then reports EOF; seekable within them."""
-
-    def __init__(self, stream: BinaryIO, offset: int, length: int) -> None:
-        stream.seek(offset)
-        self._stream = stream
-        self._offset = offset
-        self._length = length
-        self._at = 0
-
-    def read(self, n: int = -1) -> bytes:
-        left = self._length - self._at
-        if left <= 0:
-            return b""
-        if n is None or n < 0 or n > left:
-            n = left
-        chunk = self._stream.read(n)
-        self._at += len(chunk)
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # A compacted object's FLAC stream is decoded in place: libsndfile seeks within it.
-        base = (0, self._at, self._length)[whence]
-        self._at = max(0, min(self._length, base + offset))
-        self._stream.seek(self._offset + self._at)
-        return self._at
-
-    def tell(self) -> int:
-        return self._at
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 class Pack:
@@ -203,7 +169,7 @@ class Pack:
             return None
         stream = self.backend.open_reader(self.pack_key)
         offset, length = self.record(at)
-        return _BoundedReader(stream, offset, length)  # type: ignore[return-value]
+        return BoundedReader(stream, offset, length)  # type: ignore[return-value]
 
     def stored_size(self, oid: str) -> int:
         """Return the stored (encoded) size of ``oid`` in this pack."""
@@ -228,7 +194,7 @@ class Pack:
         found: dict[str, str] = {}
         window, start = b"", 0
         with self.backend.open_reader(self.pack_key) as stream:
-            for offset, oid in sorted((offset, oid) for oid, offset, _length in self.records()):
+            for oid, offset in self._by_offset():
                 if offset + DELTA_PREFIX > start + len(window):
                     # One read serves every small object in the next 64 KiB: patterns come in thousands.
                     stream.seek(offset)
@@ -237,6 +203,24 @@ class Pack:
                 if base is not None:
                     found[oid.hex()] = base
         return found
+
+    def _by_offset(self) -> Iterator[tuple[bytes, int]]:
+        """Yield (id, offset) in pack order: as stored when gc wrote the pack in id order, else sorted positions."""
+        offsets = [offset for _oid, offset, _length in self.records()] if not self._offsets_in_order() else None
+        if offsets is None:
+            for oid, offset, _length in self.records():
+                yield oid, offset
+            return
+        for at in sorted(range(self.count), key=offsets.__getitem__):
+            yield self.raw_id(at), offsets[at]
+
+    def _offsets_in_order(self) -> bool:
+        previous = -1
+        for _oid, offset, _length in self.records():
+            if offset < previous:
+                return False
+            previous = offset
+        return True
 
     def verify_digests(self) -> list[str]:
         """Check the BLAKE3 trailers of the pack and its index; return the problems found."""
@@ -283,11 +267,11 @@ class PackWriter:
         self._staged = backend.stage("pack")
         self._hasher = _blake3()
         self._position = 0
-        # The index as it will be written, one 48-byte record an object, and the raw ids
-        # for has(): a dict of hex id -> (offset, length) cost ~230 bytes an object.
+        # The index as it will be written, one 48-byte record an object: a dict of hex id ->
+        # (offset, length) cost ~230 bytes an object. While objects come in id order (gc)
+        # has() bisects it; a set of raw ids is built only once they do not (an import).
         self._index = bytearray()
-        self._seen: set[bytes] = set()
-        self._in_order = True
+        self._seen: set[bytes] | None = None
         self._lock = threading.Lock()
         self._write(PACK_MAGIC)
 
@@ -296,20 +280,33 @@ class PackWriter:
         self._hasher.update(data)
         self._position += len(data)
 
+    def _id_at(self, at: int) -> bytes:
+        start = at * _RECORD.size
+        return bytes(self._index[start : start + DIGEST_SIZE])
+
+    def _holds(self, raw: bytes) -> bool:
+        if self._seen is not None:
+            return raw in self._seen
+        count = len(self._index) // _RECORD.size
+        at = bisect.bisect_left(range(count), raw, key=self._id_at)
+        return at < count and self._id_at(at) == raw
+
     def has(self, oid: str) -> bool:
         """Tell whether ``oid`` was already added to this pack."""
-        return bytes.fromhex(oid) in self._seen
+        return self._holds(bytes.fromhex(oid))
 
     def _claim(self, oid: str) -> bytes | None:
         """Return ``oid`` as raw bytes if the pack lacks it yet (under the lock), else None."""
         raw = bytes.fromhex(oid)
-        return None if raw in self._seen else raw
+        return None if self._holds(raw) else raw
 
     def _record(self, raw: bytes, start: int) -> None:
-        if self._index and raw < self._index[-_RECORD.size : -_RECORD.size + DIGEST_SIZE]:
-            self._in_order = False
+        count = len(self._index) // _RECORD.size
+        if self._seen is None and count and raw < self._id_at(count - 1):
+            self._seen = {self._id_at(at) for at in range(count)}
         self._index += _RECORD.pack(raw, start, self._position - start)
-        self._seen.add(raw)
+        if self._seen is not None:
+            self._seen.add(raw)
 
     def add(self, oid: str, parts: Sequence[bytes | memoryview]) -> bool:
         """Append the stored (encoded) bytes of ``oid``, given as parts; False if the pack has it."""
@@ -345,8 +342,8 @@ class PackWriter:
             self._staged.write(digest)
             name = f"pack-{digest.hex()}"
             records = bytes(self._index)
-            self._index, self._seen = bytearray(), set()
-            if not self._in_order:  # an import adds objects as its workers finish them
+            in_order, self._index, self._seen = self._seen is None, bytearray(), None
+            if not in_order:  # an import adds objects as its workers finish them
                 size = _RECORD.size
                 records = b"".join(sorted(records[at : at + size] for at in range(0, len(records), size)))
             index_body = IDX_MAGIC + _COUNT.pack(len(records) // _RECORD.size) + records
