@@ -8,15 +8,14 @@ stream from the sorted sources, and what must be kept is one sorted table of raw
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 
 from casstore.storage.packs import Pack
+from casstore.storage.sorted_ids import ID_BYTES, find, prefixes
 
-ID_BYTES = 32
 LOOSE = -1  # the source tag of a loose id in the merge
 
 # One stored object: raw id, stored length in the first pack holding it (None: loose
@@ -63,6 +62,7 @@ class IdTable:
     def __init__(self, raw_ids: bytes) -> None:
         self._raw = raw_ids
         self.count = len(raw_ids) // ID_BYTES
+        self._prefixes = prefixes(raw_ids, ID_BYTES)
 
     @classmethod
     def of(cls, stored: Iterable[Stored]) -> IdTable:
@@ -89,11 +89,9 @@ class IdTable:
     def position(self, oid: str) -> int | None:
         """Return where ``oid`` sits in the table, or None when it is not there."""
         try:
-            key = bytes.fromhex(oid)
+            return find(self._raw, ID_BYTES, self._prefixes, bytes.fromhex(oid))
         except ValueError:
             return None
-        at = bisect.bisect_left(range(self.count), key, key=self.raw)
-        return at if at < self.count and self.raw(at) == key else None
 
     def __contains__(self, oid: object) -> bool:
         return isinstance(oid, str) and self.position(oid) is not None
