@@ -37,34 +37,40 @@ def _fits(size: int, base_size: int) -> bool:
     return max(size, base_size) <= PATCH_LIMIT or min(size, base_size) > 2 * SPLICE_HEAD_LIMIT
 
 
-def _commits_parents_first(store: Store, starts: Iterable[str], tick: Callable[[], None]) -> list[tuple[str, Commit]]:
-    """Return every commit reachable from ``starts``, each after its parents (no recursion: a loop with a stack)."""
-    decoded: dict[str, Commit | None] = {}
-    order: list[tuple[str, Commit]] = []
+# What planning needs of a commit: its tree and its parents (a decoded Commit with its
+# message, author and times was ~1 KiB a commit, for every commit of the history).
+Links = tuple[str, tuple[str, ...]]
+
+
+def _commits_parents_first(store: Store, starts: Iterable[str], tick: Callable[[], None]) -> dict[str, Links]:
+    """Return every commit reachable from ``starts`` as ``{id: (tree, parents)}``, each after its parents."""
+    decoded: dict[str, Links | None] = {}
+    order: dict[str, Links] = {}
     for start in sorted(starts):
         stack: list[tuple[str, bool]] = [(start, False)]
         while stack:
             oid, expanded = stack.pop()
             if expanded:
-                commit = decoded[oid]
-                if commit is not None:
-                    order.append((oid, commit))
+                links = decoded[oid]
+                if links is not None:
+                    order[oid] = links
                 continue
             if oid in decoded:
                 continue
             tick()
-            decoded[oid] = commit = _commit(store, oid)
+            decoded[oid] = links = _links(store, oid)
             stack.append((oid, True))
-            if commit is not None:
-                stack.extend((parent, False) for parent in reversed(commit.parents) if parent not in decoded)
+            if links is not None:
+                stack.extend((parent, False) for parent in reversed(links[1]) if parent not in decoded)
     return order
 
 
-def _commit(store: Store, oid: str) -> Commit | None:
+def _links(store: Store, oid: str) -> Links | None:
     try:
-        return Commit.decode(oid, store.objects.read_bytes(oid))
+        commit = Commit.decode(oid, store.objects.read_bytes(oid))
     except (CorruptObject, ObjectMissing):
         return None  # fsck reports it; gc plans around it
+    return commit.tree, tuple(commit.parents)
 
 
 class _Trees:
@@ -122,17 +128,16 @@ def plan_deltas(
             planned[target] = Planned(base, size, base_size, depth)
             bases.add(base)
 
-    order = _commits_parents_first(store, starts, tick)
-    commits = dict(order)
-    for _oid, commit in order:
-        parent = commits.get(commit.parents[0]) if commit.parents else None
-        if parent is None or parent.tree == commit.tree:
+    commits = _commits_parents_first(store, starts, tick)
+    for tree, parents in commits.values():
+        parent = commits.get(parents[0]) if parents else None
+        if parent is None or parent[0] == tree:
             continue
         tick()
-        now, before = trees.get(commit.tree), trees.get(parent.tree)
+        now, before = trees.get(tree), trees.get(parent[0])
         if now is None or before is None:
             continue
-        consider(commit.tree, parent.tree, now[1], before[1])
+        consider(tree, parent[0], now[1], before[1])
         for entry, previous in _changed(now[0], before[0]):
             consider(entry.sha256, previous.sha256, entry.size, previous.size)
     return planned
