@@ -74,14 +74,16 @@ def _links(store: Store, oid: str) -> Links | None:
 
 
 class _Trees:
-    """The last two trees read: a commit's tree is its child's parent tree next."""
+    """The last two trees used (least recently used goes first): a commit's tree is its child's parent tree next."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.cache: dict[str, tuple[Tree, int] | None] = {}
 
     def get(self, oid: str) -> tuple[Tree, int] | None:
-        if oid not in self.cache:
+        if oid in self.cache:
+            self.cache[oid] = self.cache.pop(oid)  # most recently used last: it is evicted last
+        else:
             if len(self.cache) >= 2:
                 self.cache.pop(next(iter(self.cache)))
             try:
@@ -134,7 +136,8 @@ def plan_deltas(
         if parent is None or parent[0] == tree:
             continue
         tick()
-        now, before = trees.get(tree), trees.get(parent[0])
+        before = trees.get(parent[0])  # first: the tree read last time, kept while ``now`` is read
+        now = trees.get(tree)
         if now is None or before is None:
             continue
         consider(tree, parent[0], now[1], before[1])

@@ -294,6 +294,9 @@ class PackWriter:
     def _claim(self, oid: str) -> bytes | None:
         """Return ``oid`` as raw bytes if the pack lacks it yet (under the lock), else None."""
         raw = bytes.fromhex(oid)
+        count = len(self._index) // _RECORD.size
+        if self._seen is None and (not count or raw > self._id_at(count - 1)):
+            return raw  # past every id so far: gc adds in id order, so no search
         return None if self._holds(raw) else raw
 
     def _record(self, raw: bytes, start: int) -> None:
