@@ -8,11 +8,11 @@ are visited parents first, so a chain runs from old to new; a chain stops at
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from casstore.errors import CorruptObject, ObjectMissing
-from casstore.model.objects import Commit, Tree
+from casstore.model.objects import Commit, Tree, TreeEntry
 from casstore.storage.delta import MAX_DEPTH, PATCH_LIMIT, SPLICE_HEAD_LIMIT
 from casstore.storage.store import Store
 
@@ -37,58 +37,79 @@ def _fits(size: int, base_size: int) -> bool:
     return max(size, base_size) <= PATCH_LIMIT or min(size, base_size) > 2 * SPLICE_HEAD_LIMIT
 
 
-def _commits_parents_first(store: Store, starts: Iterable[str], tick: Callable[[], None]) -> list[tuple[str, Commit]]:
-    """Return every commit reachable from ``starts``, each after its parents (no recursion: a loop with a stack)."""
-    decoded: dict[str, Commit | None] = {}
-    order: list[tuple[str, Commit]] = []
+# What planning needs of a commit: its tree and its parents (a decoded Commit with its
+# message, author and times was ~1 KiB a commit, for every commit of the history).
+Links = tuple[str, tuple[str, ...]]
+
+
+def _commits_parents_first(store: Store, starts: Iterable[str], tick: Callable[[], None]) -> dict[str, Links]:
+    """Return every commit reachable from ``starts`` as ``{id: (tree, parents)}``, each after its parents."""
+    decoded: dict[str, Links | None] = {}
+    order: dict[str, Links] = {}
     for start in sorted(starts):
         stack: list[tuple[str, bool]] = [(start, False)]
         while stack:
             oid, expanded = stack.pop()
             if expanded:
-                commit = decoded[oid]
-                if commit is not None:
-                    order.append((oid, commit))
+                links = decoded[oid]
+                if links is not None:
+                    order[oid] = links
                 continue
             if oid in decoded:
                 continue
             tick()
-            decoded[oid] = commit = _commit(store, oid)
+            decoded[oid] = links = _links(store, oid)
             stack.append((oid, True))
-            if commit is not None:
-                stack.extend((parent, False) for parent in reversed(commit.parents) if parent not in decoded)
+            if links is not None:
+                stack.extend((parent, False) for parent in reversed(links[1]) if parent not in decoded)
     return order
 
 
-def _commit(store: Store, oid: str) -> Commit | None:
+def _links(store: Store, oid: str) -> Links | None:
     try:
-        return Commit.decode(oid, store.objects.read_bytes(oid))
+        commit = Commit.decode(oid, store.objects.read_bytes(oid))
     except (CorruptObject, ObjectMissing):
         return None  # fsck reports it; gc plans around it
+    return commit.tree, tuple(commit.parents)
 
 
 class _Trees:
-    """The last few trees read, as ``path -> (id, size)``: a commit's tree is its child's parent tree next."""
+    """The last two trees used (least recently used goes first): a commit's tree is its child's parent tree next."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.cache: dict[str, tuple[dict[str, tuple[str, int]], int] | None] = {}
+        self.cache: dict[str, tuple[Tree, int] | None] = {}
 
-    def get(self, oid: str) -> tuple[dict[str, tuple[str, int]], int] | None:
-        if oid not in self.cache:
-            if len(self.cache) >= 4:
+    def get(self, oid: str) -> tuple[Tree, int] | None:
+        if oid in self.cache:
+            self.cache[oid] = self.cache.pop(oid)  # most recently used last: it is evicted last
+        else:
+            if len(self.cache) >= 2:
                 self.cache.pop(next(iter(self.cache)))
             try:
                 raw = self.store.objects.read_bytes(oid)
-                tree = Tree.decode(oid, raw)
-                self.cache[oid] = ({e.path: (e.sha256, e.size) for e in tree.entries}, len(raw))
+                self.cache[oid] = (Tree.decode(oid, raw), len(raw))
             except (CorruptObject, ObjectMissing):
                 self.cache[oid] = None
         return self.cache[oid]
 
 
+def _changed(now: Tree, before: Tree) -> Iterator[tuple[TreeEntry, TreeEntry]]:
+    """Yield (new, old) entries of paths both trees hold with different content: a merge of two sorted lists.
+
+    A dict of path -> (id, size) per tree was ~150 bytes a file, twice (issue 17).
+    """
+    old = iter(before.entries)
+    previous = next(old, None)
+    for entry in now.entries:
+        while previous is not None and previous.path < entry.path:
+            previous = next(old, None)
+        if previous is not None and previous.path == entry.path and previous.sha256 != entry.sha256:
+            yield entry, previous
+
+
 def plan_deltas(
-    store: Store, starts: Iterable[str], candidates: set[str], tick: Callable[[], None] = lambda: None
+    store: Store, starts: Iterable[str], candidates: Container[str], tick: Callable[[], None] = lambda: None
 ) -> dict[str, Planned]:
     """Return, for objects of ``candidates``, the base each may be stored against (also in ``candidates``).
 
@@ -109,19 +130,17 @@ def plan_deltas(
             planned[target] = Planned(base, size, base_size, depth)
             bases.add(base)
 
-    order = _commits_parents_first(store, starts, tick)
-    commits = dict(order)
-    for _oid, commit in order:
-        parent = commits.get(commit.parents[0]) if commit.parents else None
-        if parent is None or parent.tree == commit.tree:
+    commits = _commits_parents_first(store, starts, tick)
+    for tree, parents in commits.values():
+        parent = commits.get(parents[0]) if parents else None
+        if parent is None or parent[0] == tree:
             continue
         tick()
-        now, before = trees.get(commit.tree), trees.get(parent.tree)
+        before = trees.get(parent[0])  # first: the tree read last time, kept while ``now`` is read
+        now = trees.get(tree)
         if now is None or before is None:
             continue
-        consider(commit.tree, parent.tree, now[1], before[1])
-        for path, (oid, size) in now[0].items():
-            old = before[0].get(path)
-            if old is not None and old[0] != oid:
-                consider(oid, old[0], size, old[1])
+        consider(tree, parent[0], now[1], before[1])
+        for entry, previous in _changed(now[0], before[0]):
+            consider(entry.sha256, previous.sha256, entry.size, previous.size)
     return planned

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
+from casstore.history.inventory import IdTable, sizes_array, stored_objects
 from casstore.history.reachability import GraphWalk
 from casstore.model.objects import TreeEntry
 from casstore.storage.backend import StoredFileMissing
@@ -95,17 +97,17 @@ class _Checker:
     """What fsck asks of the one graph walker: load each commit and tree, report what is wrong."""
 
     def __init__(
-        self, store: Store, report: FsckReport, corrupt: dict[str, str], sizes: dict[str, int], present: set[str]
+        self, store: Store, report: FsckReport, corrupt: dict[str, str], ids: IdTable, sizes: array[int]
     ) -> None:
         self.store = store
         self.report = report
         self.corrupt = corrupt
+        self.ids = ids
         self.sizes = sizes
-        self.present = present
         self.walk = GraphWalk(self._load, self._invalid, self._entry)
 
     def _load(self, oid: str, what: str) -> bytes | None:
-        if oid not in self.present:
+        if oid not in self.ids:
             self.report.findings.append(Finding("missing", oid, f"{what} is missing", self.walk.path(oid)))
             return None
         if oid in self.corrupt:
@@ -120,11 +122,12 @@ class _Checker:
         self.report.findings.append(Finding("invalid", oid, detail, self.walk.path(oid)))
 
     def _entry(self, tree: str, entry: TreeEntry) -> None:
-        if entry.sha256 not in self.present:
+        at = self.ids.position(entry.sha256)
+        if at is None:
             where = self.walk.path(entry.sha256)
             self.report.findings.append(Finding("missing", entry.sha256, f"blob for {entry.path} is missing", where))
-        elif entry.sha256 in self.sizes and self.sizes[entry.sha256] != entry.size:
-            detail = f"{entry.path}: tree says {entry.size} bytes, object holds {self.sizes[entry.sha256]}"
+        elif self.sizes[at] >= 0 and self.sizes[at] != entry.size:
+            detail = f"{entry.path}: tree says {entry.size} bytes, object holds {self.sizes[at]}"
             self.report.findings.append(Finding("invalid", tree, detail, self.walk.path(entry.sha256)))
 
 
@@ -141,16 +144,19 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     refs = store.refs.list()
     reflog = list(store.refs.reflog())
     store.objects.reload_packs()
-    ids = list(store.objects.iter_ids())
+    # One sorted table of raw ids and an array of sizes beside it: a list, two sets and a
+    # dict of hex ids were ~350 bytes an object (issue 17).
+    ids = IdTable.of(stored_objects(store.objects.loose.iter_ids(), store.objects.packs))
     report.objects = len(ids)
     corrupt: dict[str, str] = {}
-    sizes: dict[str, int] = {}
+    sizes = sizes_array(len(ids))
     if not quick:
-        for done, (oid, size, problem) in enumerate(parallel_map(lambda o: _rehash(store, o), ids), 1):
+        rehashed = parallel_map(lambda at: (at, *_rehash(store, ids.hex(at))), range(len(ids)))
+        for done, (at, oid, size, problem) in enumerate(rehashed, 1):
             if problem:
                 corrupt[oid] = problem
             else:
-                sizes[oid] = size
+                sizes[at] = size
                 report.bytes += size
             if progress:
                 progress(done, len(ids))
@@ -159,7 +165,7 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
             report.findings.append(Finding("corrupt", f"{pack.name}.pack", problem))
     for name, problem in store.objects.unreadable_packs:
         report.findings.append(Finding("corrupt", name, problem))
-    checker = _Checker(store, report, corrupt, sizes, set(ids))
+    checker = _Checker(store, report, corrupt, ids, sizes)
     walk = checker.walk
     for name in damaged:
         report.findings.append(Finding("bad-ref", name, "ref file does not hold an object id"))
@@ -174,10 +180,9 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     for oid, problem in sorted(corrupt.items()):
         via = walk.path(oid) if oid in walk else "not reachable from any ref"
         report.findings.append(Finding("corrupt", oid, problem, via))
-    present = set(ids)
     for pack in store.objects.packs:
         for oid, base in sorted(_delta_bases(pack, report).items()):
-            if base not in present:
+            if base not in ids:
                 via = walk.path(oid) if oid in walk else "not reachable from any ref"
                 report.findings.append(Finding("missing", base, f"delta base of {oid} is missing", via))
     for oid in ids:

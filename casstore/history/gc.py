@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
 from casstore.clock import parse_iso, utc_now
 from casstore.errors import CasstoreError
 from casstore.history.deltas import Planned, plan_deltas
+from casstore.history.inventory import stored_objects
 from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
@@ -21,7 +23,7 @@ from casstore.storage.delta import DELTA_PREFIX, delta_base, make_delta
 from casstore.storage.flac_compact import Compacted, audio_available, compact_many
 from casstore.storage.flac_compact import compact as compact_object
 from casstore.storage.object_store import ObjectStore
-from casstore.storage.packs import Pack, PackWriter, write_pack
+from casstore.storage.packs import Pack, PackWriter
 from casstore.storage.staging import clear_staging
 from casstore.storage.store import Store
 
@@ -144,35 +146,52 @@ def _collect(
     loose_age = {oid: _when(objects.loose.age(oid)) for oid in objects.loose.iter_ids()}
     objects.reload_packs()  # exactly the packs there are now: these are the ones replaced
     packs = list(objects.packs)
-    packed_age: dict[str, datetime] = {}
-    for pack in packs:
-        age = _when(store.backend.stat(pack.pack_key).modified)
-        for oid in pack.ids:
-            packed_age[oid] = max(age, packed_age.get(oid, age))
-    everything = set(loose_age) | set(packed_age)
-    report.reachable = len(everything & keep)
-    for oid in sorted(everything - keep):
-        newest = max(t for t in (loose_age.get(oid), packed_age.get(oid)) if t is not None)
+    pack_age = [_when(store.backend.stat(pack.pack_key).modified) for pack in packs]
+    # Every object is looked at in id order as the packs and the loose listing give it:
+    # no set of every id, no age per id (issue 17: ~200 bytes an object).
+    stay_loose: set[str] = set()  # young unreachable loose objects: neither removed nor packed
+    stored = 0
+    removed_packed = False
+    for raw, size, holders, _is_loose in stored_objects(loose_age, packs):
+        stored += 1
+        oid = raw.hex()
+        if oid in keep:
+            report.reachable += 1
+            continue
+        ages = [pack_age[at] for at in holders]
+        newest = max([*ages, loose_age[oid]] if oid in loose_age else ages)
         if newest >= cutoff:
             report.kept_young += 1
+            if not holders:
+                stay_loose.add(oid)
         else:
             report.removed.append(oid)
-            report.removed_bytes += _stored_size(store, oid)
+            report.removed_bytes += size if size is not None else _stored_size(store, oid)
+            removed_packed = removed_packed or bool(holders)
     removed = set(report.removed)
     # Packed: everything that stays, loose or packed, except young unreachable loose objects.
-    to_pack = {oid for oid in everything - removed if oid in keep or oid in packed_age}
-    report.packed = len(to_pack)
+    report.packed = stored - len(removed) - len(stay_loose)
     if dry_run:
         report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
         return report
-    replace = not to_pack or len(packs) != 1 or bool(set(loose_age) & to_pack or removed & set(packed_age))
-    if replace or (repack and to_pack):
+    leaving = removed | stay_loose
+    loose_packed = any(oid not in leaving for oid in loose_age)
+    replace = not report.packed or len(packs) != 1 or loose_packed or removed_packed
+
+    def to_pack() -> Iterator[tuple[str, int]]:
+        for raw, size, _holders, _is_loose in stored_objects(loose_age, packs):
+            oid = raw.hex()
+            if oid not in leaving:
+                yield oid, size if size is not None else _stored_size(store, oid)
+
+    if replace or (repack and report.packed):
         new_pack = None
-        if to_pack:
+        if report.packed:
             if compact and not audio_available():
                 report.compaction_skipped = "soundfile (the audio extra) is not installed"
-            plan = plan_deltas(store, starts, to_pack, keeper.tick) if compact else {}
-            new_pack = _write_pack(store, to_pack, packs, keeper, (compact, plan), report)
+            present = _Present(keep, loose_age, packs)
+            plan = plan_deltas(store, starts, present, keeper.tick) if compact else {}
+            new_pack = _write_pack(store, to_pack(), keeper, (compact, plan), report)
             report.pack = f"{new_pack.name}.pack" if new_pack else None
         keeper.tick()  # just before deleting: a lost lease stops gc here
         for pack in packs:
@@ -181,23 +200,35 @@ def _collect(
                 store.backend.delete(pack.index_key)
                 store.backend.delete(pack.pack_key)
                 report.packs_replaced += 1
-    for oid in set(loose_age) & (to_pack | removed):
-        keeper.tick()
-        objects.loose.delete(oid)
+    for oid in loose_age:
+        if oid not in stay_loose:
+            keeper.tick()
+            objects.loose.delete(oid)
     objects.reload_packs()
     report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
     return report
 
 
+class _Present:
+    """The reachable objects the store holds: what a delta may be planned between (a missing one may not)."""
+
+    def __init__(self, keep: AbstractSet[str], loose: Container[str], packs: list[Pack]) -> None:
+        self.keep, self.loose, self.packs = keep, loose, packs
+
+    def __contains__(self, oid: object) -> bool:
+        if not isinstance(oid, str) or oid not in self.keep:
+            return False
+        return oid in self.loose or any(pack.has(oid) for pack in self.packs)
+
+
 def _write_pack(
     store: Store,
-    to_pack: set[str],
-    packs: list[Pack],
+    to_pack: Iterator[tuple[str, int]],
     keeper: LeaseKeeper,
     shrink: tuple[bool, dict[str, Planned]],
     report: GcReport,
 ) -> Pack | None:
-    """Write ``to_pack`` into one new pack: planned deltas where they pay, then FLAC for PCM WAVs.
+    """Write ``to_pack`` (id order, with stored sizes) into one new pack: planned deltas where they pay, then FLAC.
 
     Deltas from the old packs are resolved first (their bases may go with the old packs, and
     their chains were counted for those packs), so every base a delta of the new pack needs
@@ -205,17 +236,32 @@ def _write_pack(
     """
     objects = store.objects
     compact, plan = shrink
-    if not compact:
+    writer = PackWriter(store.backend)
+    try:
+        if not compact:
+            for oid, _size in to_pack:
+                keeper.tick()
+                with contextlib.closing(objects.open_portable(oid)) as source:
+                    writer.add_stream(oid, source)
+            return writer.publish()
+        _add_compacted(objects, writer, to_pack, keeper, plan, report)
+        return writer.publish()
+    except BaseException:
+        writer.discard()
+        raise
 
-        def open_ticking(oid: str) -> BinaryIO:
-            keeper.tick()
-            return objects.open_portable(oid)
 
-        return write_pack(to_pack, open_ticking, store.backend)
-    sizes: dict[str, int] = {}
-    for pack in packs:
-        sizes.update(zip(pack.ids, pack.lengths, strict=True))
+def _add_compacted(
+    objects: ObjectStore,
+    writer: PackWriter,
+    to_pack: Iterator[tuple[str, int]],
+    keeper: LeaseKeeper,
+    plan: dict[str, Planned],
+    report: GcReport,
+) -> None:
+    """Add each object to ``writer`` as a delta, FLAC-compacted or as stored, as the plan and the audio allow."""
     flac = audio_available()
+    sizes: dict[str, int] = {}  # stored sizes of the few objects in flight in compact_many
     wholes: dict[str, int] = {}  # what a delta saves on: the object's stored size not as a delta
 
     def smaller(oid: str, stored_size: int) -> Compacted | None:
@@ -228,29 +274,27 @@ def _write_pack(
                 return Compacted(oid, made[0], made[1], delta=True)
         return compact_object(objects.open_portable, oid, stored_size) if flac else None
 
-    writer = PackWriter(store.backend)
-    try:
-        ordered = ((oid, sizes.get(oid) or _stored_size(store, oid)) for oid in sorted(to_pack))
-        for oid, compacted in compact_many(ordered, smaller):
-            keeper.tick()
-            if compacted is None:
-                with contextlib.closing(objects.open_portable(oid)) as source:
-                    writer.add_stream(oid, source)
-                continue
-            with contextlib.closing(compacted.stored):
-                writer.add_stream(oid, compacted.stored)
-            saved = wholes.get(oid) or sizes.get(oid) or _stored_size(store, oid)
-            saved -= compacted.length
-            if compacted.delta:
-                report.deltas += 1
-                report.deltas_saved += saved
-            else:
-                report.compacted += 1
-                report.compacted_saved += saved
-        return writer.publish()
-    except BaseException:
-        writer.discard()
-        raise
+    def noted() -> Iterator[tuple[str, int]]:
+        for oid, size in to_pack:
+            sizes[oid] = size
+            yield oid, size
+
+    for oid, compacted in compact_many(noted(), smaller):
+        keeper.tick()
+        size = sizes.pop(oid)
+        if compacted is None:
+            with contextlib.closing(objects.open_portable(oid)) as source:
+                writer.add_stream(oid, source)
+            continue
+        with contextlib.closing(compacted.stored):
+            writer.add_stream(oid, compacted.stored)
+        saved = (wholes.pop(oid, None) or size) - compacted.length
+        if compacted.delta:
+            report.deltas += 1
+            report.deltas_saved += saved
+        else:
+            report.compacted += 1
+            report.compacted_saved += saved
 
 
 def _whole_size(objects: ObjectStore, oid: str, stored_size: int) -> int:

@@ -10,6 +10,7 @@ per object grew with the length of history and made fsck quadratic in time and m
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import TypeVar
 
@@ -40,31 +41,57 @@ class GraphWalk:
         self.load = load
         self.on_invalid = on_invalid  # (object id, what is wrong): a commit or tree that does not decode
         self.on_entry = on_entry  # (tree id, entry): a blob reached for the first time
-        self.back: dict[str, tuple[str | None, str]] = {}
+        # object -> the object that first reached it (None: a root). A tuple and a
+        # "project:path" string per blob were ~170 bytes a file more (issue 17); what
+        # reached a blob is found again in its tree when a problem is reported.
+        self.back: dict[str, str | None] = {}
+        self._roots: dict[str, str] = {}  # a root commit -> where the walk started (``ref X``)
+        self._trees: set[str] = set()
+        self._entry: tuple[str, str, TreeEntry] | None = None  # (tree, project, entry) in on_entry
+        self._scanned: tuple[str, dict[str, str]] | None = None  # a tree re-read for paths: blob -> path
         self.commits = 0
         self.trees = 0
 
     def __contains__(self, oid: object) -> bool:
         return oid in self.back
 
-    def reached(self) -> set[str]:
-        """Return every object reached so far (commits, trees and blobs)."""
-        return set(self.back)
+    def reached(self) -> AbstractSet[str]:
+        """Return every object reached so far (commits, trees and blobs): a live view, not a copy."""
+        return self.back.keys()
 
     def path(self, oid: str) -> str:
         """Return how ``oid`` was first reached, from its root: ``ref X → commit … → P:path``."""
         steps = []
         current: str | None = oid
         while current is not None:
-            current, how = self.back[current]
-            steps.append(how)
+            previous = self.back[current]
+            steps.append(self._how(current, previous))
+            current = previous
         return " → ".join(reversed(steps))
+
+    def _how(self, oid: str, previous: str | None) -> str:
+        if previous is None:
+            return self._roots[oid]
+        if previous not in self._trees:
+            return f"commit {previous[:12]}" if oid in self._trees else f"parent of {previous[:12]}"
+        if self._entry is not None and self._entry[0] == previous and self._entry[2].sha256 == oid:
+            return f"{self._entry[1]}:{self._entry[2].path}"
+        if self._scanned is None or self._scanned[0] != previous:
+            found: dict[str, str] = {}
+            raw = self.load(previous, "tree")
+            if raw is not None:
+                tree = Tree.decode(previous, raw)
+                for entry in tree.entries:
+                    found.setdefault(entry.sha256, f"{tree.project_id}:{entry.path}")
+            self._scanned = (previous, found)
+        return self._scanned[1].get(oid, f"tree {previous[:12]}")
 
     def from_commit(self, oid: str, root: str) -> None:
         """Walk everything commit ``oid`` reaches; ``root`` names where the walk started (``ref X``)."""
         if oid in self.back:
             return
-        self.back[oid] = (None, root)
+        self.back[oid] = None
+        self._roots[oid] = root
         pending = [oid]
         while pending:
             oid = pending.pop()
@@ -75,7 +102,7 @@ class GraphWalk:
             self._tree(commit.tree, oid)
             for parent in reversed(commit.parents):
                 if parent not in self.back:
-                    self.back[parent] = (oid, f"parent of {oid[:12]}")
+                    self.back[parent] = oid
                     pending.append(parent)
 
     def _decode(self, oid: str, what: str, decode: Callable[[str, bytes], T]) -> T | None:
@@ -92,15 +119,19 @@ class GraphWalk:
     def _tree(self, oid: str, commit: str) -> None:
         if oid in self.back:
             return
-        self.back[oid] = (commit, f"commit {commit[:12]}")
+        self.back[oid] = commit
+        self._trees.add(oid)
         tree = self._decode(oid, "tree", Tree.decode)
         if tree is None:
             return
         self.trees += 1
+        back = self.back
         for entry in tree.entries:
-            if entry.sha256 not in self.back:
-                self.back[entry.sha256] = (oid, f"{tree.project_id}:{entry.path}")
+            if entry.sha256 not in back:
+                back[entry.sha256] = oid
+                self._entry = (oid, tree.project_id, entry)
                 self.on_entry(oid, entry)
+        self._entry = None
 
 
 def roots(store: Store, reflog_since: datetime | None) -> set[str]:
@@ -116,7 +147,7 @@ def roots(store: Store, reflog_since: datetime | None) -> set[str]:
     return found
 
 
-def reachable(store: Store, start: Iterable[str], tick: Callable[[], None] = _nothing) -> set[str]:
+def reachable(store: Store, start: Iterable[str], tick: Callable[[], None] = _nothing) -> AbstractSet[str]:
     """Return every commit, tree and blob reachable from ``start`` (missing or damaged objects are skipped).
 
     ``tick`` is called at each object loaded (gc refreshes its lease there).

@@ -96,6 +96,6 @@ def fsck_remote(remote: Remote, progress: ProgressFn | None = None) -> FsckRepor
 def _ids_if_readable(remote: Remote, name: str) -> list[str]:
     """Return the ids a damaged pack's index lists (none when the index itself is unreadable)."""
     try:
-        return Pack.load(remote.backend, name).ids
+        return list(Pack.load(remote.backend, name).ids)
     except (CorruptObject, StoredFileMissing):
         return []

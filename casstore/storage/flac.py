@@ -149,11 +149,12 @@ def _from_samples(samples: Any, sample_bytes: int) -> bytes:
     return bytes(wide[:, 1:].tobytes())
 
 
-def encode_flac(content: Readable, layout: PcmLayout) -> tuple[BinaryIO, int]:
+def encode_flac(content: Readable, layout: PcmLayout, spool_bytes: int = SPOOL_BYTES) -> tuple[BinaryIO, int]:
     """Encode ``content`` (a PCM WAV read from its start) as a codec-``f`` object, reading it to its end.
 
     Returns a temporary file holding the whole stored form (header included), rewound, and
-    its length; memory stays bounded by one block whatever the sample's length. A data
+    its length; memory stays bounded by one block and ``spool_bytes`` per temporary file
+    (past that they spill to disk), whatever the sample's length. A data
     chunk that claims more than the content holds keeps what there is.
     """
     from casstore.storage.codec import header
@@ -162,9 +163,9 @@ def encode_flac(content: Readable, layout: PcmLayout) -> tuple[BinaryIO, int]:
     prefix = _read_exactly(content, layout.data_start)
     frame_bytes = layout.channels * layout.sample_bytes
     subtype = "PCM_16" if layout.sample_bytes == 2 else "PCM_24"
-    out = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller, who closes it
+    out = tempfile.SpooledTemporaryFile(spool_bytes)  # noqa: SIM115 -- handed to the caller, who closes it
     try:
-        with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as flac, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as suffix:
+        with tempfile.SpooledTemporaryFile(spool_bytes) as flac, tempfile.SpooledTemporaryFile(spool_bytes) as suffix:
             pcm_length = 0
             with soundfile.SoundFile(flac, "w", _FLAC_RATE, layout.channels, subtype, format="FLAC") as sink:
                 while pcm_length < layout.pcm_length:

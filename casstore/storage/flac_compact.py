@@ -18,6 +18,10 @@ from casstore.storage.flac import CODEC_FLAC, SCAN_LIMIT, SPOOL_BYTES, encode_fl
 MIN_COMPACT_BYTES = 4096
 # libsndfile drops the GIL while libFLAC encodes, so threads share the cores.
 COMPACT_WORKERS = 2
+# Each compaction's FLAC stream and result spill to disk past this. At the default 16 MiB
+# the streams of the samples in flight (two encoding, four waiting for the pack writer) sat
+# in memory: gc's peak rose with the samples' size, not with what it keeps (issue 17).
+COMPACT_SPOOL_BYTES = 1 << 20
 
 _ZSTD_MAGIC = (b"\x28\xb5\x2f\xfd",)
 
@@ -64,7 +68,8 @@ def compact(open_stored: OpenStored, oid: str, stored_size: int) -> Compacted | 
         if layout is None:
             return None
         with ObjectReader(oid, open_stored(oid)) as reader:
-            stored, length = encode_flac(reader, layout)  # reads to the end: the source is verified too
+            # reads to the end: the source is verified too
+            stored, length = encode_flac(reader, layout, COMPACT_SPOOL_BYTES)
     except CorruptObject:
         return None
     if length > stored_size * (1 - MIN_SAVING):
