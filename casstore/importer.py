@@ -18,7 +18,7 @@ from casstore.bundles.bundle import (
     verify_bundle,
 )
 from casstore.bundles.bundle_source import SourceFile, opened
-from casstore.bundles.snapshot import CachedFile
+from casstore.bundles.stat_table import RECORD, CachedFile, StatTable, pack_into
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
 from casstore.history.commits import new_commit, read_commit
@@ -111,7 +111,7 @@ def store_bundle_objects(
 class StatTrust:
     """The directory's stat cache as an import uses it, and what the import had to read anyway."""
 
-    cache: dict[str, CachedFile]
+    cache: StatTable
     cached_at_ns: int
     hashed: list[int] = field(default_factory=list)  # sizes of the files read (appends are thread-safe)
 
@@ -124,15 +124,12 @@ class StatTrust:
         """
 
         def hash_or_trust(item: SourceFile, expected: str | None) -> tuple[str, int]:
-            known = self.cache.get(item.path)
-            if (
-                known is not None
-                and item.stat is not None
-                and known.vouches_for(item.stat, self.cached_at_ns)
-                and (expected is None or known.sha256 == expected)
-                and known.sha256 not in missing
-            ):
-                return known.sha256, known.size
+            known = self.cache.index(item.path)
+            if known >= 0 and item.stat is not None and self.cache.vouches(known, item.stat, self.cached_at_ns):
+                digest, size = self.cache.record(known)[:2]
+                sha = digest.hex()
+                if (expected is None or sha == expected) and sha not in missing:
+                    return sha, size
             self.hashed.append(item.size)
             return hash_one(item, expected)
 
@@ -163,12 +160,13 @@ def _scan_and_stage(
 
 def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
     """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
-    files = {
-        entry.path: CachedFile.of(source.stat, entry.sha256, entry.size)
-        for entry, source in scanned.files()
-        if source.stat is not None
-    }
-    if not trust.hashed and files.keys() == trust.cache.keys():
+    pairs = [(entry, source.stat) for entry, source in scanned.files() if source.stat is not None]
+    records = bytearray(len(pairs) * RECORD.size)
+    for index, (entry, stat) in enumerate(pairs):  # tree order: sorted by path, as the table wants
+        pack_into(records, index, CachedFile.of(stat, entry.sha256, entry.size))
+    files = StatTable([entry.path for entry, _stat in pairs], records)
+    del pairs
+    if not trust.hashed and files.same_paths(trust.cache):
         return  # every file was vouched for by the cache as it stands: nothing to write
     if files:
         # A cache: the commit is already made, so failing to remember it only costs re-hashing.

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from casstore.bundles.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
 from casstore.errors import BundleError, PathRuleError
-from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique
+from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique, check_unique_paths
 from casstore.storage.atomic import is_temp_beside
 
 
@@ -176,7 +176,7 @@ def walk_directory(root: Path, warnings: list[str] | None = None) -> list[Direct
             if not stat.S_ISREG(info.st_mode):
                 raise PathRuleError(f"{where}: not a regular file")
             found.append(DirectoryFile(sys.intern(rel), top, FileStat(info)))
-    check_unique((item.path, f"{root.name}: {item.path}") for item in found)
+    check_unique_paths((item.path for item in found), lambda path: f"{root.name}: {path}")
     return found
 
 

@@ -10,7 +10,7 @@ from json.encoder import encode_basestring as _string
 from typing import Any
 
 from casstore.errors import CorruptObject, PathRuleError
-from casstore.model.paths import check_unique, path_problem
+from casstore.model.paths import check_unique_paths, path_problem
 from casstore.storage import canonical
 from casstore.storage.ids import id_of_bytes, is_object_id
 
@@ -115,7 +115,7 @@ class Tree:
         if [e.path for e in entries] != sorted(e.path for e in entries):
             raise CorruptObject(oid, "not a valid tree: entries are not sorted by path")
         try:
-            check_unique((e.path, "entry") for e in entries)
+            check_unique_paths((e.path for e in entries), lambda _path: "entry")
         except PathRuleError as exc:
             raise CorruptObject(oid, f"not a valid tree: {exc}") from None
         if tree.manifest is not None and tree.manifest not in {e.sha256 for e in entries if e.role == "manifest"}:
