@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from casstore.bundles.exporter import copy_object_to
-from casstore.bundles.snapshot import CachedFile, ManifestCheck, cached_files, check_manifest, hash_directory
+from casstore.bundles.snapshot import CachedFile, ManifestCheck, check_manifest, hash_directory, loads_with_files
 from casstore.bundles.stat_table import StatTable
 from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.history.commits import read_commit, read_tree
-from casstore.model.objects import TreeEntry
+from casstore.model.objects import TreeEntry, decode_listing
 from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path
 from casstore.storage import canonical
 from casstore.storage.atomic import (
@@ -70,12 +70,15 @@ class CheckoutMarker:
 def read_marker(root: Path) -> CheckoutMarker | None:
     """Return the directory's marker, or None when casstore did not lay it out."""
     try:
-        item = canonical.loads((root / MARKER_NAME).read_bytes())
+        item = loads_with_files((root / MARKER_NAME).read_bytes())
+        files = item.pop("files")
+        if not isinstance(files, StatTable):
+            raise TypeError("files is not a stat cache")
         return CheckoutMarker(
             str(item["project"]),
             str(item["commit"]),
             str(item["tree"]),
-            cached_files(item.pop("files")),
+            files,
             int(item["written_at_ns"]),
             item.get("manifest_check"),
         )
@@ -132,27 +135,28 @@ def status(store: Store, root: Path, verify: bool = False) -> StatusReport:
     if marker is None:
         raise UsageError(f"{root}: not a casstore working directory (no {MARKER_NAME}); compare with 'casstore diff'")
     hashes = hash_directory(root, marker.files, marker.written_at_ns, verify)
-    tree = read_tree(store, marker.tree)  # after the listing is freed: not both at once
     files = hashes.files
+    # After the directory's listing is freed, and as packed paths and digests: not an object per file.
+    tree = decode_listing(marker.tree, store.objects.read_bytes(marker.tree))
     report = StatusReport(str(root), marker.project, marker.commit, hashed=hashes.hashed)
     # Both sorted by path: one merge, no map of the tree's paths (issue 17: <= 100 MiB).
     unchanged = bytearray(len(files))  # 1 where the file is the tree's
-    entries, at = tree.entries, 0
+    paths, at = tree.paths, 0
     for index, path in enumerate(files.paths):
-        while at < len(entries) and entries[at].path < path:
-            report.deleted.append(entries[at].path)
+        while at < len(paths) and paths[at] < path:
+            report.deleted.append(paths[at])
             at += 1
-        if at < len(entries) and entries[at].path == path:
-            if entries[at].sha256 == files.record(index)[0].hex():
+        if at < len(paths) and paths[at] == path:
+            if tree.digest(at) == files.record(index)[0]:
                 unchanged[index] = 1
             else:
                 report.modified.append(path)
             at += 1
         else:
             report.added.append(path)
-    report.deleted += [entry.path for entry in entries[at:]]
-    expected_manifest = any(entry.path == MANIFEST_NAME for entry in entries)
-    del tree, entries
+    report.deleted += paths[at:]
+    expected_manifest = MANIFEST_NAME in paths
+    del tree, paths
     differs = len(report.added) + len(report.modified)
     # The manifest's check is kept with the stat cache: unchanged files, unchanged findings.
     same = not hashes.hashed and not verify and files.same_paths(marker.files)
