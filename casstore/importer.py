@@ -78,13 +78,29 @@ class ImportResult:
         return summary
 
 
+@dataclass
+class StoredTotals:
+    """How many objects and bytes an import stored, and how many of them were new (not one record per file)."""
+
+    objects: int = 0
+    objects_new: int = 0
+    bytes_new: int = 0
+
+    def add(self, result: PutResult) -> None:
+        """Count one stored object."""
+        self.objects += 1
+        if result.new:
+            self.objects_new += 1
+            self.bytes_new += result.size
+
+
 def store_bundle_objects(
     store: Store,
     scanned: ScannedBundle,
     progress: ProgressFn | None = None,
     pack: PackWriter | None = None,
     staged: dict[str, PutResult] | None = None,
-) -> list[PutResult]:
+) -> StoredTotals:
     """Store every file of a scanned bundle (skipping what the store has or ``staged`` holds) and its tree."""
     staged = staged or {}
     pairs = scanned.files()
@@ -97,14 +113,14 @@ def store_bundle_objects(
             return staged[entry.path]
         return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256, pack=pack)
 
-    results: list[PutResult] = []
+    totals = StoredTotals()
     for (entry, _), result in zip(pairs, parallel_map(put, pairs), strict=True):
-        results.append(result)
+        totals.add(result)
         done += entry.size
         if progress:
             progress(done, total)
-    results.append(store.objects.put_bytes(scanned.tree.encode(), pack))
-    return results
+    totals.add(store.objects.put_bytes(scanned.tree.encode(), pack))
+    return totals
 
 
 @dataclass
@@ -220,7 +236,8 @@ def import_bundle(
         pack = store.objects.pack_for(len(missing))
         try:
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing, trust)
-            results = store_bundle_objects(store, scanned, progress, pack, staged)
+            stored = store_bundle_objects(store, scanned, progress, pack, staged)
+            staged.clear()
             tree_id = scanned.tree.id
             # Where the bundle came from and how: the viewer shows the last import's bundle root,
             # and the QA hand-off quotes the exact command that made this revision.
@@ -239,7 +256,8 @@ def import_bundle(
                 return commit.id, True, store.objects.put_bytes(commit.encode(), pack)
 
             commit_id, created, put = commit_on(old)
-            results += [put] if put else []
+            if put:
+                stored.add(put)
             if pack is not None:
                 store.objects.publish(pack)
                 pack = None
@@ -282,9 +300,9 @@ def import_bundle(
             "files": len(scanned.tree.by_role("file")),
         },
         bytes_total=scanned.tree.total_size,
-        bytes_new=sum(r.size for r in results if r.new),
-        objects_total=len(results),
-        objects_new=sum(1 for r in results if r.new),
+        bytes_new=stored.bytes_new,
+        objects_total=stored.objects,
+        objects_new=stored.objects_new,
         created_commit=created,
         checkpoint=checkpoint,
         warnings=scanned.warnings + loudness_findings,

@@ -108,6 +108,9 @@ class StatTable(Mapping[str, CachedFile]):
 
     def vouches(self, index: int, st: os.stat_result | FileStat, cached_at_ns: int) -> bool:
         """Tell whether the record at ``index`` still vouches for a file with stat ``st`` (see CachedFile)."""
+        if isinstance(st, FileStat):  # the same layout as the record's stat part: compare the bytes
+            start = index * RECORD.size + 32
+            return self._records[start : start + 32] == st.packed and st.st_mtime_ns + RACY_NS < cached_at_ns
         _digest, size, mtime, ino, ctime = self.record(index)
         return (
             size == st.st_size
