@@ -17,7 +17,7 @@ from casstore.bundles.bundle import (
     list_bundle,
     verify_bundle,
 )
-from casstore.bundles.bundle_source import SourceFile, opened
+from casstore.bundles.bundle_source import BundleFile, opened
 from casstore.bundles.stat_table import RECORD, CachedFile, StatTable, pack_into
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
@@ -139,7 +139,7 @@ class StatTrust:
         that object; anything else is read and checked in full, with the usual errors.
         """
 
-        def hash_or_trust(item: SourceFile, expected: str | None) -> tuple[str, int]:
+        def hash_or_trust(item: BundleFile, expected: str | None) -> tuple[str, int]:
             known = self.cache.index(item.path)
             if known >= 0 and item.stat is not None and self.cache.vouches(known, item.stat, self.cached_at_ns):
                 digest, size = self.cache.record(known)[:2]
@@ -164,7 +164,7 @@ def _scan_and_stage(
     """Validate every file; with a pack, new small files (``missing`` ones) are encoded into it in the same read."""
     staged: dict[str, PutResult] = {}
 
-    def hash_and_stage(item: SourceFile, expected: str | None) -> tuple[str, int]:
+    def hash_and_stage(item: BundleFile, expected: str | None) -> tuple[str, int]:
         if pack is None or item.size > PACKED_OBJECT_LIMIT or (expected is not None and expected not in missing):
             return hash_file(item)
         result = store.objects.put_in_pack(item.open, item.size, pack)
