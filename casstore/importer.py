@@ -17,8 +17,8 @@ from casstore.bundles.bundle import (
     list_bundle,
     verify_bundle,
 )
-from casstore.bundles.bundle_source import SourceFile, opened
-from casstore.bundles.snapshot import CachedFile
+from casstore.bundles.bundle_source import BundleFile, opened
+from casstore.bundles.stat_table import RECORD, CachedFile, StatTable, pack_into
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
 from casstore.history.commits import new_commit, read_commit
@@ -78,13 +78,29 @@ class ImportResult:
         return summary
 
 
+@dataclass
+class StoredTotals:
+    """How many objects and bytes an import stored, and how many of them were new (not one record per file)."""
+
+    objects: int = 0
+    objects_new: int = 0
+    bytes_new: int = 0
+
+    def add(self, result: PutResult) -> None:
+        """Count one stored object."""
+        self.objects += 1
+        if result.new:
+            self.objects_new += 1
+            self.bytes_new += result.size
+
+
 def store_bundle_objects(
     store: Store,
     scanned: ScannedBundle,
     progress: ProgressFn | None = None,
     pack: PackWriter | None = None,
     staged: dict[str, PutResult] | None = None,
-) -> list[PutResult]:
+) -> StoredTotals:
     """Store every file of a scanned bundle (skipping what the store has or ``staged`` holds) and its tree."""
     staged = staged or {}
     pairs = scanned.files()
@@ -97,21 +113,21 @@ def store_bundle_objects(
             return staged[entry.path]
         return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256, pack=pack)
 
-    results: list[PutResult] = []
+    totals = StoredTotals()
     for (entry, _), result in zip(pairs, parallel_map(put, pairs), strict=True):
-        results.append(result)
+        totals.add(result)
         done += entry.size
         if progress:
             progress(done, total)
-    results.append(store.objects.put_bytes(scanned.tree.encode(), pack))
-    return results
+    totals.add(store.objects.put_bytes(scanned.tree.encode(), pack))
+    return totals
 
 
 @dataclass
 class StatTrust:
     """The directory's stat cache as an import uses it, and what the import had to read anyway."""
 
-    cache: dict[str, CachedFile]
+    cache: StatTable
     cached_at_ns: int
     hashed: list[int] = field(default_factory=list)  # sizes of the files read (appends are thread-safe)
 
@@ -123,16 +139,13 @@ class StatTrust:
         that object; anything else is read and checked in full, with the usual errors.
         """
 
-        def hash_or_trust(item: SourceFile, expected: str | None) -> tuple[str, int]:
-            known = self.cache.get(item.path)
-            if (
-                known is not None
-                and item.stat is not None
-                and known.vouches_for(item.stat, self.cached_at_ns)
-                and (expected is None or known.sha256 == expected)
-                and known.sha256 not in missing
-            ):
-                return known.sha256, known.size
+        def hash_or_trust(item: BundleFile, expected: str | None) -> tuple[str, int]:
+            known = self.cache.index(item.path)
+            if known >= 0 and item.stat is not None and self.cache.vouches(known, item.stat, self.cached_at_ns):
+                digest, size = self.cache.record(known)[:2]
+                sha = digest.hex()
+                if (expected is None or sha == expected) and sha not in missing:
+                    return sha, size
             self.hashed.append(item.size)
             return hash_one(item, expected)
 
@@ -151,7 +164,7 @@ def _scan_and_stage(
     """Validate every file; with a pack, new small files (``missing`` ones) are encoded into it in the same read."""
     staged: dict[str, PutResult] = {}
 
-    def hash_and_stage(item: SourceFile, expected: str | None) -> tuple[str, int]:
+    def hash_and_stage(item: BundleFile, expected: str | None) -> tuple[str, int]:
         if pack is None or item.size > PACKED_OBJECT_LIMIT or (expected is not None and expected not in missing):
             return hash_file(item)
         result = store.objects.put_in_pack(item.open, item.size, pack)
@@ -163,12 +176,13 @@ def _scan_and_stage(
 
 def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
     """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
-    files = {
-        entry.path: CachedFile.of(source.stat, entry.sha256, entry.size)
-        for entry, source in scanned.files()
-        if source.stat is not None
-    }
-    if not trust.hashed and files.keys() == trust.cache.keys():
+    pairs = [(entry, source.stat) for entry, source in scanned.files() if source.stat is not None]
+    records = bytearray(len(pairs) * RECORD.size)
+    for index, (entry, stat) in enumerate(pairs):  # tree order: sorted by path, as the table wants
+        pack_into(records, index, CachedFile.of(stat, entry.sha256, entry.size))
+    files = StatTable([entry.path for entry, _stat in pairs], records)
+    del pairs
+    if not trust.hashed and files.same_paths(trust.cache):
         return  # every file was vouched for by the cache as it stands: nothing to write
     if files:
         # A cache: the commit is already made, so failing to remember it only costs re-hashing.
@@ -222,7 +236,8 @@ def import_bundle(
         pack = store.objects.pack_for(len(missing))
         try:
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing, trust)
-            results = store_bundle_objects(store, scanned, progress, pack, staged)
+            stored = store_bundle_objects(store, scanned, progress, pack, staged)
+            staged.clear()
             tree_id = scanned.tree.id
             # Where the bundle came from and how: the viewer shows the last import's bundle root,
             # and the QA hand-off quotes the exact command that made this revision.
@@ -241,7 +256,8 @@ def import_bundle(
                 return commit.id, True, store.objects.put_bytes(commit.encode(), pack)
 
             commit_id, created, put = commit_on(old)
-            results += [put] if put else []
+            if put:
+                stored.add(put)
             if pack is not None:
                 store.objects.publish(pack)
                 pack = None
@@ -284,9 +300,9 @@ def import_bundle(
             "files": len(scanned.tree.by_role("file")),
         },
         bytes_total=scanned.tree.total_size,
-        bytes_new=sum(r.size for r in results if r.new),
-        objects_total=len(results),
-        objects_new=sum(1 for r in results if r.new),
+        bytes_new=stored.bytes_new,
+        objects_total=stored.objects,
+        objects_new=stored.objects_new,
         created_commit=created,
         checkpoint=checkpoint,
         warnings=scanned.warnings + loudness_findings,

@@ -10,10 +10,10 @@ from typing import Any, BinaryIO
 import pytest
 
 from casstore.bundles import bundle_source
+from casstore.bundles.stat_table import CachedFile, StatTable
 from casstore.importer import import_bundle
-from casstore.storage import canonical
 from casstore.storage.store import Store
-from casstore.workdir.statcache import _cache_key
+from casstore.workdir.statcache import cache_key, decode_dir_cache, encode_dir_cache
 from conftest import Cli, dirs_equal, sha256_file
 
 SAMPLE = "assets/choir_pad_soft.wav"
@@ -82,13 +82,13 @@ def test_verify_catches_corruption_the_cache_cannot_see(cli: Cli, bundle: Path, 
     # Bit rot changes bytes without touching size, mtime, inode or ctime; a user's write always moves
     # ctime. Forge that here: the cache entry takes the damaged file's stat and keeps the old digest.
     store = Store.open(cli.store)
-    key = _cache_key(bundle)
-    item = canonical.loads(store.backend.get(key))
+    key = cache_key(bundle)
+    header, files = decode_dir_cache(store.backend.get(key))
     st = sample.stat()
-    entry = item["files"][SAMPLE]
-    item["files"][SAMPLE] = [st.st_size, st.st_mtime_ns, st.st_ino, entry[3], st.st_ctime_ns]
-    item["written_at_ns"] = st.st_mtime_ns + 60 * 10**9
-    store.backend.put(key, canonical.dumps_line(item))
+    forged = dict(files.items())
+    forged[SAMPLE] = CachedFile(st.st_size, st.st_mtime_ns, st.st_ino, files[SAMPLE].sha256, st.st_ctime_ns)
+    header["written_at_ns"] = st.st_mtime_ns + 60 * 10**9
+    store.backend.put(key, encode_dir_cache(header, StatTable.of(forged.items())))
 
     trusted = _imported(cli, bundle)
     assert trusted["hashed"]["files"] == 0  # as git: a same-stat change is invisible to the cache
@@ -124,7 +124,7 @@ def test_cached_digest_of_an_object_the_store_lacks_is_read_and_stored(cli: Cli,
     # As after a gc dropped what the cache names: a digest is trusted only while the store holds it.
     _age(bundle)
     _imported(cli, bundle)
-    key = _cache_key(bundle)
+    key = cache_key(bundle)
     other = Cli(tmp_path / "other-store", tmp_path)
     other.ok("init", other.store)
     Store.open(other.store).backend.put(key, Store.open(cli.store).backend.get(key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from casstore.bundles.bundle_source import BundleSource, SourceFile
+from casstore.bundles.bundle_source import BundleFile, BundleSource
 from casstore.errors import BundleError
 from casstore.model.manifest import ProjectManifest, parse_manifest
 from casstore.model.objects import Tree, TreeEntry
@@ -26,12 +26,12 @@ class ScannedBundle:
     tree: Tree
     warnings: list[str] = field(default_factory=list)
 
-    def files(self) -> list[tuple[TreeEntry, SourceFile]]:
+    def files(self) -> list[tuple[TreeEntry, BundleFile]]:
         """Return each tree entry with the file it comes from."""
         return [(entry, self.source.files[entry.path]) for entry in self.tree.entries]
 
 
-HashFn = Callable[[SourceFile, str | None], tuple[str, int]]
+HashFn = Callable[[BundleFile, str | None], tuple[str, int]]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ListedBundle:
         return {path: sha for _label, path, sha, _role in self.listed}
 
 
-def hash_file(item: SourceFile, expected: str | None = None) -> tuple[str, int]:
+def hash_file(item: BundleFile, expected: str | None = None) -> tuple[str, int]:
     """Hash one bundle file in bounded memory (``expected`` is unused: the caller compares)."""
     with item.open() as stream:
         return hash_stream(stream)

@@ -93,7 +93,7 @@ class _Errors:
         self.found.append((location or "(top level)", message))
 
 
-@dataclass
+@dataclass(slots=True)  # one per manifest entry: no per-instance dict (issue 17)
 class _Record:
     """A manifest record: its annotated fields (see ``FIELDS``) plus any unknown ones in ``extra``."""
 
@@ -102,7 +102,8 @@ class _Record:
     extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+        # Not super(): a slotted dataclass is a new class, which a zero-argument super() does not know.
+        object.__init_subclass__(**kwargs)
         # This class's own annotations, as written (strings: see the __future__ import); read from the
         # class dict rather than inspect.get_annotations, whose import costs every command ~4 ms.
         own: dict[str, Any] = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
@@ -145,7 +146,7 @@ class _Record:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class ProjectRecord(_Record):
     """The ``project`` block: id, name, tempo and timestamps."""
 
@@ -157,7 +158,7 @@ class ProjectRecord(_Record):
     updated_at: str
 
 
-@dataclass
+@dataclass(slots=True)
 class PatternFileRecord(_Record):
     """One tracker pattern file."""
 
@@ -168,7 +169,7 @@ class PatternFileRecord(_Record):
     step_count: int
 
 
-@dataclass
+@dataclass(slots=True)
 class MixerSnapshotRecord(_Record):
     """One mixer snapshot file."""
 
@@ -178,7 +179,7 @@ class MixerSnapshotRecord(_Record):
     snapshot_type: str
 
 
-@dataclass
+@dataclass(slots=True)
 class SamplerAssetRecord(_Record):
     """One sampler asset (a WAV/FLAC sample) with its loudness and source."""
 

@@ -124,10 +124,12 @@ def autosave(
         cached.written_at_ns,
         cached.tree_for(project_id),
         lambda tree: tree == newest_tree,
+        cached.check,
     )
-    if not snap.unchanged:
-        # Nothing re-read and nothing came or went: the cache already says all of this.
-        save_dir_cache(store, root, snap.files, snap.taken_at_ns, (project_id, snap.tree_id))
+    memo = snap.check.memo(snap.manifest_id)
+    if not snap.unchanged or memo != cached.check:
+        # Unless nothing was re-read, nothing came or went and the check is as cached: the cache says all of this.
+        save_dir_cache(store, root, snap.files, snap.taken_at_ns, (project_id, snap.tree_id), memo)
     assets = snap.check.sampler_assets
     result = AutosaveResult(
         project_id,
@@ -135,7 +137,7 @@ def autosave(
         "",
         snap.tree_id,
         False,
-        snap.tree.manifest,
+        snap.manifest_id,
         assets,
         snap.check.mismatches,
         snap.check.error,

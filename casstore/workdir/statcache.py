@@ -1,57 +1,121 @@
-"""Per-directory stat caches kept in the store, so repeated autosaves and imports of one directory stay cheap."""
+"""Per-directory stat caches kept in the store, so repeated autosaves and imports of one directory stay cheap.
+
+On disk (docs/format.md, "Stat cache"): ``cache/dirs/<key>.stat``, a binary file of fixed-size
+records sorted by path, so that 100,000 files load as two arrays rather than as an object per
+file. A cache is only ever a shortcut: one that is missing, damaged or of an older form
+(``<key>.json``) costs re-hashing the directory once, nothing else.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import struct
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
-from casstore.bundles.snapshot import CachedFile, cached_files
+from casstore.bundles.stat_table import RECORD, CachedFile, StatTable, as_table
 from casstore.storage import canonical
 from casstore.storage.backend import StoredFileMissing
 from casstore.storage.store import Store
+
+MAGIC = b"casstore-stat-cache 1\n"
+_COUNTS = struct.Struct("<II")  # header bytes, records
+_TRAILER = hashlib.sha256().digest_size
 
 
 @dataclass
 class DirCache:
     """What the store remembers of a directory: each file's stat and digest, when, and the tree they made."""
 
-    files: dict[str, CachedFile] = field(default_factory=dict)
+    files: StatTable = field(default_factory=lambda: StatTable([], b""))
     written_at_ns: int = 0
     project: str | None = None  # the project and tree id of the last autosave of exactly these files
     tree: str | None = None
+    check: Any = None  # what the manifest check found for exactly these files (ManifestCheck.memo)
 
     def tree_for(self, project: str) -> str | None:
         """Return the tree these files made for ``project``, if the cache knows it."""
         return self.tree if self.project == project else None
 
 
-def _cache_key(root: Path) -> str:
-    digest = hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:32]
-    return f"cache/dirs/{digest}.json"
+def _key(root: Path) -> str:
+    return f"cache/dirs/{hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:32]}"
+
+
+def cache_key(root: Path) -> str:
+    """Return the store key of ``root``'s stat cache."""
+    return _key(root) + ".stat"
+
+
+def encode_dir_cache(header: dict[str, Any], files: StatTable) -> bytes:
+    """Return the cache file: magic, sizes, a JSON header, the records, the paths, then a SHA-256 of it all."""
+    head = canonical.dumps_line(header)
+    body = bytearray(MAGIC)
+    body += _COUNTS.pack(len(head), len(files))
+    body += head
+    body += files.records
+    body += "\0".join(files.paths).encode("utf-8")  # no bundle path holds a NUL
+    body += hashlib.sha256(body).digest()
+    return bytes(body)
+
+
+def decode_dir_cache(raw: bytes) -> tuple[dict[str, Any], StatTable]:
+    """Parse a cache file; raise ValueError when it is damaged or not one."""
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _COUNTS.size + _TRAILER:
+        raise ValueError("not a stat cache")
+    view = memoryview(raw)
+    if hashlib.sha256(view[:-_TRAILER]).digest() != raw[-_TRAILER:]:
+        raise ValueError("stat cache: checksum mismatch")
+    head_size, count = _COUNTS.unpack_from(raw, len(MAGIC))
+    start = len(MAGIC) + _COUNTS.size
+    header = canonical.loads(bytes(view[start : start + head_size]))
+    if not isinstance(header, dict):
+        raise ValueError("stat cache: header is not an object")
+    start += head_size
+    records = view[start : start + count * RECORD.size]  # a view: the file's bytes are not copied
+    text = bytes(view[start + count * RECORD.size : -_TRAILER]).decode("utf-8")
+    paths = [sys.intern(path) for path in text.split("\0")] if count else []
+    if len(paths) != count or len(records) != count * RECORD.size:
+        raise ValueError("stat cache: truncated")
+    if any(a >= b for a, b in pairwise(paths)):
+        raise ValueError("stat cache: paths are not sorted")
+    return header, StatTable(paths, records)
 
 
 def load_dir_cache(store: Store, root: Path) -> DirCache:
     """Return the cache of ``root``, or an empty one when none is usable."""
-    with contextlib.suppress(OSError, StoredFileMissing, ValueError, KeyError, TypeError, IndexError):
-        item = canonical.loads(store.backend.get(_cache_key(root)))
-        if item.get("directory") == str(root.absolute()):
-            files = cached_files(item.pop("files"))
-            made = item.get("tree") or {}
-            return DirCache(files, int(item["written_at_ns"]), made.get("project"), made.get("id"))
+    with contextlib.suppress(OSError, StoredFileMissing, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        header, files = decode_dir_cache(store.backend.get(cache_key(root)))
+        if header.get("directory") == str(root.absolute()):
+            made = header.get("tree") or {}
+            return DirCache(
+                files, int(header["written_at_ns"]), made.get("project"), made.get("id"), header.get("manifest_check")
+            )
     return DirCache()
 
 
 def save_dir_cache(
-    store: Store, root: Path, files: dict[str, CachedFile], written_at_ns: int, tree: tuple[str, str] | None = None
+    store: Store,
+    root: Path,
+    files: Mapping[str, CachedFile],
+    written_at_ns: int,
+    tree: tuple[str, str] | None = None,
+    check: dict[str, Any] | None = None,
 ) -> None:
-    """Remember ``files`` for ``root``, and ``tree`` (project, tree id) they made; losing it only costs re-hashing."""
-    item = {
-        "directory": str(root.absolute()),
-        "written_at_ns": written_at_ns,
-        "files": {path: cached.as_json() for path, cached in files.items()},
-    }
+    """Remember ``files`` for ``root``, the ``tree`` (project, tree id) they made and the manifest ``check``.
+
+    Losing it only costs re-hashing.
+    """
+    header: dict[str, Any] = {"directory": str(root.absolute()), "written_at_ns": written_at_ns}
     if tree is not None:
-        item["tree"] = {"project": tree[0], "id": tree[1]}
-    store.backend.put(_cache_key(root), canonical.dumps_line(item))
+        header["tree"] = {"project": tree[0], "id": tree[1]}
+    if check is not None:
+        header["manifest_check"] = check
+    key = _key(root)
+    store.backend.put(cache_key(root), encode_dir_cache(header, as_table(files)))
+    store.backend.delete(key + ".json")  # the JSON form of older versions, superseded

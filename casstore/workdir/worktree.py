@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casstore.bundles.exporter import copy_object_to
-from casstore.bundles.snapshot import CachedFile, cached_files, check_manifest, hash_directory
+from casstore.bundles.snapshot import CachedFile, ManifestCheck, check_manifest, hash_directory, loads_with_files
+from casstore.bundles.stat_table import StatTable
 from casstore.errors import HINT_FORCE, DestinationError, UsageError
 from casstore.history.commits import read_commit, read_tree
-from casstore.model.objects import TreeEntry
+from casstore.model.objects import TreeEntry, decode_listing
 from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path
 from casstore.storage import canonical
 from casstore.storage.atomic import (
@@ -47,12 +49,15 @@ class CheckoutMarker:
     project: str
     commit: str
     tree: str
-    files: dict[str, CachedFile]
+    files: Mapping[str, CachedFile]
     written_at_ns: int
+    manifest_check: Any = None  # what status's manifest check found for exactly these files
 
     def as_json(self) -> dict[str, Any]:
         """Return the marker's JSON form."""
+        extra = {} if self.manifest_check is None else {"manifest_check": self.manifest_check}
         return {
+            **extra,
             "casstore_checkout": 1,
             "project": self.project,
             "commit": self.commit,
@@ -65,13 +70,17 @@ class CheckoutMarker:
 def read_marker(root: Path) -> CheckoutMarker | None:
     """Return the directory's marker, or None when casstore did not lay it out."""
     try:
-        item = canonical.loads((root / MARKER_NAME).read_bytes())
+        item = loads_with_files((root / MARKER_NAME).read_bytes())
+        files = item.pop("files")
+        if not isinstance(files, StatTable):
+            raise TypeError("files is not a stat cache")
         return CheckoutMarker(
             str(item["project"]),
             str(item["commit"]),
             str(item["tree"]),
-            cached_files(item.pop("files")),
+            files,
             int(item["written_at_ns"]),
+            item.get("manifest_check"),
         )
     except FileNotFoundError:
         return None
@@ -125,23 +134,45 @@ def status(store: Store, root: Path, verify: bool = False) -> StatusReport:
     marker = read_marker(root)
     if marker is None:
         raise UsageError(f"{root}: not a casstore working directory (no {MARKER_NAME}); compare with 'casstore diff'")
-    tree = read_tree(store, marker.tree)
     hashes = hash_directory(root, marker.files, marker.written_at_ns, verify)
+    files = hashes.files
+    # After the directory's listing is freed, and as packed paths and digests: not an object per file.
+    tree = decode_listing(marker.tree, store.objects.read_bytes(marker.tree))
     report = StatusReport(str(root), marker.project, marker.commit, hashed=hashes.hashed)
-    expected = {entry.path: entry for entry in tree.entries}
-    for path, cached in hashes.files.items():
-        entry = expected.get(path)
-        if entry is None:
+    # Both sorted by path: one merge, no map of the tree's paths (issue 17: <= 100 MiB).
+    unchanged = bytearray(len(files))  # 1 where the file is the tree's
+    paths, at = tree.paths, 0
+    for index, path in enumerate(files.paths):
+        while at < len(paths) and paths[at] < path:
+            report.deleted.append(paths[at])
+            at += 1
+        if at < len(paths) and paths[at] == path:
+            if tree.digest(at) == files.record(index)[0]:
+                unchanged[index] = 1
+            else:
+                report.modified.append(path)
+            at += 1
+        else:
             report.added.append(path)
-        elif entry.sha256 != cached.sha256:
-            report.modified.append(path)
-    report.deleted = sorted(set(expected) - set(hashes.files))
-    check = check_manifest(root, hashes.files)
+    report.deleted += paths[at:]
+    expected_manifest = MANIFEST_NAME in paths
+    del tree, paths
+    differs = len(report.added) + len(report.modified)
+    # The manifest's check is kept with the stat cache: unchanged files, unchanged findings.
+    same = not hashes.hashed and not verify and files.same_paths(marker.files)
+    check = ManifestCheck.from_memo(marker.manifest_check, files.digest(MANIFEST_NAME)) if same else None
+    memo_found = check is not None
+    check = check or check_manifest(root, files)
     report.manifest_mismatches = check.mismatches
-    report.manifest_error = check.error if not check.valid and MANIFEST_NAME in expected else None
-    if hashes.hashed and not verify:
-        unchanged = {p: c for p, c in hashes.files.items() if p in expected and expected[p].sha256 == c.sha256}
-        write_marker(root, CheckoutMarker(marker.project, marker.commit, marker.tree, unchanged, time.time_ns()))
+    report.manifest_error = check.error if not check.valid and expected_manifest else None
+    if not verify and (hashes.hashed or (not memo_found and not differs)):
+        kept = StatTable(
+            [path for index, path in enumerate(files.paths) if unchanged[index]],
+            b"".join(files.raw(index) for index in range(len(files)) if unchanged[index]),
+        )
+        # The check holds for the kept files only when they are every file (see ``same`` above).
+        memo = check.memo(files.digest(MANIFEST_NAME)) if not differs else None
+        write_marker(root, CheckoutMarker(marker.project, marker.commit, marker.tree, kept, time.time_ns(), memo))
     return report
 
 
