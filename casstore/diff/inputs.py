@@ -19,7 +19,7 @@ from casstore.storage.store import Store
 MAX_JSON_BYTES = 64 << 20  # bigger "JSON" is compared by digest only
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file of each side: no per-instance dict
 class FileFacts:
     """One file of a side: its digest and size."""
 
@@ -37,6 +37,8 @@ class DiffSide:
     manifest: dict[str, Any] | None
     closers: list[Callable[[], None]] = field(default_factory=list)
     project_id: str | None = None  # the store's project of a stored tree; None for a path
+    tree_id: str | None = None  # a stored tree's id, when the caller knew it; None for a path
+    manifest_id: str | None = None  # a stored tree's manifest object id; None for a path
 
     def read_json(self, path: str) -> Any | None:
         """Return a file parsed as JSON, or None when it is not valid JSON."""
@@ -55,15 +57,17 @@ class DiffSide:
             closer()
 
 
-def side_from_tree(store: Store, tree: Tree, label: str) -> DiffSide:
-    """View a stored tree."""
+def side_from_tree(store: Store, tree: Tree, label: str, tree_id: str | None = None) -> DiffSide:
+    """View a stored tree (``tree_id``: its id, if known, so callers can tell equal trees apart cheaply)."""
     files = {entry.path: FileFacts(entry.sha256, entry.size) for entry in tree.entries}
 
     def opener(path: str) -> BinaryIO:
         return _ReaderStream(store, files[path].sha256)  # type: ignore[return-value]
 
     manifest = read_tree_manifest(store, tree).document
-    return DiffSide(label, files, opener, manifest, project_id=tree.project_id)
+    return DiffSide(
+        label, files, opener, manifest, project_id=tree.project_id, tree_id=tree_id, manifest_id=tree.manifest
+    )
 
 
 def side_from_path(location: Path) -> DiffSide:
