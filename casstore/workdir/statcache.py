@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
+from typing import Any
 
 from casstore.bundles.snapshot import CachedFile, cached_files
 from casstore.storage import canonical
@@ -47,11 +49,25 @@ def save_dir_cache(
     store: Store, root: Path, files: dict[str, CachedFile], written_at_ns: int, tree: tuple[str, str] | None = None
 ) -> None:
     """Remember ``files`` for ``root``, and ``tree`` (project, tree id) they made; losing it only costs re-hashing."""
-    item = {
-        "directory": str(root.absolute()),
-        "written_at_ns": written_at_ns,
-        "files": {path: cached.as_json() for path, cached in files.items()},
-    }
+    item: dict[str, Any] = {"directory": str(root.absolute()), "written_at_ns": written_at_ns}
     if tree is not None:
         item["tree"] = {"project": tree[0], "id": tree[1]}
-    store.backend.put(_cache_key(root), canonical.dumps_line(item))
+    store.backend.put(_cache_key(root), bytes(files_json_line(item, files)))
+
+
+def files_json_line(item: dict[str, Any], files: dict[str, CachedFile]) -> bytearray:
+    """Return ``canonical.dumps_line({**item, "files": {path: cached.as_json()}})``, built file by file.
+
+    The same bytes, without a list and a dict per file and the whole text alive at once:
+    ~500 bytes a file, 50 MiB of a checkout's peak at 100,000 files (issue 17).
+    """
+    head = canonical.dumps_line({**item, "files": {}})
+    cut = head.index(b'"files":{}') + len(b'"files":{')
+    buf = bytearray(head[:cut])
+    sep = ""
+    for path in sorted(files):
+        c, name, sha = files[path], encode_basestring(path), encode_basestring(files[path].sha256)
+        buf += f"{sep}{name}:[{c.size},{c.mtime_ns},{c.ino},{sha},{c.ctime_ns}]".encode()
+        sep = ","
+    buf += head[cut:]
+    return buf

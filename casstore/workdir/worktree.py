@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from casstore.bundles.exporter import copy_object_to
 from casstore.bundles.snapshot import CachedFile, cached_files, check_manifest, hash_directory
@@ -34,7 +35,7 @@ from casstore.storage.fileops import ops
 from casstore.storage.parallel import parallel_map
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
-from casstore.workdir.statcache import save_dir_cache
+from casstore.workdir.statcache import files_json_line, save_dir_cache
 
 MARKER_NAME = ".casstore-checkout.json"
 TEMP_SUFFIX = ".casstore-tmp"
@@ -50,16 +51,18 @@ class CheckoutMarker:
     files: dict[str, CachedFile]
     written_at_ns: int
 
-    def as_json(self) -> dict[str, Any]:
-        """Return the marker's JSON form."""
-        return {
+    def as_json(self, with_files: bool = True) -> dict[str, Any]:
+        """Return the marker's JSON form (``with_files=False``: all but the stat cache)."""
+        item: dict[str, Any] = {
             "casstore_checkout": 1,
             "project": self.project,
             "commit": self.commit,
             "tree": self.tree,
             "written_at_ns": self.written_at_ns,
-            "files": {path: cached.as_json() for path, cached in self.files.items()},
         }
+        if with_files:
+            item["files"] = {path: cached.as_json() for path, cached in self.files.items()}
+        return item
 
 
 def read_marker(root: Path) -> CheckoutMarker | None:
@@ -81,7 +84,7 @@ def read_marker(root: Path) -> CheckoutMarker | None:
 
 def write_marker(root: Path, marker: CheckoutMarker) -> None:
     """Write the marker atomically."""
-    write_durable(root / MARKER_NAME, canonical.dumps_line(marker.as_json()))
+    write_durable(root / MARKER_NAME, bytes(files_json_line(marker.as_json(with_files=False), marker.files)))
 
 
 @dataclass
@@ -301,7 +304,7 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> dict[s
 
         for _written in parallel_map(write_one, entries, io_bound=True):
             pass
-        sync_files([Path(tmp) for _entry, tmp in staged])
+        sync_files(_TempPaths(staged))
         for entry, tmp in staged:
             ops().replace(tmp, target_of(entry))
     except BaseException:
@@ -315,6 +318,25 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> dict[s
     # New names in their directories, and new directories in theirs: a power cut keeps both.
     fsync_dirs([Path(directory) for directory in checked] + [directory.parent for directory in made])
     return {entry.path: CachedFile.of(os.stat(target_of(entry)), entry.sha256, entry.size) for entry, _tmp in staged}
+
+
+class _TempPaths(Sequence[Path]):
+    """The staged temp names as Paths, made one at a time: a list of 100,000 Paths was ~75 MiB."""
+
+    def __init__(self, staged: list[tuple[TreeEntry, str]]) -> None:
+        self._staged = staged
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Path]: ...
+    def __getitem__(self, index: int | slice) -> Path | Sequence[Path]:
+        if isinstance(index, slice):
+            return [Path(tmp) for _entry, tmp in self._staged[index]]
+        return Path(self._staged[index][1])
 
 
 def _remove_empty_dirs(root: Path, removed: list[str]) -> None:
