@@ -106,7 +106,7 @@ def _tree_facts(store: Store, tree_id: str, name: str, head_side: DiffSide | Non
         # The head's own tree: nothing to read or diff (an autosave of an unchanged directory).
         return _TreeFacts(head_side.manifest_id, sampler_asset_names(head_side.manifest), "same as the project head")
     tree = read_tree(store, tree_id)
-    side = side_from_tree(store, tree, name, tree_id)
+    side = side_from_tree(store, tree, name, tree_id, like=head_side)
     del tree  # the side keeps what the diff needs; the tree's entries would double it
     try:
         summary = "the project has no head yet"
