@@ -84,7 +84,8 @@ def read_marker(root: Path) -> CheckoutMarker | None:
 
 def write_marker(root: Path, marker: CheckoutMarker) -> None:
     """Write the marker atomically."""
-    write_durable(root / MARKER_NAME, bytes(files_json_line(marker.as_json(with_files=False), marker.files)))
+    # The buffer as it is: a bytes copy of it was 15 MB more at 100,000 files.
+    write_durable(root / MARKER_NAME, files_json_line(marker.as_json(with_files=False), marker.files))
 
 
 @dataclass
@@ -254,7 +255,7 @@ def checkout(
     # What was there is vouched for as of when it was hashed, so the cache's time is that moment;
     # what checkout wrote is newer than it and will be read once more before it is trusted.
     kept = {p: c for p, c in current.items() if p in target and p not in written}
-    kept = dict(sorted({**kept, **written}.items()))
+    kept.update(written)  # unsorted: the marker and the store's cache are written in path order
     write_marker(root, CheckoutMarker(commit.project_id, commit_id, commit.tree, kept, started))
     # The store's cache of this directory too, so that importing it next reads only what changed.
     save_dir_cache(store, root, kept, started)
