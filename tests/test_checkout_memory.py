@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
@@ -26,10 +27,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import scale_build  # noqa: E402
 from workload import Preset, write_workload  # noqa: E402
 
-# Bytes of traced memory per file. Measured: main 1,300-1,440 (a list of every temp file's
-# Path to fsync, the marker and the store's stat cache built as a dict of lists and then as
-# one string); now ~700 (the tree read whole, its entries, the temp names, the stat cache).
-BUDGET = 1_000
+# Bytes of traced memory per file, in a fresh interpreter. Measured: main 818-824 (a list of
+# every temp file's Path to fsync, the marker and the store's stat cache built as a dict of
+# lists and then as one string); now 290-715 (the tree read whole, its entries, the temp names,
+# the stat cache; the spread is the pool's buffers in flight). In the test process itself the
+# figures were higher for both (main 1,300-1,440, now ~700): see the test.
+BUDGET = 800
 
 
 def _checkout_peak(tmp_path: Path, files: int) -> int:
@@ -55,10 +58,25 @@ def _checkout_peak(tmp_path: Path, files: int) -> int:
     return peak
 
 
+def _per_file(scratch: Path) -> float:
+    """Checkout's traced bytes per file between 1,000 and 7,000 files."""
+    _checkout_peak(scratch / "warm", 200)  # imports and lazy caches, out of the small figure
+    small, large = _checkout_peak(scratch, 1_000), _checkout_peak(scratch, 7_000)
+    return (large - small) / 6_000
+
+
 def test_a_checkout_holds_little_memory_per_file(tmp_path: Path) -> None:
-    _checkout_peak(tmp_path / "warm", 200)  # imports and lazy caches, out of the small figure
-    small, large = _checkout_peak(tmp_path, 1_000), _checkout_peak(tmp_path, 7_000)
-    per_file = (large - small) / 6_000
+    # In a fresh interpreter: after tests/test_backend_contract.py in the same process the
+    # same code measured ~1,200-1,550 bytes a file (alone: 540-870), from state those tests
+    # leave behind (not yet found), which would make the guard flaky.
+    run = subprocess.run(
+        [sys.executable, __file__, str(tmp_path)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    per_file = float(run.stdout.split()[-1])
     print(f"checkout bytes per file: {per_file:.0f}")
     assert per_file <= BUDGET, f"checkout holds {per_file:.0f} bytes per file (budget {BUDGET})"
     assert per_file > 100, per_file  # the guard measures something: a bigger bundle costs more
+
+
+if __name__ == "__main__":
+    print(f"{_per_file(Path(sys.argv[1])):.1f}")
