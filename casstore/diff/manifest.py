@@ -28,8 +28,10 @@ def _followed(item: Any, ident: str, path_key: str) -> bool:
 def _order(key: str, ident: str, path_key: str, old: list[Any], new: list[Any]) -> list[FieldChange]:
     old_ids = [str(i[ident]) for i in old if _followed(i, ident, path_key)]
     new_ids = [str(i[ident]) for i in new if _followed(i, ident, path_key)]
-    kept_old = [i for i in old_ids if i in new_ids]
-    kept_new = [i for i in new_ids if i in old_ids]
+    # Membership by set: with lists this was O(F²), 530 s for 100,000 patterns (issue 17).
+    old_set, new_set = set(old_ids), set(new_ids)
+    kept_old = [i for i in old_ids if i in new_set]
+    kept_new = [i for i in new_ids if i in old_set]
     if kept_old == kept_new:
         return []
     return [FieldChange(key, kept_old, kept_new, "reordered", attribute=key)]

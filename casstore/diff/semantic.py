@@ -193,7 +193,10 @@ def _entries(
                 del added[new_name], removed[old_name]
                 break
     for name in sorted(set(old_items) & set(new_items)):
-        record = _modified(section, name, old, new, old_items[name], new_items[name], path_key)
+        old_item, new_item = old_items[name], new_items[name]
+        if old_item == new_item and old.files.get(old_item[path_key]) == new.files.get(new_item[path_key]):
+            continue  # same entry, same file: nothing to say, and json_changes per entry is costly at scale
+        record = _modified(section, name, old, new, old_item, new_item, path_key)
         if record is not None:
             records.append(record)
     for name, item in sorted(added.items()):

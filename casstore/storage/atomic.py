@@ -277,7 +277,7 @@ def _clear_dead_partials(dest: Path) -> None:
                     ops().unlink(leftover, missing_ok=True)
 
 
-def write_durable(target: Path, content: bytes, *, sync_dir: bool = True) -> None:
+def write_durable(target: Path, content: bytes | bytearray, *, sync_dir: bool = True) -> None:
     """Atomically replace ``target`` with ``content``: temp file, fsync, rename, dir fsync."""
     ensure_dir(target.parent)
     with temp_file(target.parent, prefix=short_prefix(target.name) + "tmp-") as (stream, tmp):

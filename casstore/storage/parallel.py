@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -34,7 +34,8 @@ def parallel_map(func: Callable[[T], R], items: Iterable[T], io_bound: bool = Fa
     so the CPUs keep decoding while some threads wait on the disk (bench/README.md).
     Calls made from inside a worker run inline so nested use cannot deadlock.
     """
-    items = list(items)
+    if not isinstance(items, Sequence):
+        items = list(items)  # a Sequence is used as it is: it may make its items one at a time (checkout's paths)
     if len(items) <= 1 or threading.current_thread().name.startswith("casstore-worker"):
         yield from (func(item) for item in items)
         return

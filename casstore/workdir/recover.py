@@ -11,8 +11,7 @@ from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.errors import RevisionError
 from casstore.history.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.history.commits import read_commit, read_tree
-from casstore.model.manifest_view import read_tree_manifest
-from casstore.model.objects import Commit, Tree
+from casstore.model.objects import Commit
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit, checkpoint_order
@@ -85,14 +84,58 @@ def summarize(records: list[DiffRecord]) -> str:
     return "vs head: " + "; ".join(words) + more
 
 
+def sampler_asset_names(manifest: dict[str, Any] | None) -> tuple[str, ...]:
+    """Return a manifest document's sampler asset names, as ``ManifestView.sampler_asset_names`` does."""
+    items = (manifest or {}).get("sampler_assets", [])
+    if not isinstance(items, list):
+        return ()
+    return tuple(str(a["asset_name"]) for a in items if isinstance(a, dict) and isinstance(a.get("asset_name"), str))
+
+
+@dataclass(frozen=True)
+class _TreeFacts:
+    """What a recovery point takes from its tree: the manifest id, the asset names and the summary."""
+
+    manifest: str | None
+    sampler_assets: tuple[str, ...]
+    summary: str
+
+
+def _tree_facts(store: Store, tree_id: str, name: str, head_side: DiffSide | None) -> _TreeFacts:
+    if head_side is not None and head_side.tree_id == tree_id:
+        # The head's own tree: nothing to read or diff (an autosave of an unchanged directory).
+        return _TreeFacts(head_side.manifest_id, sampler_asset_names(head_side.manifest), "same as the project head")
+    tree = read_tree(store, tree_id)
+    side = side_from_tree(store, tree, name, tree_id, like=head_side)
+    del tree  # the side keeps what the diff needs; the tree's entries would double it
+    try:
+        summary = "the project has no head yet"
+        if head_side is not None:
+            summary = summarize(diff_sides(head_side, side))
+        return _TreeFacts(side.manifest_id, sampler_asset_names(side.manifest), summary)
+    finally:
+        side.close()
+
+
 def recovery_point(
-    store: Store, kind: str, full: str, oid: str, commit: Commit, tree: Tree, head_side: DiffSide | None
+    store: Store,
+    kind: str,
+    full: str,
+    oid: str,
+    commit: Commit,
+    head_side: DiffSide | None,
+    seen: dict[str, _TreeFacts] | None = None,
 ) -> RecoveryPoint:
-    """Describe one autosave or checkpoint ref as a point to go back to, summarised against the head."""
+    """Describe one autosave or checkpoint ref as a point to go back to, summarised against the head.
+
+    ``seen`` keeps what each tree gave (a checkpoint and an autosave often hold the same tree),
+    so each distinct tree is read and diffed once per listing.
+    """
     owner, _namespace, name = full.split("/")
-    summary = "the project has no head yet"
-    if head_side is not None:
-        summary = summarize(diff_sides(head_side, side_from_tree(store, tree, name)))
+    seen = {} if seen is None else seen
+    facts = seen.get(commit.tree)
+    if facts is None:
+        facts = seen[commit.tree] = _tree_facts(store, commit.tree, name, head_side)
     return RecoveryPoint(
         kind,
         owner,
@@ -103,28 +146,34 @@ def recovery_point(
         commit.tree,
         commit.created_at,
         commit.mutation_id,
-        tree.manifest,
-        tuple(read_tree_manifest(store, tree).sampler_asset_names()),
-        summary,
+        facts.manifest,
+        facts.sampler_assets,
+        facts.summary,
         commit.message,
     )
+
+
+def head_side(store: Store, project: str) -> DiffSide | None:
+    """Return the project's head as a diff side (None when it has no head yet)."""
+    head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
+    if head is None:
+        return None
+    tree_id = read_commit(store, head).tree
+    return side_from_tree(store, read_tree(store, tree_id), "head", tree_id)
 
 
 def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:
     """Return autosaves and checkpoints, newest first, each with its prompt and head summary."""
     points = []
-    head_sides: dict[str, Any] = {}
+    heads: dict[str, DiffSide | None] = {}
+    seen: dict[str, dict[str, _TreeFacts]] = {}
     for namespace, kind in (("autosave", "autosave"), ("checkpoints", "checkpoint")):
         for full, oid in store.refs.list(project, namespace).items():
             owner = full.split("/", 1)[0]
             commit = read_commit(store, oid)
-            tree = read_tree(store, commit.tree)
-            if owner not in head_sides:
-                head = store.refs.read(f"{owner}/heads/{DEFAULT_BRANCH}")
-                head_sides[owner] = (
-                    side_from_tree(store, read_tree(store, read_commit(store, head).tree), "head") if head else None
-                )
-            points.append(recovery_point(store, kind, full, oid, commit, tree, head_sides[owner]))
+            if owner not in heads:
+                heads[owner] = head_side(store, owner)
+            points.append(recovery_point(store, kind, full, oid, commit, heads[owner], seen.setdefault(owner, {})))
     return sorted(
         points, key=lambda p: autosave_sort_key(AutosaveItem(p.name, normal_time(p.created_at))), reverse=True
     )

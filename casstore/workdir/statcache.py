@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,22 @@ def save_dir_cache(
     key = _key(root)
     store.backend.put(cache_key(root), encode_dir_cache(header, as_table(files)))
     store.backend.delete(key + ".json")  # the JSON form of older versions, superseded
+
+
+def files_json_line(item: dict[str, Any], files: Mapping[str, CachedFile]) -> bytearray:
+    """Return ``canonical.dumps_line({**item, "files": {path: cached.as_json()}})``, built file by file.
+
+    The same bytes, without a list and a dict per file and the whole text alive at once:
+    ~500 bytes a file, 50 MiB of a checkout's peak at 100,000 files (issue 17).
+    """
+    head = canonical.dumps_line({**item, "files": {}})
+    cut = head.index(b'"files":{}') + len(b'"files":{')
+    buf = bytearray(head[:cut])
+    sep = ""
+    for path in sorted(files):
+        c = files[path]
+        name, sha = encode_basestring(path), encode_basestring(c.sha256)
+        buf += f"{sep}{name}:[{c.size},{c.mtime_ns},{c.ino},{sha},{c.ctime_ns}]".encode()
+        sep = ","
+    buf += head[cut:]
+    return buf

@@ -135,17 +135,16 @@ def safe_recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
         if head is not None:
             head_commit = read_commit(store, head)
             floor = max(floor, normal_time(head_commit.created_at))
-            head_side = side_from_tree(store, read_tree(store, head_commit.tree), "head")
+            head_side = side_from_tree(store, read_tree(store, head_commit.tree), "head", head_commit.tree)
     except CasstoreError:
         head_side = None
     ordered = sorted(autosaves.items(), key=lambda item: autosave_sort_key(AutosaveItem(item[0].rsplit("/", 1)[-1])))
     for full, oid in reversed(ordered):
         try:
             commit = read_commit(store, oid)
-            tree = read_tree(store, commit.tree)
             if normal_time(commit.created_at) < floor or commit.tree in restored_trees:
                 return None  # older than the head or a restore, or restored already: nothing to offer
-            return recovery_point(store, "autosave", full, oid, commit, tree, head_side)
+            return recovery_point(store, "autosave", full, oid, commit, head_side)
         except CasstoreError:
             continue
     return None

@@ -1,0 +1,121 @@
+"""Growth guard (issue 17): the recovery listing's work follows what changed, not the bundle's size.
+
+At 100,000 files ``recover`` took 530 s: every point's summary diffed every manifest entry,
+and the manifest's order check looked each id up in a list. These count work instead of
+timing it: object reads, entries diffed and whole diffs, on a bundle of 300 and of 1,200
+files where one pattern changed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casstore import import_bundle, record_autosave
+from casstore.diff import semantic
+from casstore.storage.store import Store
+from casstore.workdir import recover
+from casstore.workdir.recover import list_recovery_points
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import scale_build  # noqa: E402
+from workload import Preset, write_workload  # noqa: E402
+
+
+def _store(tmp_path: Path, files: int) -> tuple[Store, Path]:
+    """A one-bundle store of ``files`` files: its import, then an autosave of the same directory."""
+    preset = Preset(samples=2, sample_bytes=2_000, patterns=files * 3 // 4, snapshots=files // 4)
+    work, rev2 = write_workload(tmp_path / str(files), "growth", preset=preset)
+    shutil.rmtree(rev2)
+    store = Store.init(tmp_path / str(files) / "store")
+    with scale_build.fast_writes():
+        import_bundle(store, work, "p0")
+    return store, work
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Count entries diffed one by one and whole diffs made while the test runs."""
+    work: Counter[str] = Counter()
+    modified, diff_sides = semantic._modified, recover.diff_sides
+
+    def counted_modified(*args: Any) -> Any:
+        work["entries diffed"] += 1
+        return modified(*args)
+
+    def counted_diff(*args: Any) -> Any:
+        work["diffs"] += 1
+        return diff_sides(*args)
+
+    monkeypatch.setattr(semantic, "_modified", counted_modified)
+    monkeypatch.setattr(recover, "diff_sides", counted_diff)
+    yield work
+
+
+def _listing_work(store: Store, work: Counter[str]) -> dict[str, int]:
+    """Object reads, entries diffed and diffs of one recovery listing of ``p0``."""
+    reads: Counter[str] = Counter()
+    read_bytes, reader = store.objects.read_bytes, store.objects.reader
+
+    def counted_read_bytes(oid: str, size: int | None = None) -> bytes:
+        reads[oid] += 1
+        return read_bytes(oid, size)
+
+    def counted_reader(oid: str) -> object:
+        reads[oid] += 1
+        return reader(oid)
+
+    store.objects.read_bytes = counted_read_bytes  # type: ignore[method-assign]
+    store.objects.reader = counted_reader  # type: ignore[method-assign, assignment]
+    work.clear()
+    points = list_recovery_points(store, "p0")
+    assert points
+    return {"reads": sum(reads.values()), "entries diffed": work["entries diffed"], "diffs": work["diffs"]}
+
+
+def test_a_summary_diffs_only_the_changed_entries_whatever_the_bundle_size(
+    tmp_path: Path, counted: Counter[str]
+) -> None:
+    costs = {}
+    for files in (300, 1_200):
+        store, work = _store(tmp_path, files)
+        scale_build.edit(work, 7)  # one pattern's steps and its manifest digest
+        with scale_build.fast_writes():
+            record_autosave(store, work, "p0")
+        costs[files] = _listing_work(store, counted)
+        points = list_recovery_points(store, "p0")
+        assert [p.summary for p in points] == ["vs head: pattern p0007 modified"]
+    small, large = costs[300], costs[1_200]
+    # One entry differs, so one entry is diffed; 4× the files must not mean more reads.
+    assert small["entries diffed"] == large["entries diffed"] == 1, costs
+    assert small["reads"] == large["reads"], costs
+    assert small["diffs"] == large["diffs"] == 1, costs
+
+
+def test_a_point_with_the_heads_tree_and_points_sharing_a_tree_cost_no_more_diffs(
+    tmp_path: Path, counted: Counter[str]
+) -> None:
+    store, work = _store(tmp_path, 300)
+    with scale_build.fast_writes():
+        record_autosave(store, work, "p0")  # the head's own tree: nothing to diff
+    assert _listing_work(store, counted)["diffs"] == 0
+    scale_build.edit(work, 3)
+    with scale_build.fast_writes():
+        import_bundle(store, work, "p0")  # checkpoints the old head: the first autosave's tree
+    scale_build.edit(work, 4)
+    with scale_build.fast_writes():
+        record_autosave(store, work, "p0")
+    cost = _listing_work(store, counted)
+    points = list_recovery_points(store, "p0")
+    assert len(points) == 3 and len({p.tree for p in points}) == 2
+    # Two distinct trees, neither the head's: two diffs of one entry each, not one per point.
+    assert cost["diffs"] == 2 and cost["entries diffed"] == 2, cost
+    assert [p.summary for p in points if p.kind == "checkpoint"] == ["vs head: pattern p0003 modified"]
