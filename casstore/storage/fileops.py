@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import mmap
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+# O_DIRECT needs the memory, offset and length of each write aligned to the device's logical
+# block; 4 KiB is a multiple of every common one (512 B, 4 KiB) and divides the page size.
+DIRECT_ALIGN = 4096
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def page_buffer(size: int) -> mmap.mmap:
+    """Return a new zeroed buffer of at least ``size`` bytes starting on a page, as O_DIRECT writes need."""
+    return mmap.mmap(-1, max(mmap.PAGESIZE, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE))
 
 
 class FileOps:
@@ -56,6 +68,38 @@ class FileOps:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+
+    def write_new_file(self, path: Path, buffer: mmap.mmap, size: int) -> None:
+        """Create (or truncate) ``path`` holding ``buffer[:size]`` (from :func:`page_buffer`) and fsync it.
+
+        The write bypasses the page cache (O_DIRECT) where the file system allows it: copying a
+        restore's bytes into the cache and writing them back from there was a third of its CPU
+        (bench/README.md). The fsync after it is still what makes the file's size, its blocks
+        and the device's write cache durable. Elsewhere it is an ordinary write.
+        """
+        self.before("create", path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        direct = bool(_O_DIRECT)
+        try:
+            fd = os.open(path, flags | _O_DIRECT, 0o666)
+        except OSError as exc:
+            if not direct or exc.errno != errno.EINVAL:
+                raise
+            direct = False  # this file system refuses O_DIRECT (older tmpfs, some FUSE)
+            fd = os.open(path, flags, 0o666)
+        try:
+            self.before("write", path)
+            with memoryview(buffer) as view:
+                try:
+                    if direct:
+                        _write_direct(fd, view, size)
+                    else:
+                        _write_all(fd, view[:size])
+                except OSError as exc:
+                    raise _naming(exc, path) from None
+            self.fsync(fd)
+        finally:
+            os.close(fd)
 
     def fsync(self, fd: int) -> None:
         """Make a file's data durable."""
@@ -123,6 +167,29 @@ class FileOps:
         except FileExistsError:
             if not path.is_dir():
                 raise
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    """Write all of ``view`` to ``fd`` from its start (one write may take less than it is given)."""
+    at = 0
+    while at < len(view):
+        at += os.pwrite(fd, view[at:], at)
+
+
+def _write_direct(fd: int, view: memoryview, size: int) -> None:
+    """Write ``view[:size]`` to ``fd`` (opened O_DIRECT) as whole aligned blocks, then cut the file to ``size``."""
+    padded = -(-size // DIRECT_ALIGN) * DIRECT_ALIGN
+    view[size:padded] = bytes(padded - size)  # the last block's tail: zeros, not an earlier file's bytes
+    try:
+        _write_all(fd, view[:padded])
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # The file system wants another alignment: the ordinary way, through the page cache.
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_DIRECT)
+        _write_all(fd, view[:size])
+    if padded != size:
+        os.ftruncate(fd, size)
 
 
 def _naming(exc: OSError, target: str | os.PathLike[str] | None) -> OSError:
