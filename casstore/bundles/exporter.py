@@ -18,6 +18,7 @@ from casstore.storage.fileops import ops, page_buffer
 from casstore.storage.ids import CHUNK_SIZE
 from casstore.storage.object_store import PACKED_OBJECT_LIMIT
 from casstore.storage.parallel import parallel_map
+from casstore.storage.small_reads import SmallReads
 from casstore.storage.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -105,17 +106,19 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
             buffer = page_buffer(PACKED_OBJECT_LIMIT + 1)
         try:
             with memoryview(buffer) as view:
-                length = store.objects.read_into(entry.sha256, entry.size, view)
+                length = reads.read_into(entry.sha256, entry.size, view)
             ops().write_new_file(target, buffer, length)
         finally:
             free.append(buffer)
 
+    reads = SmallReads(store.objects)
     try:
         for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
             done += entry.size
             if progress:
                 progress(done, total)
     finally:
+        reads.close()
         for buffer in free:
             # A failure's traceback may still hold a view of it: then it is unmapped when that goes.
             with contextlib.suppress(BufferError):

@@ -79,9 +79,10 @@ class FileOps:
         """
         self.before("create", path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        direct = bool(_O_DIRECT)
+        # A file smaller than one block is all tail: no O_DIRECT at all.
+        direct = bool(_O_DIRECT) and size >= DIRECT_ALIGN
         try:
-            fd = os.open(path, flags | _O_DIRECT, 0o666)
+            fd = os.open(path, flags | (_O_DIRECT if direct else 0), 0o666)
         except OSError as exc:
             if not direct or exc.errno != errno.EINVAL:
                 raise
@@ -169,27 +170,30 @@ class FileOps:
                 raise
 
 
-def _write_all(fd: int, view: memoryview) -> None:
-    """Write all of ``view`` to ``fd`` from its start (one write may take less than it is given)."""
-    at = 0
-    while at < len(view):
-        at += os.pwrite(fd, view[at:], at)
+def _write_all(fd: int, view: memoryview, offset: int = 0) -> None:
+    """Write all of ``view`` to ``fd`` at ``offset`` (one write may take less than it is given)."""
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
 
 
 def _write_direct(fd: int, view: memoryview, size: int) -> None:
-    """Write ``view[:size]`` to ``fd`` (opened O_DIRECT) as whole aligned blocks, then cut the file to ``size``."""
-    padded = -(-size // DIRECT_ALIGN) * DIRECT_ALIGN
-    view[size:padded] = bytes(padded - size)  # the last block's tail: zeros, not an earlier file's bytes
+    """Write ``view[:size]`` to ``fd`` (opened O_DIRECT): whole aligned blocks directly, the tail through the cache.
+
+    The tail is written after O_DIRECT is turned off for ``fd``, so the file needs no padding and
+    no truncation afterwards (``ftruncate`` cost more than the page it saves); a file system that
+    refuses the alignment gets the whole file the ordinary way.
+    """
+    aligned = size - size % DIRECT_ALIGN
     try:
-        _write_all(fd, view[:padded])
+        _write_all(fd, view[:aligned])
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
-        # The file system wants another alignment: the ordinary way, through the page cache.
+        aligned = 0
+    if aligned != size:
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_DIRECT)
-        _write_all(fd, view[:size])
-    if padded != size:
-        os.ftruncate(fd, size)
+        _write_all(fd, view[aligned:size], aligned)
 
 
 def _naming(exc: OSError, target: str | os.PathLike[str] | None) -> OSError:
