@@ -7,23 +7,26 @@ write) must still get a byte-for-byte export.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from torture import DiskImage, FaultInjector, PowerCut
 
 from casstore.bundles.exporter import export_revision
-from casstore.errors import CorruptObject
+from casstore.errors import CasstoreError, CorruptObject
 from casstore.importer import import_bundle
 from casstore.storage import fileops
 from casstore.storage.codec import decode_into, encode_parts
-from casstore.storage.fileops import ops, page_buffer
+from casstore.storage.fileops import installed, ops, page_buffer
 from casstore.storage.store import Store
 
 SIZES = [0, 1, 511, 4095, 4096, 4097, 3 * 4096 + 5, 70_000]
@@ -164,3 +167,42 @@ def test_a_damaged_object_fails_the_export_and_leaves_no_destination(
     with pytest.raises(CorruptObject):
         export_revision(store, commit, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _export_case(stored: tuple[Store, str, Path], scratch: Path) -> Callable[[], None]:
+    store, commit, _bundle_dir = stored
+    (scratch / "out").mkdir(parents=True)
+    return lambda: export_revision(Store.open(store.root), commit, scratch / "out" / "bundle")
+
+
+@pytest.mark.parametrize("kind", ["error", "power"])
+def test_every_crash_point_of_an_export_leaves_all_or_nothing(
+    stored: tuple[Store, str, Path], tmp_path: Path, kind: str
+) -> None:
+    """At each durable operation, failed or cut: the export is whole or absent; once it returned, it is on disk."""
+    bundle = stored[2]
+    counter = FaultInjector()
+    with installed(counter):
+        _export_case(stored, tmp_path / "count")()
+    total = len(counter.log)
+    assert [op for op, _ in counter.log].count("fsync") >= len(_tree_bytes(bundle))
+    for point in range(1, total + 2):  # total + 1: the power goes right after the export returned
+        case = tmp_path / f"{kind}-{point}"
+        export = _export_case(stored, case)
+        before = DiskImage.read([case / "out"])
+        injector = FaultInjector(cut_at=point) if kind == "power" else FaultInjector(fail_at=point, error=errno.EIO)
+        finished = False
+        with contextlib.suppress(PowerCut, OSError, CasstoreError), installed(injector):
+            export()
+            finished = True
+        if kind == "power":
+            injector.after_power_cut(before, case / "disk")
+            left = case / "disk" / "out"
+        else:
+            left = case / "out"
+        result = left / "bundle"
+        if finished or result.exists():
+            assert _tree_bytes(result) == _tree_bytes(bundle), point
+        if kind == "error" and not finished:
+            # The partial copy was removed (a failure after the rename leaves the whole bundle).
+            assert [entry.name for entry in left.iterdir()] in ([], ["bundle"]), point
