@@ -73,7 +73,7 @@ class FileOps:
         """Create (or truncate) ``path`` holding ``buffer[:size]`` (from :func:`page_buffer`) and fsync it.
 
         The write bypasses the page cache (O_DIRECT) where the file system allows it: copying a
-        restore's bytes into the cache and writing them back from there was a third of its CPU
+        restore's bytes into the cache and writing them back from there was a fifth of its CPU
         (bench/README.md). The fsync after it is still what makes the file's size, its blocks
         and the device's write cache durable. Elsewhere it is an ordinary write.
         """
