@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -12,10 +14,11 @@ from casstore.history.commits import read_commit, read_tree
 from casstore.model.objects import Tree, TreeEntry
 from casstore.model.paths import check_path
 from casstore.storage.atomic import fsync_dirs, new_file, staged
-from casstore.storage.fileops import ops
+from casstore.storage.fileops import ops, page_buffer
 from casstore.storage.ids import CHUNK_SIZE
 from casstore.storage.object_store import PACKED_OBJECT_LIMIT
 from casstore.storage.parallel import parallel_map
+from casstore.storage.small_reads import SmallReads
 from casstore.storage.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -77,6 +80,9 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     directories are fsynced: nothing returns before all of it is on disk. (Syncing every
     file only at the end, as checkout does, reopened each file and measured slower here:
     the medium bench's export 0.38 -> 0.50 s; export already wrote in parallel.)
+    A file up to :data:`PACKED_OBJECT_LIMIT` is decoded into a page-aligned buffer that its
+    worker reuses, and leaves it in one write that bypasses the page cache
+    (:meth:`FileOps.write_new_file`); bigger ones stream.
     """
     total = tree.total_size
     done = 0
@@ -86,18 +92,37 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     parents = sorted({target.parent for target in targets.values()})
     for parent in parents:
         ops().mkdir(parent, parents=True)
+    free: list[mmap.mmap] = []  # at most one buffer per worker; unmapped when the export ends
 
     def write_one(entry: TreeEntry) -> None:
-        with new_file(targets[entry.path]) as out:
-            if entry.size <= PACKED_OBJECT_LIMIT:
-                out.write(store.objects.read_bytes(entry.sha256, entry.size))
-            else:
+        target = targets[entry.path]
+        if entry.size > PACKED_OBJECT_LIMIT:
+            with new_file(target) as out:
                 copy_object_to(store, entry, out)
+            return
+        try:
+            buffer = free.pop()
+        except IndexError:
+            buffer = page_buffer(PACKED_OBJECT_LIMIT + 1)
+        try:
+            with memoryview(buffer) as view:
+                length = reads.read_into(entry.sha256, entry.size, view)
+            ops().write_new_file(target, buffer, length)
+        finally:
+            free.append(buffer)
 
-    for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
-        done += entry.size
-        if progress:
-            progress(done, total)
+    reads = SmallReads(store.objects)
+    try:
+        for entry, _written in zip(tree.entries, parallel_map(write_one, tree.entries, io_bound=True), strict=True):
+            done += entry.size
+            if progress:
+                progress(done, total)
+    finally:
+        reads.close()
+        for buffer in free:
+            # A failure's traceback may still hold a view of it: then it is unmapped when that goes.
+            with contextlib.suppress(BufferError):
+                buffer.close()
     # Every directory that gained a name, up to and including root (it names the top folders).
     fsync_dirs({root, *(d for parent in parents for d in (parent, *parent.parents) if d.is_relative_to(root))})
 

@@ -19,7 +19,15 @@ from typing import BinaryIO, cast
 from casstore.errors import BundleError, CorruptObject, ObjectMissing
 from casstore.storage.backend import Backend, StoredFileMissing
 from casstore.storage.backend_local import LocalBackend
-from casstore.storage.codec import HEADER_SIZE, ObjectReader, decode_bytes, encode_parts, encode_stream, header
+from casstore.storage.codec import (
+    HEADER_SIZE,
+    ObjectReader,
+    decode_bytes,
+    decode_into,
+    encode_parts,
+    encode_stream,
+    header,
+)
 from casstore.storage.delta import CODEC_DELTA
 from casstore.storage.flac import SPOOL_BYTES
 from casstore.storage.ids import id_of_bytes
@@ -177,6 +185,11 @@ class ObjectStore:
         """Return the verified content of a small object (decoded in one piece; ``size`` if known)."""
         with contextlib.closing(self.open_stored(oid)) as stored:
             return decode_bytes(oid, stored.read(), size, self.open_base)
+
+    def read_into(self, oid: str, size: int, out: memoryview) -> int:
+        """Decode small object ``oid`` (``size`` bytes by its tree entry) into ``out``, verified; return its length."""
+        with contextlib.closing(self.open_stored(oid)) as stored:
+            return decode_into(oid, stored.read(), size, out, self.open_base)
 
     def open_portable(self, oid: str) -> BinaryIO:
         """Open a stored form of ``oid`` that needs no other object: a delta is resolved (zstd or raw).

@@ -151,6 +151,11 @@ class Pack:
     def _position_raw(self, key: bytes) -> int | None:
         return find(self._records, _RECORD.size, self._prefixes, key)
 
+    def locate(self, oid: str) -> tuple[int, int] | None:
+        """Return the offset and stored length of ``oid`` in the pack, or None when absent."""
+        at = self._position(oid)
+        return None if at is None else self.record(at)
+
     def has(self, oid: str) -> bool:
         """Tell whether this pack holds ``oid``."""
         return self._position(oid) is not None
