@@ -67,7 +67,16 @@ EXPECTED = {
         "recover listing": "O(1)",
         "viewer load": "O(1)",
     },
-    "files": {"import small change": "O(F)", "status": "O(F)", "autosave unchanged": "O(F)", "fsck": "O(F)"},
+    "files": {
+        "import small change": "O(F)",
+        "log -n 1": "O(1)",
+        "status": "O(F)",
+        "autosave unchanged": "O(F)",
+        "recover listing": "O(F)",
+        "fsck": "O(F)",
+        "gc": "O(F)",
+        "viewer load": "O(F)",
+    },
     "bytes": {"import small change": "O(1)", "log -n 1": "O(1)", "fsck": "O(S)", "gc": "O(S)"},
 }
 
