@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:  # imported lazily at run time: CLI start-up must not pay for zstandard
     import zstandard
 
+    from casstore.storage.flac import FlacSource
+
 from casstore.errors import CorruptObject
 from casstore.storage.delta import CODEC_DELTA, MAX_DEPTH, DeltaSource, OpenBase
-from casstore.storage.flac import CODEC_FLAC, FlacSource
 from casstore.storage.ids import CHUNK_SIZE
 
 MAGIC = b"casobj\x01"
 CODEC_RAW = b"r"
 CODEC_ZSTD = b"z"
+CODEC_FLAC = b"f"  # flac.py: loaded when an object of it is read (start-up does not pay for it)
 HEADER_SIZE = len(MAGIC) + 1
 ZSTD_LEVEL = 3
 # Objects this big are samples: level 1 stores them within ~2% of level 3's size at about
@@ -213,6 +215,8 @@ class ObjectReader:
         elif codec == CODEC_ZSTD:
             self._source = _zstd().ZstdDecompressor().stream_reader(stored, closefd=False)
         elif codec == CODEC_FLAC:
+            from casstore.storage.flac import FlacSource
+
             try:
                 self._source = FlacSource(oid, stored, lambda problem: CorruptObject(oid, problem))
             except BaseException:
@@ -255,8 +259,8 @@ class ObjectReader:
 
     def close(self) -> None:
         """Close the underlying file."""
-        if isinstance(self._source, FlacSource | DeltaSource):
-            self._source.close()
+        if self._source is not self._stored and hasattr(self._source, "close"):
+            self._source.close()  # a FLAC or delta source (zstd's reader does not own the file: closefd=False)
         self._stored.close()
 
     def __enter__(self) -> ObjectReader:

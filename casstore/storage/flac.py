@@ -22,9 +22,9 @@ from typing import Any, BinaryIO, Protocol
 
 from casstore.errors import CasstoreError
 from casstore.storage import sndfile
+from casstore.storage.codec import CODEC_FLAC
 from casstore.storage.sndfile import DecodeError
 
-CODEC_FLAC = b"f"
 _LAYOUT = struct.Struct(">QQQQBB")
 # The data chunk must start within this many bytes: longer prefixes are not sample files.
 SCAN_LIMIT = 1 << 20

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from casstore.errors import CorruptObject
-from casstore.storage.codec import HEADER_SIZE, MAGIC, MIN_SAVING, ObjectReader, encode_stream
-from casstore.storage.flac import CODEC_FLAC, SCAN_LIMIT, SPOOL_BYTES, encode_flac, parse_pcm_wav, soundfile_or_none
+from casstore.storage.codec import CODEC_FLAC, HEADER_SIZE, MAGIC, MIN_SAVING, ObjectReader, encode_stream
+from casstore.storage.flac import SCAN_LIMIT, SPOOL_BYTES, encode_flac, parse_pcm_wav, soundfile_or_none
 
 # Smaller objects are patterns, snapshots, trees and commits: not worth opening as WAVs.
 MIN_COMPACT_BYTES = 4096

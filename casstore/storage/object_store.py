@@ -29,7 +29,6 @@ from casstore.storage.codec import (
     header,
 )
 from casstore.storage.delta import CODEC_DELTA
-from casstore.storage.flac import SPOOL_BYTES
 from casstore.storage.ids import id_of_bytes
 from casstore.storage.loose import LooseObjectStore, check_unchanged, loose_key
 from casstore.storage.loose import PutResult as PutResult  # importer.py imports it from here
@@ -207,6 +206,8 @@ class ObjectStore:
             stored.close()
             raise
         stored.close()
+        from casstore.storage.flac import SPOOL_BYTES  # here: start-up does not load the FLAC codec
+
         spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 -- handed to the caller
         try:
             with self.reader(oid) as reader:
