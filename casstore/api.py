@@ -119,16 +119,16 @@ class LastImport:
 def last_import(store: Store, project: str) -> LastImport | None:
     """The newest import of ``project``, or None when it has none."""
     from casstore.history.commits import read_tree
-    from casstore.model.manifest_view import read_tree_manifest
+    from casstore.model.manifest_view import read_sampler_asset_names
 
     newest = _newest_import(store, project)
     if newest is None:
         return None
     oid, commit = newest
-    tree = read_tree(store, commit.tree)
+    manifest = read_tree(store, commit.tree).manifest  # the tree itself is not kept: 100,000 files, ~27 MiB
     bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
-    assets = read_tree_manifest(store, tree).sampler_asset_names()
-    return LastImport(oid, tree.manifest or "", bundle, tuple(assets))
+    assets = read_sampler_asset_names(store.objects.read_bytes(manifest) if manifest else None)
+    return LastImport(oid, manifest or "", bundle, tuple(assets))
 
 
 def _newest_import(store: Store, project: str) -> tuple[str, Commit] | None:

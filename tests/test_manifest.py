@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from casstore.errors import ManifestError
 from casstore.model.manifest import manifest_from_json, parse_manifest
-from casstore.model.manifest_view import read_manifest_lenient
+from casstore.model.manifest_view import read_manifest_lenient, read_sampler_asset_names
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=10)
 shas = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
@@ -191,3 +191,32 @@ def test_the_lenient_reader_keeps_the_readable_rest_of_a_damaged_manifest() -> N
     repeated = read_manifest_lenient(b'{"manifest_version": "1.0.0", "project": {"bpm": 1, "bpm": 2}}', "m.json")
     assert repeated.project == {"bpm": 2}
     assert repeated.problems == ("m.json: project: duplicate key 'bpm' (the last value is shown)",)
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+json_value = st.recursive(
+    json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+)
+asset = st.dictionaries(st.sampled_from(["asset_name", "relative_path", "sha256", "extra"]), json_value, max_size=4)
+top = st.fixed_dictionaries(
+    {},
+    optional={
+        "manifest_version": st.just("1.0.0"),
+        "patterns": st.lists(
+            st.dictionaries(st.sampled_from(["pattern_id", "path", "asset_name"]), json_value), max_size=3
+        ),
+        "sampler_assets": st.lists(asset | json_value, max_size=4) | json_value,
+    },
+)
+
+
+@given(top | json_value)
+def test_sampler_asset_names_read_alone_are_the_lenient_readers(document: Any) -> None:
+    """The viewer's last-import panel reads only the asset names; they are the lenient view's exactly."""
+    raw = json.dumps(document).encode()
+    assert read_sampler_asset_names(raw) == read_manifest_lenient(raw).sampler_asset_names()
+
+
+@pytest.mark.parametrize("raw", [None, b"", b"\xff", b"[1, 2]", b'{"sampler_assets": NaN}', b'{"sampler_assets": 5}'])
+def test_sampler_asset_names_of_a_damaged_manifest_are_none(raw: bytes | None) -> None:
+    assert read_sampler_asset_names(raw) == read_manifest_lenient(raw).sampler_asset_names() == []

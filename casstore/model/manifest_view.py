@@ -7,11 +7,12 @@ to see the rest: this reader keeps every part it can read and says what it could
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from casstore.errors import ManifestError
-from casstore.model.manifest_json import decode_json, version_problem
+from casstore.model.manifest_json import _finite, _refuse_constant, decode_json, version_problem
 from casstore.model.paths import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -127,6 +128,32 @@ def read_manifest_lenient(raw: bytes | None, source: str = MANIFEST_NAME) -> Man
             else:
                 problems.append(f"{source}: {section}[{index}]: no {ident}, {path_key} and sha256 to follow")
     return ManifestView(data, project, sections, tuple(listed), tuple(problems))
+
+
+def read_sampler_asset_names(raw: bytes | None) -> list[str]:
+    """Return what ``read_manifest_lenient(raw).sampler_asset_names()`` does, without keeping the other entries.
+
+    The viewer's last-import panel needs only these names; a manifest of 100,000 patterns
+    read whole held a dict per pattern (~30 MiB) for them (issue 17).
+    """
+    if raw is None:
+        return []
+
+    def keep(pairs: list[tuple[str, Any]]) -> dict[str, Any] | None:
+        # Only the top level (it has the list) and the assets themselves are needed.
+        obj = dict(pairs)
+        return obj if "sampler_assets" in obj or "asset_name" in obj else None
+
+    try:
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=keep, parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return []
+    items = data.get("sampler_assets", []) if isinstance(data, dict) else []
+    if not isinstance(items, list):
+        return []
+    return [str(a["asset_name"]) for a in items if isinstance(a, dict) and isinstance(a.get("asset_name"), str)]
 
 
 def read_tree_manifest(store: Store, tree: Tree, source: str = MANIFEST_NAME) -> ManifestView:
