@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+from store_probes import bundle_store
+
 from casstore import import_bundle, record_autosave
 from casstore.storage.refs import ref_name
-from casstore.storage.store import Store
 from casstore.workdir.worktree import checkout, status
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import scale_build  # noqa: E402
-from workload import Preset, write_workload  # noqa: E402
 
 # Bytes of traced memory per file. Measured on the memstat branch (compact stat cache, the
 # manifest check kept with it, trees listed as packed digests, slotted manifest records, the
@@ -72,12 +71,7 @@ def _steady_peak(action: Callable[[], object]) -> int:
 def _costs(tmp_path: Path, files: int) -> dict[str, int]:
     """Peak traced bytes of each command on a bundle of ``files`` files."""
     scratch = tmp_path / str(files)
-    preset = Preset(samples=2, sample_bytes=2_000, patterns=files * 3 // 4, snapshots=files // 4)
-    work, rev2 = write_workload(scratch / "work", "mem", preset=preset)
-    shutil.rmtree(rev2)
-    store = Store.init(scratch / "store")
-    with scale_build.fast_writes():
-        import_bundle(store, work, "p0")
+    store, work = bundle_store(scratch, files)
     scale_build.edit(work, 1)
     _age(work)
     costs = {"import small change": _peak(lambda: import_bundle(store, work, "p0"))}

@@ -10,22 +10,20 @@ that test's: the pool's buffers in flight move the peak by a few hundred KiB).
 from __future__ import annotations
 
 import gc
-import shutil
 import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
 
-from casstore import import_bundle
+from store_probes import bundle_store
+
 from casstore.storage.refs import ref_name
-from casstore.storage.store import Store
 from casstore.workdir.worktree import checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import scale_build  # noqa: E402
-from workload import Preset, write_workload  # noqa: E402
 
 # Bytes of traced memory per file, in a fresh interpreter. Measured: main 818-824 (a list of
 # every temp file's Path to fsync, the marker and the store's stat cache built as a dict of
@@ -38,12 +36,7 @@ BUDGET = 800
 def _checkout_peak(tmp_path: Path, files: int) -> int:
     """Traced peak bytes of checking out a bundle of ``files`` files into an empty directory."""
     scratch = tmp_path / str(files)
-    preset = Preset(samples=2, sample_bytes=2_000, patterns=files * 3 // 4, snapshots=files // 4)
-    work, rev2 = write_workload(scratch / "work", "mem", preset=preset)
-    shutil.rmtree(rev2)
-    store = Store.init(scratch / "store")
-    with scale_build.fast_writes():
-        import_bundle(store, work, "p0")
+    store, work = bundle_store(scratch, files)
     head = store.refs.read(ref_name("p0", "heads", "main"))
     assert head is not None
     gc.collect()

@@ -8,7 +8,6 @@ files where one pattern changed.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_probes import bundle_store, count_reads
 
 from casstore import import_bundle, record_autosave
 from casstore.diff import semantic
@@ -27,18 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import scale_build  # noqa: E402
-from workload import Preset, write_workload  # noqa: E402
 
 
 def _store(tmp_path: Path, files: int) -> tuple[Store, Path]:
     """A one-bundle store of ``files`` files: its import, then an autosave of the same directory."""
-    preset = Preset(samples=2, sample_bytes=2_000, patterns=files * 3 // 4, snapshots=files // 4)
-    work, rev2 = write_workload(tmp_path / str(files), "growth", preset=preset)
-    shutil.rmtree(rev2)
-    store = Store.init(tmp_path / str(files) / "store")
-    with scale_build.fast_writes():
-        import_bundle(store, work, "p0")
-    return store, work
+    return bundle_store(tmp_path / str(files), files, "growth")
 
 
 @pytest.fixture
@@ -62,19 +55,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
 
 def _listing_work(store: Store, work: Counter[str]) -> dict[str, int]:
     """Object reads, entries diffed and diffs of one recovery listing of ``p0``."""
-    reads: Counter[str] = Counter()
-    read_bytes, reader = store.objects.read_bytes, store.objects.reader
-
-    def counted_read_bytes(oid: str, size: int | None = None) -> bytes:
-        reads[oid] += 1
-        return read_bytes(oid, size)
-
-    def counted_reader(oid: str) -> object:
-        reads[oid] += 1
-        return reader(oid)
-
-    store.objects.read_bytes = counted_read_bytes  # type: ignore[method-assign]
-    store.objects.reader = counted_reader  # type: ignore[method-assign, assignment]
+    reads = count_reads(store)
     work.clear()
     points = list_recovery_points(store, "p0")
     assert points

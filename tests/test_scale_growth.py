@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from store_probes import count_reads
 
 from casstore.history.fsck import fsck
 from casstore.model.objects import Commit, Tree, TreeEntry
@@ -63,19 +64,7 @@ def _history_store(path: Path, length: int) -> Store:
 def _fsck_work(tmp_path: Path, length: int) -> tuple[int, int]:
     """Objects fsck read (by id, counting repeats) and its peak traced memory, on a history of ``length``."""
     store = Store.open(_history_store(tmp_path / f"store-{length}", length).root)
-    reads: Counter[str] = Counter()
-    read_bytes, reader = store.objects.read_bytes, store.objects.reader
-
-    def counted_read_bytes(oid: str, size: int | None = None) -> bytes:
-        reads[oid] += 1
-        return read_bytes(oid, size)
-
-    def counted_reader(oid: str) -> object:
-        reads[oid] += 1
-        return reader(oid)
-
-    store.objects.read_bytes = counted_read_bytes  # type: ignore[method-assign]
-    store.objects.reader = counted_reader  # type: ignore[method-assign, assignment]
+    reads = count_reads(store)
     tracemalloc.start()
     try:
         report = fsck(store)
