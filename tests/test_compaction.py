@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from casstore.errors import CorruptObject
 from casstore.history.gc import gc
 from casstore.storage import flac, flac_compact, sndfile
-from casstore.storage.codec import MAGIC, ObjectReader, decode_bytes, encode_parts
+from casstore.storage.codec import MAGIC, ObjectReader, decode_bytes, decode_into, encode_parts
 from casstore.storage.flac import CODEC_FLAC
 from casstore.storage.flac_compact import compact
 from casstore.storage.store import Store
@@ -174,6 +174,47 @@ def test_generated_wavs_round_trip(
         assert decode_bytes(oid, encoded.read()) == content
     done = _compacted(content)
     assert done is None or decode_bytes(done[0], done[1]) == content
+    if done is not None:
+        assert _decoded_into(*done, len(content)) == content
+
+
+def _decoded_into(oid: str, stored: bytes, size: int, room: int = 1) -> bytes:
+    """What export's small-file path writes: the object decoded into a buffer of ``size + room`` bytes."""
+    out = bytearray(size + room)
+    with memoryview(out) as view:
+        length = decode_into(oid, stored, size, view)
+    return bytes(out[:length])
+
+
+@pytest.mark.parametrize("name", sorted(ODD_WAVS))
+def test_export_decodes_compacted_samples_straight_into_its_buffer(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Export's small files decode into a reused buffer without the streaming reader, whose
+    # libsndfile callbacks made the decoding threads queue on the GIL (issue 17, must-show 3).
+    done = _compacted(ODD_WAVS[name])
+    assert done is not None
+    oid, stored = done
+    monkeypatch.setattr(flac, "FlacSource", None)  # any fall-back to the streaming reader fails loudly
+    assert _decoded_into(oid, stored, len(ODD_WAVS[name])) == ODD_WAVS[name]
+
+
+def test_decoding_into_a_buffer_falls_back_where_memfd_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    done = _compacted(ODD_WAVS["24-bit mono"])
+    assert done is not None
+    monkeypatch.delattr(sndfile.os, "memfd_create")
+    assert _decoded_into(*done, len(ODD_WAVS["24-bit mono"])) == ODD_WAVS["24-bit mono"]
+
+
+def test_decoding_into_a_buffer_checks_the_stream_and_the_room() -> None:
+    content = make_wav()
+    done = _compacted(content)
+    assert done is not None
+    oid, stored = done
+    damaged = bytearray(stored)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(CorruptObject, match=oid):
+        _decoded_into(oid, bytes(damaged), len(content))
+    with pytest.raises(CorruptObject, match="not the 100 its tree entry says"):
+        _decoded_into(oid, stored, 100)
 
 
 def test_damaged_flac_stream_is_reported_as_corrupt() -> None:

@@ -160,7 +160,8 @@ def decode_into(oid: str, stored: bytes, size: int, out: memoryview, open_base: 
 
     A zstd frame that declares ``size`` (the tree entry's) is decompressed straight into
     ``out``: no bytes object of the content is made, whose fresh pages showed in a restore's
-    profile. Anything else is decoded by :func:`decode_bytes` and copied.
+    profile. A FLAC-compacted sample is decoded straight into ``out`` too (flac.py). Anything
+    else is decoded by :func:`decode_bytes` and copied.
     """
     body = memoryview(stored)[HEADER_SIZE:]
     if stored[:HEADER_SIZE] == header(CODEC_ZSTD) and size < len(out):
@@ -176,6 +177,12 @@ def decode_into(oid: str, stored: bytes, size: int, out: memoryview, open_base: 
                     return _verified_length(oid, out[:size])
         except zstd.ZstdError as exc:
             raise CorruptObject(oid, f"cannot decode: {exc}") from None
+    if stored[:HEADER_SIZE] == header(CODEC_FLAC):
+        from casstore.storage.flac import decode_stored_into
+
+        length = decode_stored_into(stored, out, lambda problem: CorruptObject(oid, problem))
+        if length is not None:
+            return _verified_length(oid, out[:length])
     content = decode_bytes(oid, stored, size, open_base)
     if len(content) > len(out):
         raise CorruptObject(oid, f"holds {len(content)} bytes, not the {size} its tree entry says")

@@ -339,3 +339,44 @@ class FlacSource:
         """Release the decoder."""
         if self._decoder is not None:
             self._decoder.close()
+
+
+def decode_stored_into(stored: bytes, out: memoryview, error: Callable[[str], Exception]) -> int | None:
+    """Decode a whole codec-``f`` object held in memory (header included) into ``out``; return the content's length.
+
+    The samples go straight into ``out`` (:func:`sndfile.decode_held`: no Python in the
+    decoding loop, no copies of the PCM); None when that path is not available here or
+    ``out`` is too small, and the caller reads the object through :class:`FlacSource`.
+    Unverified: the caller hashes what lands in ``out``.
+    """
+    from casstore.storage.codec import HEADER_SIZE
+
+    lib = sndfile.library()
+    body = HEADER_SIZE + _LAYOUT.size
+    if lib is None or len(stored) < body:
+        return None
+    prefix, pcm, flac, suffix, channels, sample_bytes = _LAYOUT.unpack_from(stored, HEADER_SIZE)
+    frame_bytes = channels * sample_bytes
+    if (
+        prefix > SCAN_LIMIT
+        or sample_bytes not in (2, 3)
+        or not 1 <= channels <= 8
+        or pcm % frame_bytes
+        or body + prefix + flac + suffix != len(stored)
+        or prefix + pcm + suffix > len(out)
+    ):
+        return None  # the streaming reader names what is wrong
+    view = memoryview(stored)
+    out[:prefix] = view[body : body + prefix]
+    start = body + prefix
+    try:
+        held = sndfile.decode_held(
+            lib, view[start : start + flac], pcm // frame_bytes, channels, sample_bytes, out[prefix : prefix + pcm]
+        )
+    except DecodeError as exc:
+        raise error(f"cannot decode its FLAC stream: {exc}") from None
+    if not held:
+        return None
+    end = prefix + pcm
+    out[end : end + suffix] = view[start + flac :]
+    return int(end + suffix)

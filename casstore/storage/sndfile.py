@@ -146,3 +146,76 @@ class FlacDecoder:
         if self._handle is not None and self._handle != self._ffi.NULL:
             self._lib.sf_close(self._handle)
         self._handle = None
+
+
+def decode_held(
+    lib: tuple[Any, Any], flac: memoryview, frames: int, channels: int, sample_bytes: int, out: memoryview
+) -> bool:
+    """Decode the FLAC stream ``flac`` (held in memory) into ``out`` as little-endian PCM; False if this path cannot.
+
+    The stream is handed to libsndfile through an anonymous in-memory file (``memfd``), not
+    the virtual I/O of :class:`FlacDecoder`, whose callbacks take the GIL back every 8 KiB:
+    with several samples decoding at once the threads queued on it (86,000 futex calls for
+    the medium preset's export, against 18,600 uncompacted) and the export kept 1.6 of 2 cores
+    busy. Here a 16-bit sample is decoded in one call straight into ``out``, with the GIL
+    released throughout; 24-bit goes block by block through a buffer (libsndfile gives the top
+    three bytes of an int32). ``out`` must hold ``frames * channels * sample_bytes`` bytes.
+    False (and nothing decoded) when memfd is missing (not Linux) or libsndfile does not see
+    exactly ``frames`` frames of ``channels`` channels: the caller then streams as before.
+    Errors while decoding raise :class:`DecodeError`.
+    """
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is None:
+        return False
+    try:
+        fd = memfd_create("casstore-flac", os.MFD_CLOEXEC)
+    except OSError:
+        return False
+    ffi, sf = lib
+    try:
+        written = 0
+        while written < len(flac):
+            written += os.write(fd, flac[written:])
+        os.lseek(fd, 0, os.SEEK_SET)
+        info = ffi.new("SF_INFO*")
+        handle = sf.sf_open_fd(fd, sf.SFM_READ, info, 0)  # 0: the descriptor stays ours to close
+        if handle == ffi.NULL:
+            return False
+        try:
+            if info.frames != frames or info.channels != channels:
+                return False
+            _read_all(ffi, sf, handle, frames, channels, sample_bytes, out)
+        finally:
+            sf.sf_close(handle)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _read_all(ffi: Any, sf: Any, handle: Any, frames: int, channels: int, sample_bytes: int, out: memoryview) -> None:
+    if sample_bytes == 2:
+        got = sf.sf_readf_short(handle, ffi.from_buffer("short[]", out[: frames * channels * 2], True), frames)
+        if got != frames:
+            raise DecodeError(_handle_error(ffi, sf, handle, got, frames))
+        return
+    block = min(frames, 1 << 16)
+    buffer = ffi.new("int[]", block * channels)
+    done = at = 0
+    while done < frames:
+        want = min(block, frames - done)
+        got = sf.sf_readf_int(handle, buffer, want)
+        if got != want:
+            raise DecodeError(_handle_error(ffi, sf, handle, got, want))
+        wide = ffi.buffer(buffer, got * channels * 4)[:]
+        packed = bytearray(got * channels * 3)
+        packed[0::3] = wide[1::4]
+        packed[1::3] = wide[2::4]
+        packed[2::3] = wide[3::4]
+        out[at : at + len(packed)] = packed
+        at += len(packed)
+        done += got
+
+
+def _handle_error(ffi: Any, sf: Any, handle: Any, got: int, want: int) -> str:
+    message = str(ffi.string(sf.sf_strerror(handle)).decode("utf-8", "replace"))
+    return f"decoded {got} of {want} frames ({message})"
