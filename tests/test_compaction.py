@@ -327,9 +327,27 @@ def test_both_decoders_read_the_same_bytes(name: str, monkeypatch: pytest.Monkey
     assert done is not None
     oid, stored = done
     assert sndfile.library() is not None, "the lean binding must load where soundfile is installed"
-    assert decode_bytes(oid, stored) == ODD_WAVS[name]
+    assert decode_bytes(oid, stored) == ODD_WAVS[name]  # from an in-memory file (HeldDecoder)
+    monkeypatch.setattr(sndfile, "HELD_LIMIT", 0)
+    assert decode_bytes(oid, stored) == ODD_WAVS[name]  # through virtual I/O callbacks (FlacDecoder)
     monkeypatch.setattr(sndfile, "library", lambda: None)
     assert decode_bytes(oid, stored) == ODD_WAVS[name]
+
+
+@pytest.mark.parametrize("held_limit", [0, sndfile.HELD_LIMIT])
+def test_a_damaged_stream_is_reported_by_every_streaming_decoder(
+    held_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sndfile, "HELD_LIMIT", held_limit)
+    done = _compacted(make_wav(frames=60000))
+    assert done is not None
+    oid, stored = done
+    for at in (len(stored) // 3, len(stored) - 200):
+        damaged = bytearray(stored)
+        damaged[at] ^= 0x5A
+        with pytest.raises(CorruptObject, match=oid), ObjectReader(oid, io.BytesIO(bytes(damaged))) as reader:
+            while reader.read(4099):
+                pass
 
 
 def test_restoring_a_compacted_sample_does_not_import_numpy(tmp_path: Path) -> None:

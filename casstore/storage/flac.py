@@ -318,9 +318,12 @@ class FlacSource:
 
     def _open_decoder(self) -> Any:
         lib = sndfile.library()
+        frames = self._pcm // (self._channels * self._sample_bytes)
         try:
             if lib is not None:
-                return sndfile.FlacDecoder(lib, self._stored, self._flac, self._channels, self._sample_bytes)
+                shape = (self._channels, self._sample_bytes)
+                held = sndfile.HeldDecoder.open(lib, self._stored, self._flac, frames, *shape)
+                return held or sndfile.FlacDecoder(lib, self._stored, self._flac, *shape)
             return _SoundfileDecoder(self._oid, self._stored, self._flac, self._channels, self._sample_bytes)
         except (DecodeError, RuntimeError) as exc:
             raise self._error(f"cannot decode its FLAC stream: {exc}") from None
@@ -344,8 +347,8 @@ class FlacSource:
 def decode_stored_into(stored: bytes, out: memoryview, error: Callable[[str], Exception]) -> int | None:
     """Decode a whole codec-``f`` object held in memory (header included) into ``out``; return the content's length.
 
-    The samples go straight into ``out`` (:func:`sndfile.decode_held`: no Python in the
-    decoding loop, no copies of the PCM); None when that path is not available here or
+    The samples go straight into ``out`` (:class:`sndfile.HeldDecoder`: no Python in the
+    decoding loop, no copies of 16-bit PCM); None when that path is not available here or
     ``out`` is too small, and the caller reads the object through :class:`FlacSource`.
     Unverified: the caller hashes what lands in ``out``.
     """
@@ -369,14 +372,16 @@ def decode_stored_into(stored: bytes, out: memoryview, error: Callable[[str], Ex
     view = memoryview(stored)
     out[:prefix] = view[body : body + prefix]
     start = body + prefix
+    frames = pcm // frame_bytes
+    decoder = sndfile.HeldDecoder.open(lib, view[start : start + flac], flac, frames, channels, sample_bytes)
+    if decoder is None:
+        return None
     try:
-        held = sndfile.decode_held(
-            lib, view[start : start + flac], pcm // frame_bytes, channels, sample_bytes, out[prefix : prefix + pcm]
-        )
+        decoder.read_into(out[prefix : prefix + pcm], frames)
     except DecodeError as exc:
         raise error(f"cannot decode its FLAC stream: {exc}") from None
-    if not held:
-        return None
+    finally:
+        decoder.close()
     end = prefix + pcm
     out[end : end + suffix] = view[start + flac :]
     return int(end + suffix)

@@ -127,15 +127,7 @@ class FlacDecoder:
             raise DecodeError(self._error())
         samples = got * self._channels
         raw = ffi.buffer(self._buffer, samples * (4 if wide else 2))
-        if not wide:
-            return bytes(raw)
-        # libsndfile gives 24-bit samples as the top three bytes of an int32: drop each low byte.
-        wide_bytes = bytes(raw)
-        out = bytearray(samples * 3)
-        out[0::3] = wide_bytes[1::4]
-        out[1::3] = wide_bytes[2::4]
-        out[2::3] = wide_bytes[3::4]
-        return bytes(out)
+        return _packed_24(raw[:]) if wide else bytes(raw)
 
     def end(self) -> None:
         """Leave the underlying stream just past the FLAC stream."""
@@ -148,74 +140,124 @@ class FlacDecoder:
         self._handle = None
 
 
-def decode_held(
-    lib: tuple[Any, Any], flac: memoryview, frames: int, channels: int, sample_bytes: int, out: memoryview
-) -> bool:
-    """Decode the FLAC stream ``flac`` (held in memory) into ``out`` as little-endian PCM; False if this path cannot.
+# A FLAC stream up to this size is decoded from an in-memory file (HeldDecoder); longer ones
+# stream through FlacDecoder's callbacks, so memory stays bounded whatever a sample's length.
+HELD_LIMIT = 16 << 20
 
-    The stream is handed to libsndfile through an anonymous in-memory file (``memfd``), not
-    the virtual I/O of :class:`FlacDecoder`, whose callbacks take the GIL back every 8 KiB:
-    with several samples decoding at once the threads queued on it (86,000 futex calls for
-    the medium preset's export, against 18,600 uncompacted) and the export kept 1.6 of 2 cores
-    busy. Here a 16-bit sample is decoded in one call straight into ``out``, with the GIL
-    released throughout; 24-bit goes block by block through a buffer (libsndfile gives the top
-    three bytes of an int32). ``out`` must hold ``frames * channels * sample_bytes`` bytes.
-    False (and nothing decoded) when memfd is missing (not Linux) or libsndfile does not see
-    exactly ``frames`` frames of ``channels`` channels: the caller then streams as before.
-    Errors while decoding raise :class:`DecodeError`.
+
+class HeldDecoder:
+    """:class:`FlacDecoder`'s interface over a FLAC stream copied into an anonymous in-memory file (``memfd``).
+
+    libsndfile then reads the stream itself: FlacDecoder's virtual I/O callbacks take the GIL
+    back every 8 KiB, and with several samples decoding at once the threads queued on it
+    (86,000 futex calls in the medium preset's restore from a compacted store, against 18,600
+    uncompacted; 1.6 of 2 cores busy). Here a whole decode runs with the GIL released.
     """
-    memfd_create = getattr(os, "memfd_create", None)
-    if memfd_create is None:
-        return False
-    try:
-        fd = memfd_create("casstore-flac", os.MFD_CLOEXEC)
-    except OSError:
-        return False
-    ffi, sf = lib
-    try:
-        written = 0
-        while written < len(flac):
-            written += os.write(fd, flac[written:])
-        os.lseek(fd, 0, os.SEEK_SET)
-        info = ffi.new("SF_INFO*")
-        handle = sf.sf_open_fd(fd, sf.SFM_READ, info, 0)  # 0: the descriptor stays ours to close
-        if handle == ffi.NULL:
-            return False
+
+    def __init__(self, lib: tuple[Any, Any], fd: int, frames: int, channels: int, sample_bytes: int) -> None:
+        self._ffi, self._lib = lib
+        self._fd = fd
+        self._channels = channels
+        self._sample_bytes = sample_bytes
+        self._buffer: Any = None
+        info = self._ffi.new("SF_INFO*")
+        self._handle = self._lib.sf_open_fd(fd, self._lib.SFM_READ, info, 0)  # 0: the descriptor stays ours
+        self.usable = self._handle != self._ffi.NULL and info.frames == frames and info.channels == channels
+
+    @classmethod
+    def open(
+        cls,
+        lib: tuple[Any, Any],
+        source: BinaryIO | memoryview,
+        length: int,
+        frames: int,
+        channels: int,
+        sample_bytes: int,
+    ) -> HeldDecoder | None:
+        """Copy ``length`` bytes of FLAC stream (``source`` as is, or read from it) into a memfd and open it.
+
+        None, with nothing read from ``source``, where this cannot be (not Linux, a stream past
+        :data:`HELD_LIMIT`), or when libsndfile does not see exactly ``frames`` frames of
+        ``channels`` channels in it: the caller decodes through :class:`FlacDecoder` instead.
+        """
+        memfd_create = getattr(os, "memfd_create", None)
+        if memfd_create is None or length > HELD_LIMIT:
+            return None
         try:
-            if info.frames != frames or info.channels != channels:
-                return False
-            _read_all(ffi, sf, handle, frames, channels, sample_bytes, out)
-        finally:
-            sf.sf_close(handle)
-    finally:
-        os.close(fd)
-    return True
+            fd = memfd_create("casstore-flac", os.MFD_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            if isinstance(source, memoryview):
+                written = 0
+                while written < length:
+                    written += os.write(fd, source[written:length])
+            else:
+                start = source.tell()
+                left = length
+                while left > 0 and (chunk := source.read(min(left, 1 << 20))):
+                    os.write(fd, chunk)  # a memfd takes every byte of a write
+                    left -= len(chunk)
+            os.lseek(fd, 0, os.SEEK_SET)
+            decoder = cls(lib, fd, frames, channels, sample_bytes)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not decoder.usable:
+            decoder.close()
+            if not isinstance(source, memoryview):
+                source.seek(start)
+            return None
+        return decoder
+
+    def read(self, frames: int) -> bytes:
+        """Decode up to ``frames`` frames; return their PCM bytes (b"" at the end of the stream)."""
+        wide = self._sample_bytes == 3
+        if self._buffer is None or len(self._buffer) < frames * self._channels:
+            self._buffer = self._ffi.new("int[]" if wide else "short[]", frames * self._channels)
+        got = (self._lib.sf_readf_int if wide else self._lib.sf_readf_short)(self._handle, self._buffer, frames)
+        if got < 0 or (got == 0 and self._lib.sf_error(self._handle)):
+            raise DecodeError(self._error())
+        raw = self._ffi.buffer(self._buffer, got * self._channels * (4 if wide else 2))
+        return _packed_24(raw[:]) if wide else bytes(raw)
+
+    def read_into(self, out: memoryview, frames: int) -> None:
+        """Decode exactly ``frames`` frames into ``out`` (16-bit: in one call, straight into it)."""
+        if self._sample_bytes == 2:
+            target = self._ffi.from_buffer("short[]", out[: frames * self._channels * 2], True)
+            got = self._lib.sf_readf_short(self._handle, target, frames)
+            if got != frames:
+                raise DecodeError(f"decoded {got} of {frames} frames ({self._error()})")
+            return
+        at = 0
+        while frames > 0:
+            packed = self.read(min(frames, 1 << 16))
+            if not packed:
+                raise DecodeError(f"the stream ends {frames} frames early ({self._error()})")
+            out[at : at + len(packed)] = packed
+            at += len(packed)
+            frames -= len(packed) // (3 * self._channels)
+
+    def _error(self) -> str:
+        return str(self._ffi.string(self._lib.sf_strerror(self._handle)).decode("utf-8", "replace"))
+
+    def end(self) -> None:
+        """Nothing to skip: the stream was read to its end when it was copied."""
+
+    def close(self) -> None:
+        """Release the libsndfile handle and the in-memory file (once)."""
+        if self._handle is not None and self._handle != self._ffi.NULL:
+            self._lib.sf_close(self._handle)
+        self._handle = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
-def _read_all(ffi: Any, sf: Any, handle: Any, frames: int, channels: int, sample_bytes: int, out: memoryview) -> None:
-    if sample_bytes == 2:
-        got = sf.sf_readf_short(handle, ffi.from_buffer("short[]", out[: frames * channels * 2], True), frames)
-        if got != frames:
-            raise DecodeError(_handle_error(ffi, sf, handle, got, frames))
-        return
-    block = min(frames, 1 << 16)
-    buffer = ffi.new("int[]", block * channels)
-    done = at = 0
-    while done < frames:
-        want = min(block, frames - done)
-        got = sf.sf_readf_int(handle, buffer, want)
-        if got != want:
-            raise DecodeError(_handle_error(ffi, sf, handle, got, want))
-        wide = ffi.buffer(buffer, got * channels * 4)[:]
-        packed = bytearray(got * channels * 3)
-        packed[0::3] = wide[1::4]
-        packed[1::3] = wide[2::4]
-        packed[2::3] = wide[3::4]
-        out[at : at + len(packed)] = packed
-        at += len(packed)
-        done += got
-
-
-def _handle_error(ffi: Any, sf: Any, handle: Any, got: int, want: int) -> str:
-    message = str(ffi.string(sf.sf_strerror(handle)).decode("utf-8", "replace"))
-    return f"decoded {got} of {want} frames ({message})"
+def _packed_24(wide: bytes) -> bytes:
+    """Drop the low byte of each int32 (libsndfile's 24-bit samples are their top three bytes)."""
+    out = bytearray(len(wide) // 4 * 3)
+    out[0::3] = wide[1::4]
+    out[1::3] = wide[2::4]
+    out[2::3] = wide[3::4]
+    return bytes(out)
