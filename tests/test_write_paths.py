@@ -20,6 +20,8 @@ WRITERS = {"atomic.py", "fileops.py", "backend_local.py", "backend_s3.py", "back
 NOT_DURABLE = {
     # Measuring a sample copies it to a TemporaryDirectory that is deleted when measured.
     ("loudness_report.py", "open"),
+    # Decoding a FLAC-compacted sample copies its stream into an anonymous in-memory file (memfd).
+    ("sndfile.py", "write"),
     # The stress harness plays the tracker app editing its own working files between autosaves.
     ("stress.py", "write_text"),
     ("stress.py", "write_bytes"),
