@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,7 +172,13 @@ class StatTrust:
 
     cache: StatTable
     cached_at_ns: int
-    hashed: list[int] = field(default_factory=list)  # sizes of the files read (appends are thread-safe)
+    hashed: array[int] = field(default_factory=lambda: array("q"))  # sizes of the files read (appends are atomic)
+    cached_paths: list[str] = field(default_factory=list)  # the cache's paths, once its records are let go
+
+    def done(self) -> None:
+        """Let the cache's records go once every file is checked (~8 MiB at 100,000 files); keep its paths."""
+        self.cached_paths = self.cache.paths
+        self.cache = StatTable([], b"")
 
     def wrap(self, hash_one: HashFn, missing: set[str]) -> HashFn:
         """Return ``hash_one`` that skips a file the cache vouches for, as git's index does.
@@ -219,16 +226,18 @@ def _scan_and_stage(
 def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
     """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
     paths: list[str] = []
-    records = bytearray()
+    records = bytearray(len(scanned.tree.entries) * RECORD.size)
     for entry, source in scanned.iter_files():  # tree order: sorted by path, as the table wants
         stat = source.stat
         if stat is not None:
-            paths.append(entry.path)
-            records += RECORD.pack(
-                bytes.fromhex(entry.sha256), entry.size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
+            sha, size = bytes.fromhex(entry.sha256), entry.size
+            RECORD.pack_into(
+                records, len(paths) * RECORD.size, sha, size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
             )
+            paths.append(entry.path)
+    del records[len(paths) * RECORD.size :]
     files = StatTable(paths, records)
-    if not trust.hashed and files.same_paths(trust.cache):
+    if not trust.hashed and files.paths == trust.cached_paths:
         return  # every file was vouched for by the cache as it stands: nothing to write
     if files:
         # A cache: the commit is already made, so failing to remember it only costs re-hashing.
@@ -285,6 +294,7 @@ def import_bundle(
         pack = store.objects.pack_for(len(missing))
         try:
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing, trust)
+            trust.done()
             stored = store_bundle_objects(store, scanned, progress, pack, staged)
             staged.clear()
             tree_id = stored.tree
