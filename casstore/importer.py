@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import time
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from casstore.bundles.bundle import (
     HashFn,
@@ -18,10 +21,12 @@ from casstore.bundles.bundle import (
     verify_bundle,
 )
 from casstore.bundles.bundle_source import BundleFile, opened
-from casstore.bundles.stat_table import RECORD, CachedFile, StatTable, pack_into
+from casstore.bundles.stat_table import RECORD, StatTable
 from casstore.clock import utc_now_iso
 from casstore.errors import HINT_PROJECT, RefConflict, RefError
 from casstore.history.commits import new_commit, read_commit
+from casstore.model.objects import Tree, TreeEntry, tree_chunks
+from casstore.storage.ids import CHUNK_SIZE, hash_chunks
 from casstore.storage.object_store import PACKED_OBJECT_LIMIT, PutResult
 from casstore.storage.packs import PackWriter
 from casstore.storage.parallel import parallel_map
@@ -85,6 +90,7 @@ class StoredTotals:
     objects: int = 0
     objects_new: int = 0
     bytes_new: int = 0
+    tree: str = ""  # the stored tree's id
 
     def add(self, result: PutResult) -> None:
         """Count one stored object."""
@@ -103,24 +109,61 @@ def store_bundle_objects(
 ) -> StoredTotals:
     """Store every file of a scanned bundle (skipping what the store has or ``staged`` holds) and its tree."""
     staged = staged or {}
-    pairs = scanned.files()
-    total = sum(entry.size for entry, _ in pairs)
+    entries = scanned.tree.entries
+    files = scanned.source.files
+    total = scanned.tree.total_size
     done = 0
 
-    def put(pair: tuple[Any, Any]) -> PutResult:
-        entry, source_file = pair
+    def put(entry: TreeEntry) -> PutResult:
         if entry.path in staged:
             return staged[entry.path]
-        return store.objects.put_stream(source_file.open, entry.size, expected=entry.sha256, pack=pack)
+        return store.objects.put_stream(files[entry.path].open, entry.size, expected=entry.sha256, pack=pack)
 
     totals = StoredTotals()
-    for (entry, _), result in zip(pairs, parallel_map(put, pairs), strict=True):
+    for entry, result in zip(entries, parallel_map(put, entries), strict=True):
         totals.add(result)
         done += entry.size
         if progress:
             progress(done, total)
-    totals.add(store.objects.put_bytes(scanned.tree.encode(), pack))
+    tree = put_tree(store, scanned.tree, pack)
+    totals.add(tree)
+    totals.tree = tree.oid
     return totals
+
+
+class _ChunkStream(io.RawIOBase):
+    """A readable stream over byte chunks, made as they are read."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            self._left = next(self._chunks, b"")
+            if not self._left:
+                return 0
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
+
+
+def put_tree(store: Store, tree: Tree, pack: PackWriter | None = None) -> PutResult:
+    """Store ``tree``, its encoding made piece by piece: hashed once, then read again only if it is new.
+
+    A 100,000-file tree is ~17 MiB encoded; held whole (and cached on the tree) it was on top
+    of everything else an import holds at its peak (issue 17).
+    """
+    oid, size = hash_chunks(tree_chunks(tree))
+
+    def opened() -> BinaryIO:
+        return io.BufferedReader(_ChunkStream(tree_chunks(tree)), CHUNK_SIZE)
+
+    return store.objects.put_stream(opened, size, expected=oid, pack=pack)
 
 
 @dataclass
@@ -129,7 +172,13 @@ class StatTrust:
 
     cache: StatTable
     cached_at_ns: int
-    hashed: list[int] = field(default_factory=list)  # sizes of the files read (appends are thread-safe)
+    hashed: array[int] = field(default_factory=lambda: array("q"))  # sizes of the files read (appends are atomic)
+    cached_paths: list[str] = field(default_factory=list)  # the cache's paths, once its records are let go
+
+    def done(self) -> None:
+        """Let the cache's records go once every file is checked (~8 MiB at 100,000 files); keep its paths."""
+        self.cached_paths = self.cache.paths
+        self.cache = StatTable([], b"")
 
     def wrap(self, hash_one: HashFn, missing: set[str]) -> HashFn:
         """Return ``hash_one`` that skips a file the cache vouches for, as git's index does.
@@ -176,13 +225,19 @@ def _scan_and_stage(
 
 def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: StatTrust, taken_at_ns: int) -> None:
     """Remember every file's stat and digest for the next import, autosave or checkout of this directory."""
-    pairs = [(entry, source.stat) for entry, source in scanned.files() if source.stat is not None]
-    records = bytearray(len(pairs) * RECORD.size)
-    for index, (entry, stat) in enumerate(pairs):  # tree order: sorted by path, as the table wants
-        pack_into(records, index, CachedFile.of(stat, entry.sha256, entry.size))
-    files = StatTable([entry.path for entry, _stat in pairs], records)
-    del pairs
-    if not trust.hashed and files.same_paths(trust.cache):
+    paths: list[str] = []
+    records = bytearray(len(scanned.tree.entries) * RECORD.size)
+    for entry, source in scanned.iter_files():  # tree order: sorted by path, as the table wants
+        stat = source.stat
+        if stat is not None:
+            sha, size = bytes.fromhex(entry.sha256), entry.size
+            RECORD.pack_into(
+                records, len(paths) * RECORD.size, sha, size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
+            )
+            paths.append(entry.path)
+    del records[len(paths) * RECORD.size :]
+    files = StatTable(paths, records)
+    if not trust.hashed and files.paths == trust.cached_paths:
         return  # every file was vouched for by the cache as it stands: nothing to write
     if files:
         # A cache: the commit is already made, so failing to remember it only costs re-hashing.
@@ -211,10 +266,13 @@ def import_bundle(
     """
     loudness_findings: list[str] = []
     taken_at = time.time_ns()
-    cached = DirCache() if verify or not location.is_dir() else load_dir_cache(store, location)
-    trust = StatTrust(cached.files, cached.written_at_ns)
     with opened(location) as source:
         listed = list_bundle(source)
+        # Loaded after the manifest is parsed: its paths are then the listing's strs, and its
+        # records are not alive through the parse, an import's peak (issue 17).
+        cached = DirCache() if verify or not location.is_dir() else load_dir_cache(store, location)
+        trust = StatTrust(cached.files, cached.written_at_ns)
+        del cached
         if sampler_manifest is not None:
             from casstore.audio.sampler import SamplerManifestIndex
             from casstore.bundles.bundle_build import check_sampler_parity
@@ -232,13 +290,14 @@ def import_bundle(
             ) from None
         ref = ref_name(project_id, "heads", check_component(branch, "branch name"))
         old = store.refs.read(ref)
-        missing = store.objects.missing(listed.expected().values())
+        missing = store.objects.missing(listed.expected_digests())
         pack = store.objects.pack_for(len(missing))
         try:
             scanned, staged = _scan_and_stage(store, listed, project, progress, pack, missing, trust)
+            trust.done()
             stored = store_bundle_objects(store, scanned, progress, pack, staged)
             staged.clear()
-            tree_id = scanned.tree.id
+            tree_id = stored.tree
             # Where the bundle came from and how: the viewer shows the last import's bundle root,
             # and the QA hand-off quotes the exact command that made this revision.
             extra = {"bundle": str(location.absolute())}

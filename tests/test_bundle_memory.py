@@ -35,7 +35,11 @@ import scale_build  # noqa: E402
 # status 442, unchanged autosave 417. Before it (main after the first per-file work):
 # 1,690-2,010, 1,430-1,750, ~1,300; and before that 3,948, 3,002, 2,617. The issue's
 # 100 MiB at 100,000 files needs ~800 above a CLI's start: see bench/README.md "Scale".
-BUDGET = {"import small change": 1700, "status": 800, "autosave unchanged": 750}
+# Import then (mem-import: manifest entries made records as parsed, no label or dict per
+# listed file, the tree stored streaming, a file's stat one bytes object): 528-530 run alone,
+# 787 after the suite's earlier tests (what they left interned and cached moves it), so its
+# budget is 1,000; test_manifest_records.py guards the manifest parse itself more sharply.
+BUDGET = {"import small change": 1000, "status": 800, "autosave unchanged": 750}
 
 
 def _age(directory: Path) -> None:

@@ -6,7 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from casstore.errors import CorruptObject
-from casstore.model.objects import Tree, TreeEntry, _decode_canonical_tree
+from casstore.model.objects import Tree, TreeEntry, _decode_canonical_tree, tree_chunks
 from casstore.storage import canonical
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
@@ -27,6 +27,7 @@ def test_tree_encoding_is_the_canonical_json(project: str, manifest: str | None,
         }
     )
     assert tree.encode() == generic
+    assert b"".join(tree_chunks(tree, chunk_size=50)) == generic  # what an import streams into the store
     assert canonical.loads(tree.encode())["entries"] == [e.as_json() for e in sorted(items, key=lambda e: e.path)]
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
-from casstore.errors import BundleError
-from casstore.model.manifest import ProjectManifest, parse_manifest
+from casstore.errors import BundleError, PathRuleError
+from casstore.model.manifest import ProjectManifest, entry_file, entry_label, parse_manifest, parse_manifest_text
 from casstore.model.objects import Tree, TreeEntry
-from casstore.model.paths import MANIFEST_NAME, check_path, check_unique
+from casstore.model.paths import MANIFEST_NAME, _collision, check_unique_paths, path_problem
 from casstore.storage.ids import hash_stream
 from casstore.storage.parallel import parallel_map
 
@@ -28,7 +32,12 @@ class ScannedBundle:
 
     def files(self) -> list[tuple[TreeEntry, BundleFile]]:
         """Return each tree entry with the file it comes from."""
-        return [(entry, self.source.files[entry.path]) for entry in self.tree.entries]
+        return list(self.iter_files())
+
+    def iter_files(self) -> Iterator[tuple[TreeEntry, BundleFile]]:
+        """Yield each tree entry with the file it comes from (no list of pairs: 100,000 files, issue 17)."""
+        files = self.source.files
+        return ((entry, files[entry.path]) for entry in self.tree.entries)
 
 
 HashFn = Callable[[BundleFile, str | None], tuple[str, int]]
@@ -40,11 +49,19 @@ class ListedBundle:
 
     source: BundleSource
     manifest: ProjectManifest
-    listed: list[tuple[str, str, str, str]]
+
+    @property
+    def listed(self) -> list[tuple[str, str, str, str]]:
+        """Return ``(entry label, path, sha256, role)`` for every listed file (a label each: small bundles)."""
+        return self.manifest.listed_files()
 
     def expected(self) -> dict[str, str]:
         """Map each listed path to the SHA-256 the manifest records for it."""
-        return {path: sha for _label, path, sha, _role in self.listed}
+        return {entry_file(record)[0]: record.sha256 for record in self.manifest.listed_records()}
+
+    def expected_digests(self) -> Iterator[str]:
+        """Yield the SHA-256 the manifest records for each listed file."""
+        return (record.sha256 for record in self.manifest.listed_records())
 
 
 def hash_file(item: BundleFile, expected: str | None = None) -> tuple[str, int]:
@@ -59,19 +76,59 @@ def list_bundle(source: BundleSource) -> ListedBundle:
     manifest_file = source.files.get(MANIFEST_NAME)
     if manifest_file is None:
         raise BundleError(f"{name}: no {MANIFEST_NAME} at the top of the bundle{source.missing_manifest_hint}")
-    with manifest_file.open() as stream:
-        manifest_raw = stream.read()
-    manifest = parse_manifest(manifest_raw, f"{name}/{MANIFEST_NAME}")
-    listed = manifest.listed_files()
-    where = {path: f"{name}/{MANIFEST_NAME}: {label}" for label, path, _sha, _role in listed}
-    for label, path, _sha, _role in listed:
-        check_path(path, f"{name}/{MANIFEST_NAME}: {label}")
-    check_unique([(MANIFEST_NAME, f"{name}/{MANIFEST_NAME}")] + [(path, where[path]) for _l, path, _s, _r in listed])
-    source.keep_listed(path for _label, path, _sha, _role in listed)
-    for label, path, _sha, _role in listed:
+    manifest = _read_manifest(manifest_file, f"{name}/{MANIFEST_NAME}")
+    records = manifest.listed_records
+    # Messages name an entry by its label; made only for the entry a message is about (issue 17).
+    for record in records():
+        path = entry_file(record)[0]
+        problem = path_problem(path)
+        if problem:
+            raise PathRuleError(f"{name}/{MANIFEST_NAME}: {entry_label(record)}: path {path!r} {problem}")
+    _check_listed_unique(manifest, f"{name}/{MANIFEST_NAME}")
+    source.keep_listed(entry_file(record)[0] for record in records())
+    for record in records():
+        path = entry_file(record)[0]
         if path not in source.files:
+            label = entry_label(record)
             raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
-    return ListedBundle(source, manifest, listed)
+    return ListedBundle(source, manifest)
+
+
+def _read_manifest(manifest_file: BundleFile, where: str) -> ProjectManifest:
+    """Read and validate the manifest; its bytes are freed once decoded, before it is parsed (issue 17)."""
+    with manifest_file.open() as stream:
+        try:
+            text = stream.read().decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        with manifest_file.open() as stream:
+            return parse_manifest(stream.read(), where)  # which says why it is not UTF-8
+    return parse_manifest_text(text, where)
+
+
+def _check_listed_unique(manifest: ProjectManifest, where: str) -> None:
+    """Refuse listed paths that collide (the manifest's own included), as ``check_unique`` words it."""
+
+    def where_of(path: str) -> str:
+        if path == MANIFEST_NAME:
+            return where
+        record = next(r for r in manifest.listed_records() if entry_file(r)[0] == path)
+        return f"{where}: {entry_label(record)}"
+
+    def each() -> Iterator[str]:
+        seen = {MANIFEST_NAME}
+        yield MANIFEST_NAME
+        for record in manifest.listed_records():
+            path = entry_file(record)[0]
+            if path in seen:
+                raise PathRuleError(
+                    f"{where}: {entry_label(record)}: path {path!r} {_collision(path, path)} ({where_of(path)})"
+                )
+            seen.add(path)
+            yield path
+
+    check_unique_paths(each(), where_of)
 
 
 def verify_bundle(
@@ -85,44 +142,68 @@ def verify_bundle(
     An import passes a ``hash_one`` that also stages new content, so each file is
     read once; whatever it staged is discarded when a digest does not match.
     """
-    source, manifest, listed = bundle.source, bundle.manifest, bundle.listed
+    source, manifest = bundle.source, bundle.manifest
     name = source.name
-    expected = bundle.expected()
-    ordered = sorted(source.files.values(), key=lambda f: f.path)
+    # Everything per file is kept by position in path order, the tree's: no dict of digests,
+    # roles or expected digests keyed by path (100,000 files, issue 17).
+    ordered = sorted(source.files.values(), key=attrgetter("path"))
+    paths = [item.path for item in ordered]
+    listed: list[Any] = [None] * len(ordered)  # the manifest's record of each listed file
+    for record in manifest.listed_records():
+        listed[bisect_left(paths, entry_file(record)[0])] = record  # list_bundle: present and unique
     total = sum(f.size for f in ordered)
     done = 0
-    digests: dict[str, tuple[str, int]] = {}
-    work = parallel_map(lambda item: hash_one(item, expected.get(item.path)), ordered)
-    for item, result in zip(ordered, work, strict=True):
-        digests[item.path] = result
-        done += item.size
+    shas: list[str] = []
+    sizes = array("q")
+
+    def hash_at(index: int) -> tuple[str, int]:
+        record = listed[index]
+        return hash_one(ordered[index], None if record is None else record.sha256)
+
+    for index, (sha, size) in enumerate(parallel_map(hash_at, range(len(ordered)))):
+        record = listed[index]
+        # The manifest's str when they agree: the tree then holds one str per digest, not two.
+        shas.append(record.sha256 if record is not None and record.sha256 == sha else sha)
+        sizes.append(size)
+        done += ordered[index].size
         if progress:
             progress(done, total)
 
-    roles = {MANIFEST_NAME: "manifest"}
-    for label, path, sha, role in listed:
-        actual = digests[path][0]
-        if actual != sha:
+    def at(record: Any) -> int:
+        return bisect_left(paths, entry_file(record)[0])
+
+    for record in manifest.listed_records():
+        actual = shas[at(record)]
+        if actual != record.sha256:
             raise BundleError(
-                f"{name}/{MANIFEST_NAME}: {label}: SHA-256 mismatch for {path!r}: "
-                f"manifest says {sha}, file has {actual}"
+                f"{name}/{MANIFEST_NAME}: {entry_label(record)}: SHA-256 mismatch for {entry_file(record)[0]!r}: "
+                f"manifest says {record.sha256}, file has {actual}"
             )
-        roles[path] = role
     warnings = list(source.warnings)
     # An empty pattern or sample is legal but almost always a failed save or copy: say which.
     warnings += [
-        f"{label}: {path!r} is an empty file (0 bytes)" for label, path, _sha, _role in listed if not digests[path][1]
+        f"{entry_label(record)}: {entry_file(record)[0]!r} is an empty file (0 bytes)"
+        for record in manifest.listed_records()
+        if not sizes[at(record)]
     ]
-    unlisted = [path for path in digests if path not in roles]
+    unlisted = [path for path, record in zip(paths, listed, strict=True) if record is None and path != MANIFEST_NAME]
     if unlisted:
         warnings.append(
             f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}"
         )
     entries = tuple(
-        TreeEntry(path, digests[path][0], digests[path][1], roles.get(path, "file")) for path in sorted(digests)
+        TreeEntry(path, shas[index], sizes[index], _role(path, listed[index])) for index, path in enumerate(paths)
     )
-    tree = Tree(project_id or manifest.project.id, digests[MANIFEST_NAME][0], entries)
-    return ScannedBundle(source, manifest, digests[MANIFEST_NAME][0], tree, warnings)
+    manifest_sha = shas[bisect_left(paths, MANIFEST_NAME)]
+    tree = Tree(project_id or manifest.project.id, manifest_sha, entries)
+    return ScannedBundle(source, manifest, manifest_sha, tree, warnings)
+
+
+def _role(path: str, record: Any) -> str:
+    """Return the tree role of the file at ``path`` the manifest lists as ``record`` (None: unlisted)."""
+    if record is not None:
+        return entry_file(record)[2]
+    return "manifest" if path == MANIFEST_NAME else "file"
 
 
 def scan_bundle(

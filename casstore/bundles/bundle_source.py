@@ -21,33 +21,42 @@ from casstore.storage.atomic import is_temp_beside
 _STAT = struct.Struct("<QqQq")  # size, mtime_ns, inode, ctime_ns: the stat cache's record layout after the digest
 
 
-class FileStat:
-    """The four stat fields the stat cache compares, packed in 32 bytes (a stat_result: ~600 bytes, four ints ~200)."""
+class FileStat(bytes):
+    """The four stat fields the stat cache compares, packed in 32 bytes (a stat_result: ~600 bytes, four ints ~200).
 
-    __slots__ = ("packed",)
+    The bytes themselves, not an object holding them: one object a file rather than two (issue 17).
+    """
 
-    def __init__(self, st: os.stat_result) -> None:
-        self.packed = _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    __slots__ = ()
+
+    def __new__(cls, st: os.stat_result) -> FileStat:
+        """Pack ``st``'s size, mtime, inode and ctime."""
+        return super().__new__(cls, _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
+
+    @property
+    def packed(self) -> bytes:
+        """Return the packed fields: the stat cache's record layout after the digest."""
+        return self
 
     @property
     def st_size(self) -> int:
         """Return the size in bytes."""
-        return int(_STAT.unpack(self.packed)[0])
+        return int(_STAT.unpack(self)[0])
 
     @property
     def st_mtime_ns(self) -> int:
         """Return the modification time in nanoseconds."""
-        return int(_STAT.unpack(self.packed)[1])
+        return int(_STAT.unpack(self)[1])
 
     @property
     def st_ino(self) -> int:
         """Return the inode number."""
-        return int(_STAT.unpack(self.packed)[2])
+        return int(_STAT.unpack(self)[2])
 
     @property
     def st_ctime_ns(self) -> int:
         """Return the status change time in nanoseconds."""
-        return int(_STAT.unpack(self.packed)[3])
+        return int(_STAT.unpack(self)[3])
 
 
 # Slotted records: a 100,000-file bundle holds one of each per file (issue 17: <= 100 MiB).

@@ -9,14 +9,17 @@ the sampler manifest's, which still uses pydantic.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeAlias
 
 from casstore.errors import ManifestError
-from casstore.model.manifest_json import _join, load_json_once, version_problem
+from casstore.model.manifest_json import _finite, _join, _refuse_constant, load_json_once, version_problem
 from casstore.model.paths import MANIFEST_NAME
 from casstore.storage import canonical
 
@@ -79,8 +82,12 @@ def _convert(kind: str, value: Any) -> tuple[Any, str | None]:
     return None, _MESSAGES[kind]
 
 
-# Interned: the tree, the stat cache and the listing hold the same paths and digests (issue 17).
-_SHARED = frozenset({"path", "relative_path", "sha256"})
+# Interned: the tree, the stat cache and the listing hold the same paths (issue 17). Digests are
+# not: the tree takes the manifest's own digest strs, and interning them only grew the
+# interpreter's never-shrinking table of interned strs (~3.5 MiB at 100,000 files).
+_SHARED = frozenset({"path", "relative_path"})
+# The ``extra`` of a record without unknown fields: one read-only empty map, not a dict each.
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 class _Errors:
@@ -99,7 +106,7 @@ class _Record:
 
     FIELDS: ClassVar[tuple[DeclaredField, ...]] = ()
     NAMES: ClassVar[frozenset[str]] = frozenset()
-    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _NO_EXTRA, kw_only=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Not super(): a slotted dataclass is a new class, which a zero-argument super() does not know.
@@ -113,6 +120,8 @@ class _Record:
     @classmethod
     def parse(cls, data: object, location: str, errors: _Errors) -> Any:
         """Build the record from JSON ``data``, adding any problems to ``errors``; None if it failed."""
+        if type(data) is cls:
+            return data  # made from the entry's pairs as it was parsed (parse_manifest_text)
         if not isinstance(data, dict):
             errors.add(location, "Input should be a valid object")
             return None
@@ -137,7 +146,30 @@ class _Record:
         if failed:
             return None
         extra = {key: value for key, value in data.items() if key not in cls.NAMES}
-        return cls(**values, extra=extra)
+        return cls(**values, extra=extra or _NO_EXTRA)
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> Any:
+        """Build the record from an entry's JSON pairs when they are exactly its valid fields; else None.
+
+        What :meth:`parse` would build, for the common entry (no unknown field, no problem),
+        without the dict of the entry first; anything else returns None and is parsed as usual.
+        """
+        if len(pairs) != len(cls.FIELDS):  # optional fields absent, unknown or repeated ones: parse()
+            return None
+        values = dict(pairs)
+        if values.keys() != cls.NAMES:
+            return None
+        for declared in cls.FIELDS:
+            name = declared.name
+            value = values[name]
+            if value is None and declared.optional:
+                continue
+            value, problem = _convert(declared.kind, value)
+            if problem:
+                return None
+            values[name] = sys.intern(value) if name in _SHARED else value
+        return cls(**values)
 
     def as_json(self) -> dict[str, Any]:
         """Return the record as JSON: declared fields (optional ones as null) and unknown ones."""
@@ -195,6 +227,25 @@ _SECTIONS: tuple[tuple[str, type[_Record], str], ...] = (
     ("mixer_snapshots", MixerSnapshotRecord, "name"),
     ("sampler_assets", SamplerAssetRecord, "asset_name"),
 )
+# Each listing section's record: its path field and the role its file takes in a tree.
+_LISTED: dict[type[_Record], tuple[str, str, str, str]] = {
+    PatternFileRecord: ("patterns", "pattern_id", "path", "pattern"),
+    MixerSnapshotRecord: ("mixer_snapshots", "name", "path", "mixer_snapshot"),
+    SamplerAssetRecord: ("sampler_assets", "asset_name", "relative_path", "sampler_asset"),
+}
+_RECORD_OF_KEYS = {cls.NAMES: cls for cls in _LISTED}
+
+
+def entry_label(record: Any) -> str:
+    """Return how messages name a listed record: ``patterns['p1']``."""
+    section, key, _path, _role = _LISTED[type(record)]
+    return f"{section}[{getattr(record, key)!r}]"
+
+
+def entry_file(record: Any) -> tuple[str, str, str]:
+    """Return a listed record's ``(path, sha256, role)``."""
+    _section, _key, path, role = _LISTED[type(record)]
+    return getattr(record, path), record.sha256, role
 
 
 @dataclass
@@ -210,13 +261,13 @@ class ProjectManifest:
 
     def listed_files(self) -> list[tuple[str, str, str, str]]:
         """Return ``(entry label, path, sha256, role)`` for every file the manifest lists."""
-        listed = [(f"patterns[{p.pattern_id!r}]", p.path, p.sha256, "pattern") for p in self.patterns]
-        listed += [(f"mixer_snapshots[{m.name!r}]", m.path, m.sha256, "mixer_snapshot") for m in self.mixer_snapshots]
-        listed += [
-            (f"sampler_assets[{a.asset_name!r}]", a.relative_path, a.sha256, "sampler_asset")
-            for a in self.sampler_assets
-        ]
-        return listed
+        return [(entry_label(record), *entry_file(record)) for record in self.listed_records()]
+
+    def listed_records(self) -> Iterator[PatternFileRecord | MixerSnapshotRecord | SamplerAssetRecord]:
+        """Yield every record that lists a file, in :meth:`listed_files` order (no label or tuple per file)."""
+        yield from self.patterns
+        yield from self.mixer_snapshots
+        yield from self.sampler_assets
 
     def as_json(self) -> dict[str, Any]:
         """Return the manifest as JSON, entry lists sorted by key (casstore's canonical order)."""
@@ -272,6 +323,53 @@ def manifest_from_json(data: object, source: str = MANIFEST_NAME) -> ProjectMani
 def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> ProjectManifest:
     """Parse and validate manifest bytes; errors name the file, the entry and the rule."""
     return manifest_from_json(load_json_once(raw, source), source)
+
+
+def parse_manifest_text(text: str, source: str = MANIFEST_NAME) -> ProjectManifest:
+    """Parse and validate a manifest decoded from UTF-8, as :func:`parse_manifest` does its bytes.
+
+    Each valid entry becomes its record as it is parsed: the dict of every entry, all alive
+    until the last was checked, was ~50 MiB of an import of 100,000 files (issue 17). Anything
+    unusual (a repeated key, an entry in the wrong list or elsewhere, a problem) is parsed
+    again the usual way, which reports it.
+    """
+    manifest = _parse_records(text, source)
+    return manifest if manifest is not None else parse_manifest(text.encode("utf-8"), source)
+
+
+def _parse_records(text: str, source: str) -> ProjectManifest | None:
+    """Parse with entries made records on the way; None when the usual parse must decide."""
+    made = 0
+    repeated = False
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> Any:
+        nonlocal made, repeated
+        cls = _RECORD_OF_KEYS.get(frozenset(key for key, _value in pairs))
+        record = cls.from_pairs(pairs) if cls is not None else None
+        if record is not None:
+            made += 1
+            return record
+        obj = dict(pairs)
+        repeated = repeated or len(obj) != len(pairs)
+        return obj
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return None
+    if repeated or not isinstance(data, dict) or not isinstance(data.get("project"), dict):
+        return None
+    placed = 0
+    for section, cls, _key in _SECTIONS:
+        items = data.get(section, [])
+        if isinstance(items, list):
+            records = sum(1 for item in items if isinstance(item, _Record))
+            if records != sum(1 for item in items if type(item) is cls):
+                return None  # a record in another section's list: the usual parse names the problem
+            placed += records
+    if placed != made:
+        return None  # a record-shaped object elsewhere (an unknown field): it must stay a dict
+    return manifest_from_json(data, source)
 
 
 def _refuse_duplicates(manifest: ProjectManifest, source: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import struct
 import sys
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from casstore.storage.store import Store
 MAGIC = b"casstore-stat-cache 1\n"
 _COUNTS = struct.Struct("<II")  # header bytes, records
 _TRAILER = hashlib.sha256().digest_size
+_PATHS_AT_ONCE = 4096  # paths joined per piece: the whole text at once was a copy of every path
 
 
 @dataclass
@@ -56,13 +58,18 @@ def cache_key(root: Path) -> str:
 def encode_dir_cache(header: dict[str, Any], files: StatTable) -> bytes:
     """Return the cache file: magic, sizes, a JSON header, the records, the paths, then a SHA-256 of it all."""
     head = canonical.dumps_line(header)
-    body = bytearray(MAGIC)
-    body += _COUNTS.pack(len(head), len(files))
-    body += head
-    body += files.records
-    body += "\0".join(files.paths).encode("utf-8")  # no bundle path holds a NUL
-    body += hashlib.sha256(body).digest()
-    return bytes(body)
+    # A BytesIO hands its buffer over; bytes(bytearray) copied the whole file (9 MiB at 100,000 files).
+    body = io.BytesIO()
+    digest = hashlib.sha256()
+    for part in (MAGIC, _COUNTS.pack(len(head), len(files)), head, files.records):
+        body.write(part)
+        digest.update(part)
+    for index in range(0, len(files), _PATHS_AT_ONCE):  # no bundle path holds a NUL
+        part = ("\0" if index else "").encode() + "\0".join(files.paths[index : index + _PATHS_AT_ONCE]).encode()
+        body.write(part)
+        digest.update(part)
+    body.write(digest.digest())
+    return body.getvalue()
 
 
 def decode_dir_cache(raw: bytes) -> tuple[dict[str, Any], StatTable]:
