@@ -49,8 +49,8 @@ def bundle(root: Path, patterns: int = 8, samples: int = 2, sample_bytes: int = 
     return rev1
 
 
-def edit(root: Path, step: int) -> None:
-    """Change one step of one pattern (as a tracker's save does) and the manifest's digest of it."""
+def edit(root: Path, step: int) -> list[Path]:
+    """Change one step of one pattern (as a tracker's save does) and the manifest's digest of it; return both files."""
     manifest_path = root / "project_manifest.json"
     manifest = json.loads(manifest_path.read_text())
     record = manifest["patterns"][step % len(manifest["patterns"])]
@@ -62,6 +62,7 @@ def edit(root: Path, step: int) -> None:
     path.write_text(json.dumps(pattern, indent=2))
     record["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     manifest_path.write_text(json.dumps(manifest, indent=2))
+    return [path, manifest_path]
 
 
 def history(store: Store, root: Path, commits: int, project: str = "scale", autosave_every: int = 2) -> None:
