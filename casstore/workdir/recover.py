@@ -11,6 +11,7 @@ from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.errors import RevisionError
 from casstore.history.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.history.commits import read_commit, read_tree
+from casstore.model.manifest_view import asset_names
 from casstore.model.objects import Commit
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
@@ -86,10 +87,7 @@ def summarize(records: list[DiffRecord]) -> str:
 
 def sampler_asset_names(manifest: dict[str, Any] | None) -> tuple[str, ...]:
     """Return a manifest document's sampler asset names, as ``ManifestView.sampler_asset_names`` does."""
-    items = (manifest or {}).get("sampler_assets", [])
-    if not isinstance(items, list):
-        return ()
-    return tuple(str(a["asset_name"]) for a in items if isinstance(a, dict) and isinstance(a.get("asset_name"), str))
+    return tuple(asset_names((manifest or {}).get("sampler_assets", [])))
 
 
 @dataclass(frozen=True)
