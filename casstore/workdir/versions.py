@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.audio.sampler import SamplerManifestIndex
-from casstore.diff.inputs import side_from_tree
 from casstore.errors import CasstoreError, RefError, UsageError
 from casstore.history.autosaves import AutosaveItem, autosave_sort_key, normal_time
-from casstore.history.commits import read_commit, read_tree
+from casstore.history.commits import read_commit
 from casstore.history.revisions import resolve
 from casstore.model.paths import MANIFEST_NAME
 from casstore.storage.atomic import write_durable
@@ -25,7 +24,7 @@ from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.autosave import autosave
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
-from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, recovery_point
+from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, recovery_head_side, recovery_point
 from casstore.workdir.worktree import checkout as checkout_revision
 from casstore.workdir.worktree import read_marker, status
 
@@ -135,7 +134,7 @@ def safe_recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
         if head is not None:
             head_commit = read_commit(store, head)
             floor = max(floor, normal_time(head_commit.created_at))
-            head_side = side_from_tree(store, read_tree(store, head_commit.tree), "head", head_commit.tree)
+            head_side = recovery_head_side(store, head_commit.tree)
     except CasstoreError:
         head_side = None
     ordered = sorted(autosaves.items(), key=lambda item: autosave_sort_key(AutosaveItem(item[0].rsplit("/", 1)[-1])))
