@@ -18,6 +18,7 @@ from casstore.diff.inputs import DiffSide, side_from_tree
 from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.history.commits import read_commit, read_tree
 from casstore.history.revisions import resolve
+from casstore.model.manifest_stream import clean_sampler_assets
 from casstore.model.manifest_view import LEFT_OUT, read_sampler_assets
 from casstore.model.tree_table import read_object, read_tree_table
 from casstore.storage.store import Store
@@ -280,6 +281,10 @@ def version_samples(store: Store, rev: str) -> list[SampleInfo]:
     table = read_tree_table(store, read_commit(store, resolve(store, rev)).tree)
     items = None
     if table.manifest:
+        # Streamed when it reads cleanly (the manifest's bytes and text, ~40 MB at 100,000
+        # entries, are never held whole); any problem reads it as before.
+        items = clean_sampler_assets(store, table.manifest)
+    if table.manifest and items is None:
         with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: no manifest, as diff sides read it
             items = read_sampler_assets(read_object(store, table.manifest).decode("utf-8"))
     if any(value is LEFT_OUT for item in items or () if isinstance(item, dict) for value in item.values()):
