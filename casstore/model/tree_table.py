@@ -8,10 +8,11 @@ sound, so they keep the paths, packed digests, sizes and roles instead (~12 MiB,
 from __future__ import annotations
 
 import io
+import re
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,35 +102,70 @@ def decode_table(oid: str, raw: bytes) -> TreeTable:
     The canonical encoding is scanned in place; any other shape, or any problem, goes through
     :meth:`Tree.decode`, which checks everything and names what is wrong.
     """
+    table = _scan(oid, _Feed(raw))
+    return table if table is not None else _from_tree(Tree.decode(oid, raw))
+
+
+class _Feed:
+    """A tree's bytes from ``pos`` on: all of them, or a window onto a reader that grows as it is scanned."""
+
+    def __init__(self, data: bytes, read: Callable[[int], bytes] | None = None) -> None:
+        self.data, self.pos, self.read = data, 0, read
+
+    def more(self) -> bool:
+        """Append the next chunk, dropping what was scanned; False once everything is here."""
+        if self.read is None:
+            return False
+        chunk = self.read(_READ_CHUNK)  # the object reader checks the id when it reaches the end
+        self.read = self.read if chunk else None
+        self.data, self.pos = self.data[self.pos :] + chunk, 0
+        return True
+
+    def match(self, pattern: re.Pattern[bytes]) -> re.Match[bytes] | None:
+        """Match ``pattern`` here, reading on while the match could still depend on bytes not read yet."""
+        while True:
+            found = pattern.match(self.data, self.pos)
+            # The patterns have no lookahead: a match ending before the window's end is final.
+            if found is not None and (found.end() < len(self.data) or self.read is None):
+                return found
+            if not self.more():
+                return None
+
+
+def _scan(oid: str, feed: _Feed) -> TreeTable | None:
+    """Scan a canonical tree; None for any other shape or problem (:meth:`Tree.decode` then judges it)."""
     head = _CANONICAL_HEAD
+    while len(feed.data) <= len(head) and feed.more():
+        pass
+    if not (feed.data.startswith(head) and feed.data[len(head) : len(head) + 1] == b"\n"):
+        return None
     paths: list[str] = []
     digests = bytearray()
     sizes = array("Q")
     roles = bytearray()
-    pos, more = len(head), raw.startswith(head) and raw[len(head) : len(head) + 1] == b"\n"
+    feed.pos, more = len(head), True
     try:
         while more:
-            match = _CANONICAL_ENTRY.match(raw, pos)
+            match = feed.match(_CANONICAL_ENTRY)
             if match is None:
-                break
+                return None
             path = _json_string(match.group(1))
             if path_problem(path) or (paths and paths[-1] >= path):
-                break  # not sorted, a duplicate or a bad path: Tree.decode says which
+                return None  # not sorted, a duplicate or a bad path: Tree.decode says which
             paths.append(sys.intern(path))
             roles.append(_ROLE_INDEX[match.group(2)])
             digests += bytes.fromhex(match.group(3).decode())
             sizes.append(int(match.group(4)))
-            pos, more = match.end(), match.group(5) == b","
-    except (ValueError, UnicodeDecodeError, OverflowError):
-        more = True  # an escape json refuses, or a size past 64 bits: Tree.decode judges it
-    tail = _CANONICAL_TAIL.fullmatch(raw, pos) if not more and paths else None
-    manifest = None if tail is None or tail.group(1) == b"null" else tail.group(1)[1:-1].decode()
-    if tail is None or (manifest is not None and not _lists_manifest(manifest, digests, roles)):
-        return _from_tree(Tree.decode(oid, raw))
-    try:
+            feed.pos, more = match.end(), match.group(5) == b","
+        while feed.more():
+            pass  # the tail, and the end of the stream (where the reader checks the id)
+        tail = _CANONICAL_TAIL.fullmatch(feed.data, feed.pos) if paths else None
+        manifest = None if tail is None or tail.group(1) == b"null" else tail.group(1)[1:-1].decode()
+        if tail is None or (manifest is not None and not _lists_manifest(manifest, digests, roles)):
+            return None
         project_id = _json_string(tail.group(2))
-    except (ValueError, UnicodeDecodeError):
-        return _from_tree(Tree.decode(oid, raw))
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        return None  # an escape json refuses, or a size past 64 bits: Tree.decode judges it
     try:
         check_unique_paths(paths, lambda _path: "entry")
     except PathRuleError as exc:
@@ -152,5 +188,11 @@ def read_object(store: Store, oid: str) -> bytes:
 
 
 def read_tree_table(store: Store, oid: str) -> TreeTable:
-    """Read and verify tree ``oid`` as a :class:`TreeTable` (errors as :func:`read_tree`'s)."""
-    return decode_table(oid, read_object(store, oid))
+    """Read and verify tree ``oid`` as a :class:`TreeTable` (errors as :func:`read_tree`'s).
+
+    A canonical tree is scanned as it is read, never held whole beside its table (17 MB at
+    100,000 files, issue 17); any other shape is read again whole and judged as before.
+    """
+    with store.objects.reader(oid) as reader:
+        table = _scan(oid, _Feed(b"", reader.read))
+    return table if table is not None else decode_table(oid, read_object(store, oid))
