@@ -99,6 +99,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "manifest_lines": ("bundles.inspect", None),
     "RevisionView": ("bundles.inspect", None),
     "revision_lines": ("api", None),
+    "revision_text": ("api", None),
     "project_timeline": ("workdir.timeline", None),
     "Version": ("workdir.timeline", None),
     "local_time_text": ("workdir.timeline", None),
@@ -323,6 +324,7 @@ __all__ = [
     "revision_history",
     "revision_lines",
     "revision_loudness",
+    "revision_text",
     "safe_recovery_offer",
     "show_revision",
     "status",
@@ -366,6 +368,7 @@ if TYPE_CHECKING:
         recovery_offer,
         revision_history,
         revision_lines,
+        revision_text,
     )
     from casstore.audio.loudness import AudioFormatError, AudioUnavailable, Loudness
     from casstore.audio.loudness import measure as measure_loudness

@@ -17,6 +17,7 @@ from casstore.errors import StoreNotFound
 from casstore.storage.store import Store
 
 if TYPE_CHECKING:
+    from casstore.model.line_table import LineTable
     from casstore.model.objects import Commit
     from casstore.workdir.recover import RecoveryPoint
 
@@ -118,16 +119,23 @@ class LastImport:
 
 def last_import(store: Store, project: str) -> LastImport | None:
     """The newest import of ``project``, or None when it has none."""
-    from casstore.history.commits import read_tree
-    from casstore.model.manifest_view import read_sampler_asset_names
+    from casstore.model.manifest_stream import clean_sampler_assets
+    from casstore.model.manifest_view import asset_names, read_sampler_asset_names
+    from casstore.model.tree_table import read_object, read_tree_table
 
     newest = _newest_import(store, project)
     if newest is None:
         return None
     oid, commit = newest
-    manifest = read_tree(store, commit.tree).manifest  # the tree itself is not kept: 100,000 files, ~27 MiB
+    # Verified as read_tree does, without an object per entry: 100,000 files, ~30 MiB (issue 17).
+    manifest = read_tree_table(store, commit.tree).manifest
     bundle = str(commit.extra.get("bundle") or commit.message.removeprefix("import "))
-    assets = read_sampler_asset_names(store.objects.read_bytes(manifest) if manifest else None)
+    # Streamed when the manifest reads cleanly: its bytes and text are never held whole.
+    streamed = clean_sampler_assets(store, manifest) if manifest else None
+    if streamed is not None:
+        assets = asset_names(streamed)
+    else:
+        assets = read_sampler_asset_names(read_object(store, manifest) if manifest else None)
     return LastImport(oid, manifest or "", bundle, tuple(assets))
 
 
@@ -161,3 +169,12 @@ def revision_lines(store: Store, commit: str) -> list[tuple[str, bool]]:
 
     view = show_revision(store, commit)
     return [(f"{view.commit.kind} {commit[:12]} — {view.commit.created_at}", True), *manifest_lines(view)]
+
+
+def revision_text(store: Store, commit: str) -> LineTable:
+    """Return ``revision_lines(store, commit)`` held compactly (same lines, same errors; issue 17)."""
+    from casstore.model.line_table import LineTable
+    from casstore.workdir.revision_text import table_lines
+
+    lines = table_lines(store, commit)
+    return lines if lines is not None else LineTable(revision_lines(store, commit))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
 import casstore
 from casstore import CasstoreError
 
-from .rows import comparison_view, diff_rows, sample_rows
+from .rows import comparison_view, diff_rows, revision_rows, sample_rows
 
 if TYPE_CHECKING:
     from casstore import Comparison
@@ -20,7 +20,9 @@ class DetailsModel:
 
     current = StringProperty("")  # the version whose details show
     current_title = StringProperty("")
-    revision_rows = ListProperty([])
+    # Not a ListProperty: that copies every row into an ObservableList (100,000 dicts at
+    # 100,000 files); this holds rows made on demand from the compact lines (issue 17).
+    revision_rows = ObjectProperty([])
     samples = ListProperty([])
     waveforms = DictProperty({})  # blob -> {"mins": [...], "maxs": [...], "duration": s}
     diff_heading = StringProperty("")
@@ -34,7 +36,7 @@ class DetailsModel:
         self.current = commit
         self.current_title = self.title_of(commit)
         try:
-            lines = casstore.revision_lines(self.store, commit)
+            lines = casstore.revision_text(self.store, commit)
             samples = casstore.version_samples(self.store, commit)
         except CasstoreError as exc:
             self.revision_rows = [{"text": "This version is damaged and cannot be shown.", "heading": True}]
@@ -43,9 +45,7 @@ class DetailsModel:
             self.error = f"damaged version {commit[:12]}: {exc}"
             return
         # The sampler assets show below as sample rows (loudness, peak, size, waveform, play).
-        shown = [(line, heading) for line, heading in lines[1:]]
-        cut = next((i for i, (text, head) in enumerate(shown) if head and text.startswith("Sampler assets")), None)
-        self.revision_rows = [{"text": line, "heading": heading} for line, heading in shown[:cut]]
+        self.revision_rows = revision_rows(lines)
         peaks = {}
         if self._sampler_index is not None:
             for sample in samples:

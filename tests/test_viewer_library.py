@@ -153,3 +153,22 @@ def test_tag_a_version_and_list_projects(viewer_store: tuple[casstore.Store, Pat
     with pytest.raises(casstore.RefError, match="already named"):
         casstore.tag_version(store, "demo-project", "first-mix", first.oid)
     assert casstore.list_projects(store) == ["demo-project"]
+
+
+def test_the_head_is_read_as_a_diff_side_only_when_an_autosave_is_offered(
+    viewer_store: tuple[casstore.Store, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The head's side holds its whole manifest parsed (~40 MiB at 100,000 files): with no
+    # autosave worth offering, opening the viewer need not read it at all (issue 17).
+    from casstore.workdir import versions
+
+    store, work = viewer_store
+    sides: list[str] = []
+    real = versions.recovery_head_side
+    monkeypatch.setattr(versions, "recovery_head_side", lambda s, tree: sides.append(tree) or real(s, tree))
+    offer = casstore.safe_recovery_offer(store, "demo-project")
+    assert offer is not None and offer.ref.endswith("-m3") and offer.summary and len(sides) == 1
+    casstore.restore_version(store, "demo-project", offer.ref, work)
+    sides.clear()
+    assert casstore.safe_recovery_offer(store, "demo-project") is None
+    assert sides == []

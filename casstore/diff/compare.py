@@ -10,6 +10,7 @@ the shapes a grid, a table and a waveform overlay need.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from casstore.diff.inputs import DiffSide, side_from_tree
 from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.history.commits import read_commit, read_tree
 from casstore.history.revisions import resolve
+from casstore.model.manifest_stream import clean_sampler_assets
+from casstore.model.manifest_view import LEFT_OUT, read_sampler_assets
+from casstore.model.tree_table import read_object, read_tree_table
 from casstore.storage.store import Store
 
 
@@ -272,18 +276,30 @@ class SampleInfo:
 
 def version_samples(store: Store, rev: str) -> list[SampleInfo]:
     """Return a version's sampler assets in manifest order, with the blobs to draw and play them."""
-    side = _side(store, rev)
+    # The tree as a table and the manifest's assets only: a version of 100,000 patterns read
+    # as a diff side held every file and every manifest entry (~90 MiB, issue 17).
+    table = read_tree_table(store, read_commit(store, resolve(store, rev)).tree)
+    items = None
+    if table.manifest:
+        # Streamed when it reads cleanly (the manifest's bytes and text, ~40 MB at 100,000
+        # entries, are never held whole); any problem reads it as before.
+        items = clean_sampler_assets(store, table.manifest)
+    if table.manifest and items is None:
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: no manifest, as diff sides read it
+            items = read_sampler_assets(read_object(store, table.manifest).decode("utf-8"))
+    if any(value is LEFT_OUT for item in items or () if isinstance(item, dict) for value in item.values()):
+        items = (_side(store, rev).manifest or {}).get("sampler_assets")  # an asset holding objects: read it all
     out = []
-    for name, item in _by(side.manifest, "sampler_assets", "asset_name").items():
+    for name, item in _by({"sampler_assets": items}, "sampler_assets", "asset_name").items():
         path = str(item.get("relative_path") or f"assets/{name}")
-        facts = side.files.get(path)
+        index = table.index(path)
         lufs, peak = item.get("lufs_lu"), item.get("peak_dbfs")
         out.append(
             SampleInfo(
                 name,
                 path,
-                facts.sha256 if facts else None,
-                facts.size if facts else 0,
+                table.sha256(index) if index is not None else None,
+                table.sizes[index] if index is not None else 0,
                 float(lufs) if isinstance(lufs, int | float) else None,
                 float(peak) if isinstance(peak, int | float) else None,
             )

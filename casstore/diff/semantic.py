@@ -8,7 +8,7 @@ from typing import Any
 
 from casstore.audio.wav import audio_facts
 from casstore.bundles.loudness_report import sample_loudness_changes, sample_loudness_facts
-from casstore.diff.inputs import DiffSide, side_from_path, side_from_tree
+from casstore.diff.inputs import DiffSide, differing_paths, side_from_path, side_from_tree
 from casstore.diff.manifest import manifest_changes
 from casstore.diff.text import SUBJECT_KEYS, SUBJECT_LABELS, full_change_text, record_prefix
 from casstore.history.commits import read_commit, read_tree
@@ -143,7 +143,7 @@ def _unexplained(old: DiffSide, new: DiffSide, records: list[DiffRecord]) -> lis
     if records:
         named.add(MANIFEST_NAME)  # its entries changed with the files their records name
     extra = []
-    for path in sorted((set(old.files) | set(new.files)) - named):
+    for path in sorted(differing_paths(old.files, new.files) - named):
         if old.files.get(path) != new.files.get(path):
             changes = _byte_changes(old, new, path if path in old.files else None, path if path in new.files else None)
             extra.append(DiffRecord("file", "modified", path, path, None, tuple(changes)))
@@ -302,7 +302,7 @@ def _bytes_record(
 
 def _other_files(old: DiffSide, new: DiffSide, claimed: set[str]) -> list[DiffRecord]:
     records = []
-    for path in sorted((set(old.files) | set(new.files)) - claimed):
+    for path in sorted(differing_paths(old.files, new.files) - claimed):
         a, b = old.files.get(path), new.files.get(path)
         if a == b:
             continue

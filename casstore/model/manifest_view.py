@@ -64,7 +64,7 @@ class ManifestView:
 
     def sampler_asset_names(self) -> list[str]:
         """Return the names of the sampler assets that have one, in manifest order."""
-        return [str(a["asset_name"]) for a in self.entries("sampler_assets") if isinstance(a.get("asset_name"), str)]
+        return asset_names(self.entries("sampler_assets"))
 
     def shown(self) -> dict[str, Any]:
         """Return the manifest as written, less the parts left out (``{}`` when unreadable)."""
@@ -130,30 +130,46 @@ def read_manifest_lenient(raw: bytes | None, source: str = MANIFEST_NAME) -> Man
     return ManifestView(data, project, sections, tuple(listed), tuple(problems))
 
 
-def read_sampler_asset_names(raw: bytes | None) -> list[str]:
-    """Return what ``read_manifest_lenient(raw).sampler_asset_names()`` does, without keeping the other entries.
-
-    The viewer's last-import panel needs only these names; a manifest of 100,000 patterns
-    read whole held a dict per pattern (~30 MiB) for them (issue 17).
-    """
-    if raw is None:
-        return []
-
-    def keep(pairs: list[tuple[str, Any]]) -> dict[str, Any] | None:
-        # Only the top level (it has the list) and the assets themselves are needed.
-        obj = dict(pairs)
-        return obj if "sampler_assets" in obj or "asset_name" in obj else None
-
-    try:
-        data = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=keep, parse_constant=_refuse_constant, parse_float=_finite
-        )
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return []
-    items = data.get("sampler_assets", []) if isinstance(data, dict) else []
+def asset_names(items: object) -> list[str]:
+    """Return the names of a ``sampler_assets`` list's entries that have one, in order (every reader's rule)."""
     if not isinstance(items, list):
         return []
     return [str(a["asset_name"]) for a in items if isinstance(a, dict) and isinstance(a.get("asset_name"), str)]
+
+
+class _LeftOut:
+    """Stands for a JSON object the sampler reader did not keep (neither the document nor an asset)."""
+
+
+LEFT_OUT = _LeftOut()  # what :func:`read_sampler_assets` puts where it left an object out
+
+
+def read_sampler_assets(raw: bytes | str | None) -> list[dict[str, Any]] | None:
+    """Return the manifest's ``sampler_assets`` as written (None: not a JSON object with that list).
+
+    Only the top level and the asset objects are kept: a manifest of 100,000 patterns read
+    whole held a dict per pattern (~40 MiB) for a few asset entries (issue 17). An object
+    nested in an asset is not kept either (it reads as a stand-in that is no dict).
+    """
+    if raw is None:
+        return None
+
+    def keep(pairs: list[tuple[str, Any]]) -> Any:
+        obj = dict(pairs)
+        return obj if "sampler_assets" in obj or "asset_name" in obj else LEFT_OUT
+
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = json.loads(text, object_pairs_hook=keep, parse_constant=_refuse_constant, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    items = data.get("sampler_assets") if isinstance(data, dict) else None
+    return items if isinstance(items, list) else None
+
+
+def read_sampler_asset_names(raw: bytes | None) -> list[str]:
+    """Return what ``read_manifest_lenient(raw).sampler_asset_names()`` does, without keeping the other entries."""
+    return asset_names(read_sampler_assets(raw))
 
 
 def read_tree_manifest(store: Store, tree: Tree, source: str = MANIFEST_NAME) -> ManifestView:

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casstore.diff.inputs import DiffSide, side_from_tree
+from casstore.diff.inputs import DiffSide, side_from_table
 from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.errors import RevisionError
 from casstore.history.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
-from casstore.history.commits import read_commit, read_tree
+from casstore.history.commits import read_commit
+from casstore.model.manifest_view import asset_names
 from casstore.model.objects import Commit
+from casstore.model.tree_table import read_tree_table
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit, checkpoint_order
@@ -86,10 +88,7 @@ def summarize(records: list[DiffRecord]) -> str:
 
 def sampler_asset_names(manifest: dict[str, Any] | None) -> tuple[str, ...]:
     """Return a manifest document's sampler asset names, as ``ManifestView.sampler_asset_names`` does."""
-    items = (manifest or {}).get("sampler_assets", [])
-    if not isinstance(items, list):
-        return ()
-    return tuple(str(a["asset_name"]) for a in items if isinstance(a, dict) and isinstance(a.get("asset_name"), str))
+    return tuple(asset_names((manifest or {}).get("sampler_assets", [])))
 
 
 @dataclass(frozen=True)
@@ -105,9 +104,8 @@ def _tree_facts(store: Store, tree_id: str, name: str, head_side: DiffSide | Non
     if head_side is not None and head_side.tree_id == tree_id:
         # The head's own tree: nothing to read or diff (an autosave of an unchanged directory).
         return _TreeFacts(head_side.manifest_id, sampler_asset_names(head_side.manifest), "same as the project head")
-    tree = read_tree(store, tree_id)
-    side = side_from_tree(store, tree, name, tree_id, like=head_side)
-    del tree  # the side keeps what the diff needs; the tree's entries would double it
+    # A compact table, not a Tree: no object per file while the head's side is held (issue 17).
+    side = side_from_table(store, read_tree_table(store, tree_id), name, tree_id, like=head_side)
     try:
         summary = "the project has no head yet"
         if head_side is not None:
@@ -158,8 +156,12 @@ def head_side(store: Store, project: str) -> DiffSide | None:
     head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
     if head is None:
         return None
-    tree_id = read_commit(store, head).tree
-    return side_from_tree(store, read_tree(store, tree_id), "head", tree_id)
+    return recovery_head_side(store, read_commit(store, head).tree)
+
+
+def recovery_head_side(store: Store, tree_id: str) -> DiffSide:
+    """Return the head's tree ``tree_id`` as the side every recovery point is summarised against."""
+    return side_from_table(store, read_tree_table(store, tree_id), "head", tree_id)
 
 
 def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:

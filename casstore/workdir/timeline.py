@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from casstore.clock import parse_iso
 from casstore.errors import CasstoreError
-from casstore.history.commits import read_commit, read_tree
+from casstore.history.commits import read_commit
+from casstore.model.tree_table import read_tree_table
 from casstore.storage.store import Store
 
 # Checkpoints that an action records just before it runs fold under that action when it
@@ -121,7 +122,24 @@ def _stamp_time(refs: tuple[str, ...]) -> str:
 _KIND_OF_NAMESPACE = {"autosave": "autosave", "checkpoints": "checkpoint", "heads": "save", "tags": "save"}
 
 
-def _walk(store: Store, tip: str, refs: dict[str, tuple[str, ...]], seen: dict[str, tuple[Version, int]]) -> None:
+def _tree_problem(store: Store, tree_id: str, checked: dict[str, str | None]) -> str | None:
+    """Say why a snapshot cannot be read, or None; each tree once (an autosave and a checkpoint often share one)."""
+    if tree_id not in checked:
+        try:
+            read_tree_table(store, tree_id)  # every check of read_tree, no object per entry (issue 17)
+            checked[tree_id] = None
+        except CasstoreError as exc:
+            checked[tree_id] = f"its snapshot cannot be read ({exc})"
+    return checked[tree_id]
+
+
+def _walk(
+    store: Store,
+    tip: str,
+    refs: dict[str, tuple[str, ...]],
+    seen: dict[str, tuple[Version, int]],
+    checked: dict[str, str | None],
+) -> None:
     """Add ``tip`` and its first-parent ancestors to ``seen`` with their generation (distance from the root)."""
     chain: list[Version] = []
     base = 0
@@ -137,11 +155,7 @@ def _walk(store: Store, tip: str, refs: dict[str, tuple[str, ...]], seen: dict[s
             kind = next((_KIND_OF_NAMESPACE[_namespace(r)] for r in names if _namespace(r) in _KIND_OF_NAMESPACE), "")
             chain.append(Version(oid, kind or "version", "", _stamp_time(names), None, names, None, str(exc)))
             break
-        damaged = None
-        try:
-            read_tree(store, commit.tree)
-        except CasstoreError as exc:
-            damaged = f"its snapshot cannot be read ({exc})"
+        damaged = _tree_problem(store, commit.tree, checked)
         operation = _operation(names, commit.message) if commit.kind == "checkpoint" else None
         chain.append(
             Version(
@@ -204,8 +218,9 @@ def project_timeline(store: Store, project: str, fold: bool = True) -> list[Vers
         by_commit.setdefault(oid, []).append(name)
     refs = {oid: tuple(sorted(names)) for oid, names in by_commit.items()}
     seen: dict[str, tuple[Version, int]] = {}
+    checked: dict[str, str | None] = {}
     for tip in sorted(refs):
-        _walk(store, tip, refs, seen)
+        _walk(store, tip, refs, seen, checked)
 
     def key(item: tuple[Version, int]) -> tuple[str, bool, int, bool]:
         version, generation = item

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.audio.sampler import SamplerManifestIndex
-from casstore.diff.inputs import side_from_tree
+from casstore.diff.inputs import DiffSide
 from casstore.errors import CasstoreError, RefError, UsageError
 from casstore.history.autosaves import AutosaveItem, autosave_sort_key, normal_time
-from casstore.history.commits import read_commit, read_tree
+from casstore.history.commits import read_commit
 from casstore.history.revisions import resolve
 from casstore.model.paths import MANIFEST_NAME
 from casstore.storage.atomic import write_durable
@@ -25,7 +25,7 @@ from casstore.storage.refs import DEFAULT_BRANCH, check_component
 from casstore.storage.store import Store
 from casstore.workdir.autosave import autosave
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, checkpoint_commit
-from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, recovery_point
+from casstore.workdir.recover import RESTORED_OPERATION, RecoveryPoint, recovery_head_side, recovery_point
 from casstore.workdir.worktree import checkout as checkout_revision
 from casstore.workdir.worktree import read_marker, status
 
@@ -128,22 +128,33 @@ def safe_recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
     """
     autosaves = store.refs.list(project, "autosave")
     head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
-    head_side = None
+    head_tree = None
     newest_restore, restored_trees = _restores(store, project)
     floor = newest_restore or ""
     try:
         if head is not None:
             head_commit = read_commit(store, head)
             floor = max(floor, normal_time(head_commit.created_at))
-            head_side = side_from_tree(store, read_tree(store, head_commit.tree), "head", head_commit.tree)
+            head_tree = head_commit.tree
     except CasstoreError:
-        head_side = None
+        head_tree = None
     ordered = sorted(autosaves.items(), key=lambda item: autosave_sort_key(AutosaveItem(item[0].rsplit("/", 1)[-1])))
+    head_side: DiffSide | None = None
     for full, oid in reversed(ordered):
         try:
             commit = read_commit(store, oid)
             if normal_time(commit.created_at) < floor or commit.tree in restored_trees:
                 return None  # older than the head or a restore, or restored already: nothing to offer
+        except CasstoreError:
+            continue
+        # The head's side (its whole manifest parsed, ~40 MiB at 100,000 files) is read only
+        # once an autosave is worth offering: usually none is, and then it was never needed.
+        if head_side is None and head_tree is not None:
+            try:
+                head_side = recovery_head_side(store, head_tree)
+            except CasstoreError:
+                head_tree = None
+        try:
             return recovery_point(store, "autosave", full, oid, commit, head_side)
         except CasstoreError:
             continue

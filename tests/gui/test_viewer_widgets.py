@@ -65,6 +65,24 @@ def test_portrait_stacks_the_panes_behind_tabs(viewer: Any, kivy_window: Any) ->
     assert not viewer.portrait and viewer.history_pane.parent is not None
 
 
+def test_the_version_pane_shows_each_line_of_the_version_as_before(viewer: Any) -> None:
+    # The rows are made from compact lines when read (issue 17): the window still draws, in
+    # order, the lines revision_lines gives between the title and the sampler assets.
+    import casstore
+    from casstore.gui.dialogs import WrapLabel
+
+    vm = viewer.vm
+    for version in vm.history[:3]:
+        vm.open_version(version["commit"])
+        frames(2)
+        lines = casstore.revision_lines(vm.store, version["commit"])[1:]
+        cut = next(i for i, (text, heading) in enumerate(lines) if heading and text.startswith("Sampler assets"))
+        labels = [w for w in reversed(viewer.version_column.children) if isinstance(w, WrapLabel)]
+        drawn = [(label.text, label.heading) for label in labels[1 : 1 + cut]]
+        assert drawn == lines[:cut] and len(vm.revision_rows) == cut
+        assert labels[1 + cut].text == f"Samples ({len(vm.samples)})"
+
+
 def test_restore_any_version_asks_then_undo_puts_the_edit_back(viewer: Any, tmp_path: Path) -> None:
     work = tmp_path / "work"
     edited = (work / "mixer/verse_snapshot.json").read_bytes()
