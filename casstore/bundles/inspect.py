@@ -123,37 +123,20 @@ def manifest_lines(view: RevisionView, loudness: Mapping[str, SampleLoudness] | 
         lines = [(f"Project {tree.project_id} — {view.manifest_error}", True), (f"Files ({len(tree.entries)})", True)]
         return lines + [(f"  {e.path}  {human_bytes(e.size)}  {e.sha256[:16]}", False) for e in tree.entries]
     manifest = view.manifest
-    project = manifest.get("project", {})
     sizes = {entry.path: entry.size for entry in tree.entries}
     patterns = manifest.get("patterns", [])
-    lines = [
-        (f"Project {project.get('id')} — {project.get('name')}", True),
-        (f"  manifest {manifest.get('manifest_version')}  sha256 {tree.manifest}", False),
-        (f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}", False),
-        (f"Patterns ({len(patterns)})", True),
-    ]
-    for pattern in patterns:
-        # An empty file has no steps, whatever counts the manifest claims for it.
-        steps = (
-            "empty file (0 bytes), no steps"
-            if _size(sizes, pattern.get("path")) == 0
-            else f"{pattern.get('length_steps')} steps, {pattern.get('step_count')} filled"
-        )
-        lines.append((f"  {pattern.get('pattern_id')!s:<20} {steps}  {pattern.get('path')}", False))
+    lines = [(text, False) for text in head_lines(manifest, tree.manifest)]
+    lines[0] = (lines[0][0], True)
+    lines.append((f"Patterns ({len(patterns)})", True))
+    lines += [(pattern_line(pattern, _size(sizes, pattern.get("path"))), False) for pattern in patterns]
     snapshots = manifest.get("mixer_snapshots", [])
     lines.append((f"Mixer snapshots ({len(snapshots)})", True))
-    for snapshot in snapshots:
-        lines.append((f"  {snapshot.get('name')!s:<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}", False))
+    lines += [(snapshot_line(snapshot), False) for snapshot in snapshots]
     assets = manifest.get("sampler_assets", [])
     lines.append((f"Sampler assets ({len(assets)})", True))
     for asset in assets:
-        name, path = str(asset.get("asset_name")), asset.get("relative_path")
-        found = (loudness or {}).get(name)
-        level = SampleLoudness(name, None, _number(asset.get("lufs_lu")), None).manifest_text()
-        if found is not None:
-            level = f"{found.measured_text()}, {found.manifest_text()}"
-        size = human_bytes(_size(sizes, path) or 0)
-        lines.append((f"  {name:<28} {size:>10}  {level}  {str(asset.get('sha256'))[:16]}", False))
+        found = (loudness or {}).get(str(asset.get("asset_name")))
+        lines.append((asset_line(asset, _size(sizes, asset.get("relative_path")), found), False))
         if found is not None and found.qa_finding:
             lines.append((f"      QA finding: {found.qa_finding}", False))
     others = tree.by_role("file")
@@ -161,6 +144,41 @@ def manifest_lines(view: RevisionView, loudness: Mapping[str, SampleLoudness] | 
         lines.append((f"Other files ({len(others)})", True))
         lines += [(f"  {entry.path}  {human_bytes(entry.size)}", False) for entry in others]
     return lines
+
+
+def head_lines(manifest: Mapping[str, Any], manifest_id: str | None) -> list[str]:
+    """The project's three lines above the patterns (the first is a heading)."""
+    project = manifest.get("project", {})
+    return [
+        f"Project {project.get('id')} — {project.get('name')}",
+        f"  manifest {manifest.get('manifest_version')}  sha256 {manifest_id}",
+        f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}",
+    ]
+
+
+def pattern_line(pattern: Mapping[str, Any], size: int | None) -> str:
+    """One pattern's line; ``size`` is its file's, None when the tree does not hold it."""
+    # An empty file has no steps, whatever counts the manifest claims for it.
+    steps = (
+        "empty file (0 bytes), no steps"
+        if size == 0
+        else f"{pattern.get('length_steps')} steps, {pattern.get('step_count')} filled"
+    )
+    return f"  {pattern.get('pattern_id')!s:<20} {steps}  {pattern.get('path')}"
+
+
+def snapshot_line(snapshot: Mapping[str, Any]) -> str:
+    """One mixer snapshot's line."""
+    return f"  {snapshot.get('name')!s:<20} {snapshot.get('snapshot_type')}  {snapshot.get('path')}"
+
+
+def asset_line(asset: Mapping[str, Any], size: int | None, found: SampleLoudness | None = None) -> str:
+    """One sampler asset's line: the manifest's level, and the measured one when ``found``."""
+    name = str(asset.get("asset_name"))
+    level = SampleLoudness(name, None, _number(asset.get("lufs_lu")), None).manifest_text()
+    if found is not None:
+        level = f"{found.measured_text()}, {found.manifest_text()}"
+    return f"  {name:<28} {human_bytes(size or 0):>10}  {level}  {str(asset.get('sha256'))[:16]}"
 
 
 def _number(value: object) -> float | None:

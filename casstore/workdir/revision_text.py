@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from casstore.bundles.inspect import _number
-from casstore.bundles.loudness_report import SampleLoudness
+from casstore.bundles.inspect import asset_line, head_lines, pattern_line, snapshot_line
 from casstore.errors import CasstoreError
 from casstore.history.commits import read_commit
 from casstore.model.line_table import LineTable
@@ -57,10 +56,8 @@ def _from_table(store: Store, commit: str) -> LineTable | None:
     top = stream_stored_manifest(store, table.manifest, entry)
     if top is None:
         return None
-    project = top.get("project", {})
-    lines.append(f"Project {project.get('id')} — {project.get('name')}", True)
-    lines.append(f"  manifest {top.get('manifest_version')}  sha256 {table.manifest}")
-    lines.append(f"  bpm {project.get('bpm')}  swing {project.get('swing')}  updated {project.get('updated_at')}")
+    for number, text in enumerate(head_lines(top, table.manifest)):
+        lines.append(text, number == 0)
     for section, heading in (("patterns", "Patterns"), ("mixer_snapshots", "Mixer snapshots")):
         lines.append(f"{heading} ({len(sections[section])})", True)
         lines.extend_table(sections.pop(section))  # one section's copy at a time
@@ -82,16 +79,7 @@ def _size(table: TreeTable, path: str) -> int | None:
 def _entry_line(table: TreeTable, section: str, item: dict[str, Any]) -> str:
     """Return the line ``manifest_lines`` prints for one clean entry (its path and digest are strings)."""
     if section == "patterns":
-        # An empty file has no steps, whatever counts the manifest claims for it.
-        steps = (
-            "empty file (0 bytes), no steps"
-            if _size(table, item["path"]) == 0
-            else f"{item.get('length_steps')} steps, {item.get('step_count')} filled"
-        )
-        return f"  {item.get('pattern_id')!s:<20} {steps}  {item.get('path')}"
+        return pattern_line(item, _size(table, item["path"]))
     if section == "mixer_snapshots":
-        return f"  {item.get('name')!s:<20} {item.get('snapshot_type')}  {item.get('path')}"
-    name = str(item.get("asset_name"))
-    level = SampleLoudness(name, None, _number(item.get("lufs_lu")), None).manifest_text()
-    size = human_bytes(_size(table, item["relative_path"]) or 0)
-    return f"  {name:<28} {size:>10}  {level}  {str(item.get('sha256'))[:16]}"
+        return snapshot_line(item)
+    return asset_line(item, _size(table, item["relative_path"]))
