@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.history.inventory import IdTable, sizes_array, stored_objects
-from casstore.history.reachability import GraphWalk
+from casstore.history.reachability import GraphWalk, chunks_of
 from casstore.model.objects import TreeEntry
 from casstore.storage.backend import StoredFileMissing
 from casstore.storage.packs import Pack
@@ -104,7 +104,7 @@ class _Checker:
         self.corrupt = corrupt
         self.ids = ids
         self.sizes = sizes
-        self.walk = GraphWalk(self._load, self._invalid, self._entry)
+        self.walk = GraphWalk(self._load, self._invalid, self._entry, self._stream)
 
     def _load(self, oid: str, what: str) -> bytes | None:
         if oid not in self.ids:
@@ -117,6 +117,11 @@ class _Checker:
         except (CorruptObject, ObjectMissing) as exc:
             self.corrupt.setdefault(oid, str(exc))
             return None
+
+    def _stream(self, oid: str) -> Iterator[bytes] | None:
+        if oid not in self.ids or oid in self.corrupt:
+            return None  # _load reports it
+        return chunks_of(self.store.objects.reader(oid))
 
     def _invalid(self, oid: str, detail: str) -> None:
         self.report.findings.append(Finding("invalid", oid, detail, self.walk.path(oid)))

@@ -9,7 +9,8 @@ per object grew with the length of history and made fsck quadratic in time and m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import TypeVar
@@ -17,12 +18,21 @@ from typing import TypeVar
 from casstore.clock import parse_iso
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.model.objects import Commit, Tree, TreeEntry
+from casstore.model.tree_scan import TreeScan, scan_tree
+from casstore.storage.codec import ObjectReader
 from casstore.storage.store import Store
 
 # Given an object id and what it should be ("commit" or "tree"), its bytes; None when it
 # cannot be had (missing or damaged: the loader records that as it sees fit).
 Loader = Callable[[str, str], bytes | None]
+# Given a tree id, its content in chunks (reading them to the end verifies it), or None to
+# leave the tree to the loader. A tree that does not stream cleanly (unreadable, damaged,
+# not canonical, invalid) is loaded again with the Loader, which reports what is wrong.
+Streamer = Callable[[str], Iterable[bytes] | None]
 T = TypeVar("T")
+# Trees are read in pieces below glibc's mmap threshold: transient, the same size each
+# time, reused from the heap rather than mapped and unmapped (or left as holes in it).
+TREE_CHUNK = 64 << 10
 
 
 def _nothing(*_args: object) -> None:
@@ -37,8 +47,12 @@ class GraphWalk:
         load: Loader,
         on_invalid: Callable[[str, str], None] = _nothing,
         on_entry: Callable[[str, TreeEntry], None] = _nothing,
+        stream: Streamer | None = None,
     ) -> None:
         self.load = load
+        # Trees read as they stream: no tree's whole bytes and no object per entry are held
+        # (a 100,000-file tree: ~17 MB of bytes and ~30 MB of entries, issue 17).
+        self.stream = stream
         self.on_invalid = on_invalid  # (object id, what is wrong): a commit or tree that does not decode
         self.on_entry = on_entry  # (tree id, entry): a blob reached for the first time
         # object -> the object that first reached it (None: a root). A tuple and a
@@ -48,7 +62,7 @@ class GraphWalk:
         self._roots: dict[str, str] = {}  # a root commit -> where the walk started (``ref X``)
         self._trees: set[str] = set()
         self._entry: tuple[str, str, TreeEntry] | None = None  # (tree, project, entry) in on_entry
-        self._scanned: tuple[str, dict[str, str]] | None = None  # a tree re-read for paths: blob -> path
+        self._scanned: tuple[str, dict[str, str]] | None = None  # a tree read again for paths: blob -> path
         self.commits = 0
         self.trees = 0
 
@@ -78,11 +92,10 @@ class GraphWalk:
             return f"{self._entry[1]}:{self._entry[2].path}"
         if self._scanned is None or self._scanned[0] != previous:
             found: dict[str, str] = {}
-            raw = self.load(previous, "tree")
-            if raw is not None:
-                tree = Tree.decode(previous, raw)
-                for entry in tree.entries:
-                    found.setdefault(entry.sha256, f"{tree.project_id}:{entry.path}")
+            tree = self._listing(previous)
+            if tree is not None:
+                for at in range(len(tree)):
+                    found.setdefault(tree.sha256(at), f"{tree.project_id}:{tree.paths[at]}")
             self._scanned = (previous, found)
         return self._scanned[1].get(oid, f"tree {previous[:12]}")
 
@@ -121,17 +134,61 @@ class GraphWalk:
             return
         self.back[oid] = commit
         self._trees.add(oid)
-        tree = self._decode(oid, "tree", Tree.decode)
+        tree = self._listing(oid)
         if tree is None:
             return
         self.trees += 1
         back = self.back
-        for entry in tree.entries:
-            if entry.sha256 not in back:
-                back[entry.sha256] = oid
+        for at in range(len(tree)):
+            blob = tree.sha256(at)
+            if blob not in back:
+                back[blob] = oid
+                entry = tree.entry(at)
                 self._entry = (oid, tree.project_id, entry)
                 self.on_entry(oid, entry)
         self._entry = None
+
+    def _listing(self, oid: str) -> TreeScan | None:
+        """Read one tree (streamed when it can be); None when it cannot be had or does not decode."""
+        if self.stream is not None:
+            try:
+                chunks = self.stream(oid)
+                found = scan_tree(chunks) if chunks is not None else None
+            except (CorruptObject, ObjectMissing):
+                found = None  # the loader reads it again and reports it
+            if found is not None:
+                return found
+        return self._decode(oid, "tree", _decode_tree)
+
+
+def _decode_tree(oid: str, raw: bytes) -> TreeScan:
+    """Read a tree from its bytes: scanned when canonical, else by Tree.decode (which names a problem)."""
+    return scan_tree((raw,)) or TreeScan.of(Tree.decode(oid, raw), len(raw))
+
+
+def chunks_of(reader: ObjectReader) -> Iterator[bytes]:
+    """Yield the content ``reader`` streams to its end (where it is verified), then close it."""
+    with reader:
+        while chunk := reader.read(TREE_CHUNK):
+            yield chunk
+
+
+def stream_trees(store: Store, tick: Callable[[], None] = _nothing) -> Streamer:
+    """Return a :data:`Streamer` of ``store``'s trees (``tick`` is called at each)."""
+
+    def stream(oid: str) -> Iterator[bytes]:
+        tick()
+        return chunks_of(store.objects.reader(oid))
+
+    return stream
+
+
+def read_tree_scan(store: Store, oid: str) -> TreeScan:
+    """Read tree ``oid`` of ``store`` streamed; raise CorruptObject (damaged, not a tree) or ObjectMissing."""
+    found = None
+    with contextlib.suppress(CorruptObject):  # read whole again below: that names the problem
+        found = scan_tree(chunks_of(store.objects.reader(oid)))
+    return found or _decode_tree(oid, store.objects.read_bytes(oid))
 
 
 def roots(store: Store, reflog_since: datetime | None) -> set[str]:
@@ -160,7 +217,7 @@ def reachable(store: Store, start: Iterable[str], tick: Callable[[], None] = _no
         except (CorruptObject, ObjectMissing):
             return None
 
-    walk = GraphWalk(load)
+    walk = GraphWalk(load, stream=stream_trees(store, tick))
     for oid in sorted(start):
         walk.from_commit(oid, "root")
     return walk.reached()
