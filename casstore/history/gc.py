@@ -15,7 +15,7 @@ from casstore.clock import parse_iso, utc_now
 from casstore.errors import CasstoreError
 from casstore.history.deltas import Planned, plan_deltas
 from casstore.history.inventory import stored_objects
-from casstore.history.reachability import reachable, roots
+from casstore.history.reachability import reachable, roots, unmap_big_buffers
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import Lease, StoredFileMissing
@@ -113,6 +113,7 @@ def gc(
     other PCM WAV written into the new pack is FLAC-compacted, each where that pays; ``repack`` (git's
     ``gc --aggressive``) rewrites the packs even when nothing else would.
     """
+    unmap_big_buffers()
     lease = store.backend.acquire("gc", GC_LEASE_SECONDS, _owner())
     with releasing(lease):
         return _collect(store, grace, dry_run, LeaseKeeper(lease, GC_LEASE_SECONDS, clock), compact, repack)
@@ -187,10 +188,11 @@ def _collect(
     if replace or (repack and report.packed):
         new_pack = None
         if report.packed:
-            if compact and not audio_available():
-                report.compaction_skipped = "soundfile (the audio extra) is not installed"
             present = _Present(keep, loose_age, packs)
             plan = plan_deltas(store, starts, present, keeper.tick) if compact else {}
+            # After planning: soundfile brings numpy (~9 MiB), not needed until the pack is written.
+            if compact and not audio_available():
+                report.compaction_skipped = "soundfile (the audio extra) is not installed"
             new_pack = _write_pack(store, to_pack(), keeper, (compact, plan), report)
             report.pack = f"{new_pack.name}.pack" if new_pack else None
         keeper.tick()  # just before deleting: a lost lease stops gc here
