@@ -9,7 +9,7 @@ import json
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from casstore.errors import CorruptObject, ObjectMissing
@@ -110,6 +110,7 @@ def test_splices_round_trip_trims_and_extensions(seed: int, header: bytes, keep:
     store = FakeStore()
     base = random.Random(seed).randbytes(4 * SPLICE_HEAD_LIMIT)
     content = _splice_case(base, header, int(len(base) * keep), tail)
+    assume(content != base)  # an object is never a delta of itself (its stored form would replace its base)
     base_id = store.put(base)
     oid = _sha(content)
     spool = io.BytesIO()
