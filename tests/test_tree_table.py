@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from casstore.errors import CorruptObject
 from casstore.model import tree_table
 from casstore.model.objects import Tree, TreeEntry
-from casstore.model.tree_table import _Feed, _scan, decode_table, read_tree_table
+from casstore.model.tree_scan import scan_tree
+from casstore.model.tree_table import decode_table, read_tree_table
 from casstore.storage.store import Store
 
 ids = st.text("0123456789abcdef", min_size=64, max_size=64)
@@ -51,7 +52,7 @@ def streamed(chunk: int) -> object:
 
     def decode(oid: str, raw: bytes) -> object:
         stream = io.BytesIO(raw)
-        table = _scan(oid, _Feed(b"", lambda _n: stream.read(chunk)))
+        table = scan_tree(iter(lambda: stream.read(chunk), b""))
         return table if table is not None else decode_table(oid, raw)
 
     return decode

@@ -12,9 +12,9 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from casstore.errors import CorruptObject, ObjectMissing
-from casstore.history.reachability import read_tree_scan
 from casstore.model.objects import Commit
 from casstore.model.tree_scan import TreeScan
+from casstore.model.tree_table import read_tree_table
 from casstore.storage.delta import MAX_DEPTH, PATCH_LIMIT, SPLICE_HEAD_LIMIT
 from casstore.storage.store import Store
 
@@ -93,7 +93,7 @@ class _Trees:
             if len(self.cache) >= 2:
                 self.cache.pop(next(iter(self.cache)))
             try:
-                self.cache[oid] = read_tree_scan(self.store, oid)
+                self.cache[oid] = read_tree_table(self.store, oid)
             except (CorruptObject, ObjectMissing):
                 self.cache[oid] = None
         return self.cache[oid]

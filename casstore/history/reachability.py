@@ -185,14 +185,6 @@ def stream_trees(store: Store, tick: Callable[[], None] = _nothing) -> Streamer:
     return stream
 
 
-def read_tree_scan(store: Store, oid: str) -> TreeScan:
-    """Read tree ``oid`` of ``store`` streamed; raise CorruptObject (damaged, not a tree) or ObjectMissing."""
-    found = None
-    with contextlib.suppress(CorruptObject):  # read whole again below: that names the problem
-        found = scan_tree(chunks_of(store.objects.reader(oid)))
-    return found or _decode_tree(oid, store.objects.read_bytes(oid))
-
-
 def unmap_big_buffers() -> None:
     """Have glibc map each buffer of 128 KiB or more, and unmap it when freed, for the rest of the process.
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import binascii
 import re
+import sys
 from array import array
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from casstore.errors import PathRuleError
@@ -53,7 +55,7 @@ class TreeScan:
     manifest: str | None
     paths: list[str]
     digests: bytes | bytearray  # DIGEST_BYTES an entry
-    sizes: array[int]
+    sizes: Sequence[int]  # an array of 8-byte ints; a list only where a non-canonical tree claims more
     roles: bytes | bytearray  # an index into ROLES an entry
     length: int  # bytes of the tree's encoding
 
@@ -72,6 +74,24 @@ class TreeScan:
         """Return the entry at ``at`` as a TreeEntry (made when asked for, not kept)."""
         return TreeEntry(self.paths[at], self.sha256(at), self.sizes[at], ROLES[self.roles[at]])
 
+    def role(self, at: int) -> str:
+        """Return the role of the entry at ``at``."""
+        return ROLES[self.roles[at]]
+
+    def index(self, path: str) -> int | None:
+        """Return the position of ``path``, or None when the tree does not hold it."""
+        at = bisect_left(self.paths, path)
+        return at if at < len(self.paths) and self.paths[at] == path else None
+
+    def entries(self) -> Iterator[TreeEntry]:
+        """Yield every entry in path order (each made when reached)."""
+        return (self.entry(at) for at in range(len(self.paths)))
+
+    def by_role(self, role: str) -> list[TreeEntry]:
+        """Return the entries with ``role``."""
+        wanted = ROLES.index(role)
+        return [self.entry(at) for at, code in enumerate(self.roles) if code == wanted]
+
     @classmethod
     def of(cls, tree: Tree, length: int) -> TreeScan:
         """Hold a decoded ``tree`` (``length`` bytes encoded) the same way."""
@@ -81,10 +101,17 @@ class TreeScan:
             tree.manifest,
             [e.path for e in entries],
             b"".join(bytes.fromhex(e.sha256) for e in entries),
-            array("q", (e.size for e in entries)),
+            _sizes([e.size for e in entries]),
             bytes(ROLES.index(e.role) for e in entries),
             length,
         )
+
+
+def _sizes(values: list[int]) -> Sequence[int]:
+    try:
+        return array("q", values)
+    except OverflowError:
+        return values  # Tree.decode reads any size json gives; an array holds up to 2**63 - 1
 
 
 def scan_tree(chunks: Iterable[bytes]) -> TreeScan | None:
@@ -132,7 +159,7 @@ def scan_tree(chunks: Iterable[bytes]) -> TreeScan | None:
             sizes.append(int(size))
         except (ValueError, UnicodeDecodeError, OverflowError):
             return None
-        paths.append(path)
+        paths.append(sys.intern(path))  # shared by every table of the same paths (recover, the viewer)
         digests += binascii.unhexlify(sha256)
         roles.append(codes[role])
         if role == _MANIFEST_ROLE:
