@@ -121,3 +121,14 @@ def test_a_table_of_many_files_holds_no_object_per_entry(tmp_path: Path, monkeyp
     assert own < 130 * n, own
     # Scanned as it is read: the tree's bytes are never held whole (read whole: 1.2x them more).
     assert peak < held + 0.5 * len(Tree("p", None, items).encode()), peak
+
+
+def test_only_a_table_read_to_share_its_paths_interns_them(tmp_path: Path) -> None:
+    """gc's and fsck's walks leave the intern table alone: CI caught their peak following its size."""
+    store = Store.init(tmp_path / "store")
+    path = "patterns/only-here-0c1e.json"
+    oid = store.objects.put_bytes(Tree("p", None, (TreeEntry(path, DIGEST, 1, "pattern"),)).encode()).oid
+    walked = read_tree_table(store, oid, share_paths=False)
+    assert sys.intern("".join(["patterns/only-here-", "0c1e.json"])) is not walked.paths[0]
+    shared = read_tree_table(store, oid)
+    assert sys.intern("".join(["patterns/only-here-", "0c1e.json"])) is shared.paths[0]

@@ -93,7 +93,7 @@ class _Trees:
             if len(self.cache) >= 2:
                 self.cache.pop(next(iter(self.cache)))
             try:
-                self.cache[oid] = read_tree_table(self.store, oid)
+                self.cache[oid] = read_tree_table(self.store, oid, share_paths=False)
             except (CorruptObject, ObjectMissing):
                 self.cache[oid] = None
         return self.cache[oid]

@@ -114,12 +114,16 @@ def _sizes(values: list[int]) -> Sequence[int]:
         return values  # Tree.decode reads any size json gives; an array holds up to 2**63 - 1
 
 
-def scan_tree(chunks: Iterable[bytes]) -> TreeScan | None:
+def scan_tree(chunks: Iterable[bytes], *, share_paths: bool = False) -> TreeScan | None:
     """Read a canonical tree from its content in ``chunks``; None when it is not canonical or breaks a rule.
 
     A tree that scans is read to the end of ``chunks`` (an object reader verifies its id
     there); on None the caller decodes the tree's bytes with ``Tree.decode``, which names
-    the problem. Errors raised by ``chunks`` pass through.
+    the problem. Errors raised by ``chunks`` pass through. ``share_paths`` interns the
+    paths, for a table held beside manifest records of the same paths (recover, the
+    viewer); a walk of many trees does not: each tree's paths would go in and out of the
+    interpreter's one intern table, whose clean-up copies of all of it were gc's and
+    delta planning's peak (a few MiB, however small the trees).
     """
     source = iter(chunks)
     buf, pos, length, ended = b"", 0, 0, False
@@ -159,7 +163,7 @@ def scan_tree(chunks: Iterable[bytes]) -> TreeScan | None:
             sizes.append(int(size))
         except (ValueError, UnicodeDecodeError, OverflowError):
             return None
-        paths.append(sys.intern(path))  # shared by every table of the same paths (recover, the viewer)
+        paths.append(sys.intern(path) if share_paths else path)
         digests += binascii.unhexlify(sha256)
         roles.append(codes[role])
         if role == _MANIFEST_ROLE:

@@ -40,12 +40,13 @@ def read_object(store: Store, oid: str) -> bytes:
     return buffer.getvalue()
 
 
-def read_tree_table(store: Store, oid: str) -> TreeTable:
+def read_tree_table(store: Store, oid: str, *, share_paths: bool = True) -> TreeTable:
     """Read and verify tree ``oid`` as a table (errors as :func:`read_tree`'s).
 
     A canonical tree is scanned as it is read, never held whole beside its table (17 MB at
     100,000 files, issue 17); any other shape is read again whole and judged as before.
+    Paths are interned unless ``share_paths`` is False (see :func:`scan_tree`).
     """
     with store.objects.reader(oid) as reader:
-        table = scan_tree(iter(lambda: reader.read(_READ_CHUNK), b""))
+        table = scan_tree(iter(lambda: reader.read(_READ_CHUNK), b""), share_paths=share_paths)
     return table if table is not None else decode_table(oid, read_object(store, oid))
