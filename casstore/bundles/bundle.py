@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
+from casstore.bundles.listing import DirectoryListing
 from casstore.errors import BundleError, PathRuleError
 from casstore.model.manifest import ProjectManifest, entry_file, entry_label, parse_manifest, parse_manifest_text
 from casstore.model.objects import Tree, TreeEntry
@@ -146,26 +146,24 @@ def verify_bundle(
     name = source.name
     # Everything per file is kept by position in path order, the tree's: no dict of digests,
     # roles or expected digests keyed by path (100,000 files, issue 17).
-    ordered = sorted(source.files.values(), key=attrgetter("path"))
-    paths = [item.path for item in ordered]
-    listed: list[Any] = [None] * len(ordered)  # the manifest's record of each listed file
+    paths, file_at, total = _by_position(source.files)
+    listed: list[Any] = [None] * len(paths)  # the manifest's record of each listed file
     for record in manifest.listed_records():
         listed[bisect_left(paths, entry_file(record)[0])] = record  # list_bundle: present and unique
-    total = sum(f.size for f in ordered)
     done = 0
     shas: list[str] = []
     sizes = array("q")
 
     def hash_at(index: int) -> tuple[str, int]:
         record = listed[index]
-        return hash_one(ordered[index], None if record is None else record.sha256)
+        return hash_one(file_at(index), None if record is None else record.sha256)
 
-    for index, (sha, size) in enumerate(parallel_map(hash_at, range(len(ordered)))):
+    for index, (sha, size) in enumerate(parallel_map(hash_at, range(len(paths)))):
         record = listed[index]
         # The manifest's str when they agree: the tree then holds one str per digest, not two.
         shas.append(record.sha256 if record is not None and record.sha256 == sha else sha)
         sizes.append(size)
-        done += ordered[index].size
+        done += size
         if progress:
             progress(done, total)
 
@@ -197,6 +195,14 @@ def verify_bundle(
     manifest_sha = shas[bisect_left(paths, MANIFEST_NAME)]
     tree = Tree(project_id or manifest.project.id, manifest_sha, entries)
     return ScannedBundle(source, manifest, manifest_sha, tree, warnings)
+
+
+def _by_position(files: Mapping[str, BundleFile]) -> tuple[list[str], Callable[[int], BundleFile], int]:
+    """Return the sorted paths of ``files``, the file at a position and their total size (no object a file kept)."""
+    if isinstance(files, DirectoryListing):
+        return files.paths, files.at, files.total_size()
+    paths = sorted(files)
+    return paths, lambda index: files[paths[index]], sum(item.size for item in files.values())
 
 
 def _role(path: str, record: Any) -> str:
