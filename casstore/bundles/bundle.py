@@ -5,39 +5,54 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
 from casstore.bundles.listing import DirectoryListing
+from casstore.bundles.tree_store import table_chunks, table_tree
 from casstore.errors import BundleError, PathRuleError
 from casstore.model.manifest import ProjectManifest, entry_file, entry_label, parse_manifest, parse_manifest_text
-from casstore.model.objects import Tree, TreeEntry
+from casstore.model.objects import ROLES, Tree
 from casstore.model.paths import MANIFEST_NAME, _collision, check_unique_paths, path_problem
-from casstore.storage.ids import hash_stream
+from casstore.model.tree_scan import DIGEST_BYTES, TreeScan
+from casstore.storage.ids import hash_chunks, hash_stream
 from casstore.storage.parallel import parallel_map
 
 ProgressFn = Callable[[int, int], None]
+_ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
 
 
 @dataclass
 class ScannedBundle:
-    """A bundle that passed every rule: its manifest, its tree and where each file comes from."""
+    """A bundle that passed every rule: its tree (held compactly), what the manifest counts, and its files.
+
+    The manifest's records are not kept: an import of 100,000 files let them go once checked
+    (~25 MiB, issue 17); ``counts`` and ``sampler_assets`` are what a summary says of them.
+    """
 
     source: BundleSource
-    manifest: ProjectManifest
     manifest_sha256: str
-    tree: Tree
+    table: TreeScan  # path order, the same as the source's
+    tree_id: str
+    counts: dict[str, int]  # patterns, mixer_snapshots, sampler_assets and unlisted files
+    sampler_assets: list[str]  # their names, in the manifest's order
     warnings: list[str] = field(default_factory=list)
 
-    def files(self) -> list[tuple[TreeEntry, BundleFile]]:
-        """Return each tree entry with the file it comes from."""
-        return list(self.iter_files())
+    @property
+    def tree(self) -> Tree:
+        """Return the tree with an entry object a file (made on each call: for small bundles)."""
+        return table_tree(self.table)
 
-    def iter_files(self) -> Iterator[tuple[TreeEntry, BundleFile]]:
-        """Yield each tree entry with the file it comes from (no list of pairs: 100,000 files, issue 17)."""
+    @property
+    def total_size(self) -> int:
+        """Return the bundle's size in bytes."""
+        return sum(self.table.sizes)
+
+    def file_at(self, at: int) -> BundleFile:
+        """Return the file of the tree's entry at ``at``."""
         files = self.source.files
-        return ((entry, files[entry.path]) for entry in self.tree.entries)
+        return files.at(at) if isinstance(files, DirectoryListing) else files[self.table.paths[at]]
 
 
 HashFn = Callable[[BundleFile, str | None], tuple[str, int]]
@@ -151,7 +166,7 @@ def verify_bundle(
     for record in manifest.listed_records():
         listed[bisect_left(paths, entry_file(record)[0])] = record  # list_bundle: present and unique
     done = 0
-    shas: list[str] = []
+    digests = bytearray(len(paths) * DIGEST_BYTES)
     sizes = array("q")
 
     def hash_at(index: int) -> tuple[str, int]:
@@ -159,9 +174,7 @@ def verify_bundle(
         return hash_one(file_at(index), None if record is None else record.sha256)
 
     for index, (sha, size) in enumerate(parallel_map(hash_at, range(len(paths)))):
-        record = listed[index]
-        # The manifest's str when they agree: the tree then holds one str per digest, not two.
-        shas.append(record.sha256 if record is not None and record.sha256 == sha else sha)
+        digests[index * DIGEST_BYTES : (index + 1) * DIGEST_BYTES] = bytes.fromhex(sha)
         sizes.append(size)
         done += size
         if progress:
@@ -170,8 +183,11 @@ def verify_bundle(
     def at(record: Any) -> int:
         return bisect_left(paths, entry_file(record)[0])
 
+    def sha_at(index: int) -> str:
+        return digests[index * DIGEST_BYTES : (index + 1) * DIGEST_BYTES].hex()
+
     for record in manifest.listed_records():
-        actual = shas[at(record)]
+        actual = sha_at(at(record))
         if actual != record.sha256:
             raise BundleError(
                 f"{name}/{MANIFEST_NAME}: {entry_label(record)}: SHA-256 mismatch for {entry_file(record)[0]!r}: "
@@ -189,12 +205,21 @@ def verify_bundle(
         warnings.append(
             f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}"
         )
-    entries = tuple(
-        TreeEntry(path, shas[index], sizes[index], _role(path, listed[index])) for index, path in enumerate(paths)
-    )
-    manifest_sha = shas[bisect_left(paths, MANIFEST_NAME)]
-    tree = Tree(project_id or manifest.project.id, manifest_sha, entries)
-    return ScannedBundle(source, manifest, manifest_sha, tree, warnings)
+    roles = bytes(_ROLE_CODES[_role(path, listed[index])] for index, path in enumerate(paths))
+    # An idle worker thread keeps the last call it ran, ``hash_at`` and through it this list:
+    # emptied, it no longer holds every manifest record past the check (~25 MiB at 100,000 files).
+    listed.clear()
+    manifest_sha = sha_at(bisect_left(paths, MANIFEST_NAME))
+    table = TreeScan(project_id or manifest.project.id, manifest_sha, paths, digests, sizes, roles, 0)
+    tree_id, length = hash_chunks(table_chunks(table))
+    counts = {
+        "patterns": len(manifest.patterns),
+        "mixer_snapshots": len(manifest.mixer_snapshots),
+        "sampler_assets": len(manifest.sampler_assets),
+        "files": len(unlisted),
+    }
+    assets = [asset.asset_name for asset in manifest.sampler_assets]
+    return ScannedBundle(source, manifest_sha, replace(table, length=length), tree_id, counts, assets, warnings)
 
 
 def _by_position(files: Mapping[str, BundleFile]) -> tuple[list[str], Callable[[int], BundleFile], int]:
