@@ -6,13 +6,21 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
 from casstore.bundles.listing import DirectoryListing
 from casstore.bundles.tree_store import table_chunks, table_tree
 from casstore.errors import BundleError, PathRuleError
-from casstore.model.manifest import ProjectManifest, entry_file, entry_label, parse_manifest, parse_manifest_text
+from casstore.model.manifest import (
+    ProjectManifest,
+    entry_file,
+    entry_label,
+    parse_manifest,
+    parse_manifest_chunks,
+    parse_manifest_text,
+)
 from casstore.model.objects import ROLES, Tree
 from casstore.model.paths import MANIFEST_NAME, _collision, check_unique_paths, path_problem
 from casstore.model.tree_scan import DIGEST_BYTES, TreeScan
@@ -21,6 +29,7 @@ from casstore.storage.parallel import parallel_map
 
 ProgressFn = Callable[[int, int], None]
 _ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
+MANIFEST_CHUNK = 1 << 20  # bytes of the manifest read at a time
 
 
 @dataclass
@@ -110,7 +119,12 @@ def list_bundle(source: BundleSource) -> ListedBundle:
 
 
 def _read_manifest(manifest_file: BundleFile, where: str) -> ProjectManifest:
-    """Read and validate the manifest; its bytes are freed once decoded, before it is parsed (issue 17)."""
+    """Read and validate the manifest, streamed: neither its bytes nor its text held whole (issue 17)."""
+    with manifest_file.open() as stream:
+        manifest = parse_manifest_chunks(iter(partial(stream.read, MANIFEST_CHUNK), b""), where)
+    if manifest is not None:
+        return manifest
+    # Not one the streamed parse takes: the usual parse decides, and names any problem.
     with manifest_file.open() as stream:
         try:
             text = stream.read().decode("utf-8")
