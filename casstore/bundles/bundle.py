@@ -6,10 +6,9 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
+from casstore.bundles.expected import ROLE_CODES, Expectations, listed_at, read_manifest
 from casstore.bundles.listing import DirectoryListing
 from casstore.bundles.tree_store import table_chunks, table_tree
 from casstore.errors import BundleError, PathRuleError
@@ -17,19 +16,14 @@ from casstore.model.manifest import (
     ProjectManifest,
     entry_file,
     entry_label,
-    parse_manifest,
-    parse_manifest_chunks,
-    parse_manifest_text,
 )
-from casstore.model.objects import ROLES, Tree
+from casstore.model.objects import Tree
 from casstore.model.paths import MANIFEST_NAME, _collision, check_unique_paths, path_problem
 from casstore.model.tree_scan import DIGEST_BYTES, TreeScan
 from casstore.storage.ids import hash_chunks, hash_stream
 from casstore.storage.parallel import parallel_map
 
 ProgressFn = Callable[[int, int], None]
-_ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
-MANIFEST_CHUNK = 1 << 20  # bytes of the manifest read at a time
 
 
 @dataclass
@@ -87,6 +81,10 @@ class ListedBundle:
         """Yield the SHA-256 the manifest records for each listed file."""
         return (record.sha256 for record in self.manifest.listed_records())
 
+    def expectations(self) -> Expectations:
+        """Return what the manifest says of each file, by position (an import then lets the records go)."""
+        return Expectations.of(self.source, self.manifest)
+
 
 def hash_file(item: BundleFile, expected: str | None = None) -> tuple[str, int]:
     """Hash one bundle file in bounded memory (``expected`` is unused: the caller compares)."""
@@ -100,7 +98,7 @@ def list_bundle(source: BundleSource) -> ListedBundle:
     manifest_file = source.files.get(MANIFEST_NAME)
     if manifest_file is None:
         raise BundleError(f"{name}: no {MANIFEST_NAME} at the top of the bundle{source.missing_manifest_hint}")
-    manifest = _read_manifest(manifest_file, f"{name}/{MANIFEST_NAME}")
+    manifest = read_manifest(manifest_file, f"{name}/{MANIFEST_NAME}")
     records = manifest.listed_records
     # Messages name an entry by its label; made only for the entry a message is about (issue 17).
     for record in records():
@@ -116,24 +114,6 @@ def list_bundle(source: BundleSource) -> ListedBundle:
             label = entry_label(record)
             raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
     return ListedBundle(source, manifest)
-
-
-def _read_manifest(manifest_file: BundleFile, where: str) -> ProjectManifest:
-    """Read and validate the manifest, streamed: neither its bytes nor its text held whole (issue 17)."""
-    with manifest_file.open() as stream:
-        manifest = parse_manifest_chunks(iter(partial(stream.read, MANIFEST_CHUNK), b""), where)
-    if manifest is not None:
-        return manifest
-    # Not one the streamed parse takes: the usual parse decides, and names any problem.
-    with manifest_file.open() as stream:
-        try:
-            text = stream.read().decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        with manifest_file.open() as stream:
-            return parse_manifest(stream.read(), where)  # which says why it is not UTF-8
-    return parse_manifest_text(text, where)
 
 
 def _check_listed_unique(manifest: ProjectManifest, where: str) -> None:
@@ -161,7 +141,7 @@ def _check_listed_unique(manifest: ProjectManifest, where: str) -> None:
 
 
 def verify_bundle(
-    bundle: ListedBundle,
+    bundle: ListedBundle | Expectations,
     project_id: str | None = None,
     progress: ProgressFn | None = None,
     hash_one: HashFn = hash_file,
@@ -169,23 +149,20 @@ def verify_bundle(
     """Hash every file (with ``hash_one``, in parallel), compare with the manifest, and build the tree.
 
     An import passes a ``hash_one`` that also stages new content, so each file is
-    read once; whatever it staged is discarded when a digest does not match.
+    read once; whatever it staged is discarded when a digest does not match. It passes
+    the manifest's :class:`Expectations`, not its records (issue 17).
     """
-    source, manifest = bundle.source, bundle.manifest
-    name = source.name
+    expected = bundle if isinstance(bundle, Expectations) else bundle.expectations()
+    source = expected.source
     # Everything per file is kept by position in path order, the tree's: no dict of digests,
     # roles or expected digests keyed by path (100,000 files, issue 17).
     paths, file_at, total = _by_position(source.files)
-    listed: list[Any] = [None] * len(paths)  # the manifest's record of each listed file
-    for record in manifest.listed_records():
-        listed[bisect_left(paths, entry_file(record)[0])] = record  # list_bundle: present and unique
     done = 0
     digests = bytearray(len(paths) * DIGEST_BYTES)
     sizes = array("q")
 
     def hash_at(index: int) -> tuple[str, int]:
-        record = listed[index]
-        return hash_one(file_at(index), None if record is None else record.sha256)
+        return hash_one(file_at(index), expected.sha256(index))
 
     for index, (sha, size) in enumerate(parallel_map(hash_at, range(len(paths)))):
         digests[index * DIGEST_BYTES : (index + 1) * DIGEST_BYTES] = bytes.fromhex(sha)
@@ -193,47 +170,46 @@ def verify_bundle(
         done += size
         if progress:
             progress(done, total)
-
-    def at(record: Any) -> int:
-        return bisect_left(paths, entry_file(record)[0])
-
-    def sha_at(index: int) -> str:
-        return digests[index * DIGEST_BYTES : (index + 1) * DIGEST_BYTES].hex()
-
-    for record in manifest.listed_records():
-        actual = sha_at(at(record))
-        if actual != record.sha256:
-            raise BundleError(
-                f"{name}/{MANIFEST_NAME}: {entry_label(record)}: SHA-256 mismatch for {entry_file(record)[0]!r}: "
-                f"manifest says {record.sha256}, file has {actual}"
-            )
+    listed = range(len(paths))
+    if any(expected.is_listed(at) and _digest(digests, at) != _digest(expected.digests, at) for at in listed):
+        _refuse_mismatch(expected, digests)
     warnings = list(source.warnings)
-    # An empty pattern or sample is legal but almost always a failed save or copy: say which.
-    warnings += [
-        f"{entry_label(record)}: {entry_file(record)[0]!r} is an empty file (0 bytes)"
-        for record in manifest.listed_records()
-        if not sizes[at(record)]
-    ]
-    unlisted = [path for path, record in zip(paths, listed, strict=True) if record is None and path != MANIFEST_NAME]
+    if any(expected.is_listed(at) and not sizes[at] for at in listed):
+        # An empty pattern or sample is legal but almost always a failed save or copy: say which.
+        warnings += [
+            f"{entry_label(record)}: {entry_file(record)[0]!r} is an empty file (0 bytes)"
+            for at, record in listed_at(paths, expected.manifest())
+            if at < len(paths) and not sizes[at]
+        ]
+    unlisted = [path for at, path in enumerate(paths) if expected.roles[at] == ROLE_CODES["file"]]
     if unlisted:
         warnings.append(
             f"{len(unlisted)} file(s) not listed in the manifest, kept as plain files: {', '.join(unlisted)}"
         )
-    roles = bytes(_ROLE_CODES[_role(path, listed[index])] for index, path in enumerate(paths))
-    # An idle worker thread keeps the last call it ran, ``hash_at`` and through it this list:
-    # emptied, it no longer holds every manifest record past the check (~25 MiB at 100,000 files).
-    listed.clear()
-    manifest_sha = sha_at(bisect_left(paths, MANIFEST_NAME))
-    table = TreeScan(project_id or manifest.project.id, manifest_sha, paths, digests, sizes, roles, 0)
+    manifest_sha = _digest(digests, bisect_left(paths, MANIFEST_NAME)).hex()
+    table = TreeScan(project_id or expected.project_id, manifest_sha, paths, digests, sizes, expected.roles, 0)
     tree_id, length = hash_chunks(table_chunks(table))
-    counts = {
-        "patterns": len(manifest.patterns),
-        "mixer_snapshots": len(manifest.mixer_snapshots),
-        "sampler_assets": len(manifest.sampler_assets),
-        "files": len(unlisted),
-    }
-    assets = [asset.asset_name for asset in manifest.sampler_assets]
-    return ScannedBundle(source, manifest_sha, replace(table, length=length), tree_id, counts, assets, warnings)
+    counts = {**expected.counts, "files": len(unlisted)}
+    return ScannedBundle(
+        source, manifest_sha, replace(table, length=length), tree_id, counts, expected.sampler_assets, warnings
+    )
+
+
+def _digest(digests: bytes | bytearray, at: int) -> bytes:
+    return bytes(digests[at * DIGEST_BYTES : (at + 1) * DIGEST_BYTES])
+
+
+def _refuse_mismatch(expected: Expectations, digests: bytearray) -> None:
+    """Raise for the first listed file, in the manifest's order, whose digest is not the manifest's."""
+    name = expected.source.name
+    for at, record in listed_at(expected.paths, expected.manifest()):
+        actual = _digest(digests, at).hex() if at < len(expected.paths) else None
+        if actual is not None and actual != record.sha256:
+            raise BundleError(
+                f"{name}/{MANIFEST_NAME}: {entry_label(record)}: SHA-256 mismatch for {entry_file(record)[0]!r}: "
+                f"manifest says {record.sha256}, file has {actual}"
+            )
+    raise BundleError(f"{name}/{MANIFEST_NAME}: changed while it was being imported")
 
 
 def _by_position(files: Mapping[str, BundleFile]) -> tuple[list[str], Callable[[int], BundleFile], int]:
@@ -242,13 +218,6 @@ def _by_position(files: Mapping[str, BundleFile]) -> tuple[list[str], Callable[[
         return files.paths, files.at, files.total_size()
     paths = sorted(files)
     return paths, lambda index: files[paths[index]], sum(item.size for item in files.values())
-
-
-def _role(path: str, record: Any) -> str:
-    """Return the tree role of the file at ``path`` the manifest lists as ``record`` (None: unlisted)."""
-    if record is not None:
-        return entry_file(record)[2]
-    return "manifest" if path == MANIFEST_NAME else "file"
 
 
 def scan_bundle(
