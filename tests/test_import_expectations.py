@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from casstore import import_bundle
-from casstore.errors import BundleError
+from casstore.errors import BundleError, CasstoreError
 from casstore.storage.store import Store
 
 
@@ -39,3 +41,38 @@ def test_an_empty_listed_file_is_named_by_its_entry(bundle: Path, tmp_path: Path
     result = import_bundle(Store.init(tmp_path / "store"), bundle)
     assert "patterns['intro']: 'patterns/intro.json' is an empty file (0 bytes)" in result.warnings
     assert result.counts == {"patterns": 3, "mixer_snapshots": 2, "sampler_assets": 4, "files": 1}
+
+
+def _edit(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    path = bundle / "project_manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest, indent=2))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        # Two entries, one file: the walk's paths are unique, the listed ones are not.
+        (
+            lambda m: m["mixer_snapshots"].append(m["mixer_snapshots"][0] | {"name": "again"}),
+            ["mixer_snapshots['again']", "'mixer/verse_snapshot.json' is listed twice"],
+        ),
+        (
+            lambda m: m["patterns"][0].update(path="project_manifest.json"),
+            ["patterns['verse']", "'project_manifest.json' is listed twice"],
+        ),
+        (
+            lambda m: m["patterns"][0].update(path="patterns/VERSE.json"),
+            ["patterns['verse']", "listed file 'patterns/VERSE.json' is missing"],
+        ),
+    ],
+)
+def test_listed_paths_a_directory_does_not_hold_once_each_are_refused_as_before(
+    bundle: Path, tmp_path: Path, change: Callable[[dict[str, Any]], object], words: list[str]
+) -> None:
+    """A manifest listing only distinct files of the directory skips the collision checks; any other is checked."""
+    _edit(bundle, change)
+    with pytest.raises(CasstoreError) as raised:
+        import_bundle(Store.init(tmp_path / "store"), bundle)
+    assert all(word in str(raised.value) for word in words), str(raised.value)

@@ -106,6 +106,8 @@ def list_bundle(source: BundleSource) -> ListedBundle:
         problem = path_problem(path)
         if problem:
             raise PathRuleError(f"{name}/{MANIFEST_NAME}: {entry_label(record)}: path {path!r} {problem}")
+    if _within_listing(source, manifest):
+        return ListedBundle(source, manifest)  # unique and present: the walk refused any two paths that collide
     _check_listed_unique(manifest, f"{name}/{MANIFEST_NAME}")
     source.keep_listed(entry_file(record)[0] for record in records())
     for record in records():
@@ -114,6 +116,26 @@ def list_bundle(source: BundleSource) -> ListedBundle:
             label = entry_label(record)
             raise BundleError(f"{name}/{MANIFEST_NAME}: {label}: listed file {path!r} is missing from the bundle")
     return ListedBundle(source, manifest)
+
+
+def _within_listing(source: BundleSource, manifest: ProjectManifest) -> bool:
+    """Tell whether the manifest lists distinct files of a directory's listing, none of them itself.
+
+    Then no two listed paths collide (the walk refused any two of its paths that would) and
+    none is missing, and the checks that would say so, with their sets and dicts of every
+    path (~10 MiB at 100,000 files, issue 17), have nothing to find. Anything else is left to them.
+    """
+    files = source.files
+    if not isinstance(files, DirectoryListing) or source.junk:
+        return False
+    seen = bytearray(len(files))
+    seen[files.index(MANIFEST_NAME)] = 1  # list_bundle found it
+    for record in manifest.listed_records():
+        at = files.index(entry_file(record)[0])
+        if at < 0 or seen[at]:
+            return False
+        seen[at] = 1
+    return True
 
 
 def _check_listed_unique(manifest: ProjectManifest, where: str) -> None:
