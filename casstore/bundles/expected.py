@@ -27,7 +27,7 @@ from casstore.model.objects import ROLES
 from casstore.model.paths import MANIFEST_NAME
 from casstore.model.tree_scan import DIGEST_BYTES
 
-MANIFEST_CHUNK = 1 << 20  # bytes of the manifest read at a time
+MANIFEST_CHUNK = 1 << 16  # bytes of the manifest read at a time: the text held is about twice this
 ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
 _UNLISTED = frozenset({ROLE_CODES["file"], ROLE_CODES["manifest"]})
 
