@@ -99,9 +99,9 @@ def _costs(tmp_path: Path, files: int) -> dict[str, int]:
         _age(work)
         return _peak(lambda: import_bundle(store, work, "p0"))
 
-    # The lower of two: each file is read in its own worker thread, and how many 1 MiB read
-    # buffers are alive at the peak is up to thread timing (~0.5 MiB between two runs, ~170
-    # bytes a file here), not to the bundle's size.
+    # The lower of two: files are hashed in worker threads, and which read buffers are alive at
+    # the peak is up to thread timing, not to the bundle's size (1 MiB buffers made it move by
+    # ~170 bytes a file, and once in the suite by 450, before hash_file read in smaller pieces).
     costs = {"import small change": min(import_change(1), import_change(2))}
     head = store.refs.read(ref_name("p0", "heads", "main"))
     assert head is not None

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from casstore.errors import ManifestError
-from casstore.model.manifest import parse_manifest, parse_manifest_chunks, parse_manifest_text
+from casstore.model.manifest import parse_manifest, parse_manifest_text
+from casstore.model.manifest_chunks import parse_manifest_chunks
 
 SHA = "a" * 64
 

@@ -16,13 +16,8 @@ from typing import Any
 
 from casstore.bundles.bundle_source import BundleFile, BundleSource
 from casstore.bundles.listing import DirectoryListing
-from casstore.model.manifest import (
-    ProjectManifest,
-    entry_file,
-    parse_manifest,
-    parse_manifest_chunks,
-    parse_manifest_text,
-)
+from casstore.model.manifest import ProjectManifest, entry_file, parse_manifest, parse_manifest_text
+from casstore.model.manifest_chunks import parse_manifest_chunks
 from casstore.model.objects import ROLES
 from casstore.model.paths import MANIFEST_NAME
 from casstore.model.tree_scan import DIGEST_BYTES
