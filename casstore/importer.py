@@ -207,6 +207,8 @@ def _refresh_cache(store: Store, location: Path, scanned: ScannedBundle, trust: 
     listing, table = scanned.source.files, scanned.table
     if not isinstance(listing, DirectoryListing) or not len(table):
         return  # a zip's files have no stat to remember
+    if listing.paths is not table.paths and listing.paths != table.paths:
+        return  # never pair a file's stat with another file's digest (verify keeps the listing's order)
     # The listing and the tree hold the same paths in the same order: a record is the tree's
     # digest and size and the listing's stat, position by position.
     # RECORD is the digest, then the stat's four fields: the size the hash read, then the rest.

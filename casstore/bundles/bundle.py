@@ -213,7 +213,7 @@ def verify_bundle(
         warnings += [
             f"{entry_label(record)}: {entry_file(record)[0]!r} is an empty file (0 bytes)"
             for at, record in listed_at(paths, expected.manifest())
-            if at < len(paths) and not sizes[at]
+            if not sizes[at]
         ]
     unlisted = [path for at, path in enumerate(paths) if expected.roles[at] == ROLE_CODES["file"]]
     if unlisted:
@@ -237,8 +237,8 @@ def _refuse_mismatch(expected: Expectations, digests: bytearray) -> None:
     """Raise for the first listed file, in the manifest's order, whose digest is not the manifest's."""
     name = expected.source.name
     for at, record in listed_at(expected.paths, expected.manifest()):
-        actual = _digest(digests, at).hex() if at < len(expected.paths) else None
-        if actual is not None and actual != record.sha256:
+        actual = _digest(digests, at).hex()
+        if actual != record.sha256:
             raise BundleError(
                 f"{name}/{MANIFEST_NAME}: {entry_label(record)}: SHA-256 mismatch for {entry_file(record)[0]!r}: "
                 f"manifest says {record.sha256}, file has {actual}"

@@ -107,6 +107,12 @@ class Expectations:
 
 
 def listed_at(paths: list[str], manifest: ProjectManifest) -> Iterator[tuple[int, Any]]:
-    """Yield the position in ``paths`` of each file ``manifest`` lists, with its record, in the manifest's order."""
+    """Yield the position in ``paths`` of each file ``manifest`` lists, with its record, in the manifest's order.
+
+    A path that ``paths`` lacks (the manifest read again has changed since) is passed over.
+    """
     for record in manifest.listed_records():
-        yield bisect_left(paths, entry_file(record)[0]), record
+        path = entry_file(record)[0]
+        at = bisect_left(paths, path)
+        if at < len(paths) and paths[at] == path:
+            yield at, record
