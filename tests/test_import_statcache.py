@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from casstore.bundles import bundle_source
+from casstore.bundles import listing
 from casstore.bundles.stat_table import CachedFile, StatTable
 from casstore.importer import import_bundle
 from casstore.storage.store import Store
@@ -164,8 +164,8 @@ def test_bytes_read_counts_only_what_changed(tmp_path: Path, bundle: Path, monke
         def __exit__(self, *exc: object) -> None:
             self._stream.close()
 
-    real_open = bundle_source.open_binary
-    monkeypatch.setattr(bundle_source, "open_binary", lambda path: Counting(real_open(path)))
+    real_open = listing.open_binary
+    monkeypatch.setattr(listing, "open_binary", lambda path: Counting(real_open(path)))
     store = Store.init(tmp_path / "store")
     _age(bundle)
     import_bundle(store, bundle)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from casstore.bundles.tree_store import table_chunks, table_tree
 from casstore.errors import CorruptObject
 from casstore.model.objects import Tree, TreeEntry, _decode_canonical_tree, tree_chunks
+from casstore.model.tree_scan import TreeScan
 from casstore.storage import canonical
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
@@ -64,3 +66,15 @@ def test_a_tree_read_from_its_bytes_is_the_tree_json_reads(
             assert decoded.encode() == raw
         else:
             assert decoded == "CorruptObject"
+
+
+@given(text, st.lists(valid_entries, max_size=8, unique_by=lambda e: e.path), st.integers(min_value=1, max_value=200))
+@example('q"\\\u2028é', [TreeEntry('a "quoted"/b\u00e9.json', "0" * 64, 2**63 - 1, "pattern")], 50)
+def test_an_imports_compact_tree_encodes_as_the_tree_does(project: str, items: list[TreeEntry], chunk: int) -> None:
+    """What an import hashes and stores from its compact table is the tree's canonical encoding, byte for byte."""
+    items = sorted(items, key=lambda e: e.path)
+    manifest = next((e.sha256 for e in items if e.role == "manifest"), None)
+    tree = Tree(project, manifest, tuple(items))
+    table = TreeScan.of(tree, len(tree.encode()))
+    assert b"".join(table_chunks(table, chunk_size=chunk)) == tree.encode()
+    assert table_tree(table) == tree

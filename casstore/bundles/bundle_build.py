@@ -164,21 +164,15 @@ def build_bundle(
         fsync_dirs({staging, *(path.parent for path in staging.rglob("*") if path.is_file())})
         with opened(staging) as source:
             scanned = scan_bundle(source)
-    parsed = scanned.manifest
     summary = {
-        "project": scanned.tree.project_id,
+        "project": scanned.table.project_id,
         "branch": None,
         "commit": None,
-        "tree": scanned.tree.id,
+        "tree": scanned.tree_id,
         "manifest_sha256": scanned.manifest_sha256,
-        "sampler_assets": [a.asset_name for a in parsed.sampler_assets],
-        "counts": {
-            "patterns": len(parsed.patterns),
-            "mixer_snapshots": len(parsed.mixer_snapshots),
-            "sampler_assets": len(parsed.sampler_assets),
-            "files": len(scanned.tree.by_role("file")),
-        },
-        "bytes": {"total": scanned.tree.total_size, "new": scanned.tree.total_size},
+        "sampler_assets": scanned.sampler_assets,
+        "counts": scanned.counts,
+        "bytes": {"total": scanned.total_size, "new": scanned.total_size},
         "warnings": [w for w in scanned.warnings if "project.json" not in w],
         "destination": str(dest),
     }

@@ -3,60 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import stat
-import struct
-import sys
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from casstore.bundles.listing import DirectoryFile, DirectoryListing, FileStat, open_binary, walk_directory
 from casstore.bundles.zip_limits import ZIP_DAMAGE, CountedRead, open_zip
 from casstore.errors import BundleError, PathRuleError
-from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique, check_unique_paths
-from casstore.storage.atomic import is_temp_beside
+from casstore.model.paths import MANIFEST_NAME, RESERVED_TOP, check_path, check_unique
 
-_STAT = struct.Struct("<QqQq")  # size, mtime_ns, inode, ctime_ns: the stat cache's record layout after the digest
-
-
-class FileStat(bytes):
-    """The four stat fields the stat cache compares, packed in 32 bytes (a stat_result: ~600 bytes, four ints ~200).
-
-    The bytes themselves, not an object holding them: one object a file rather than two (issue 17).
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, st: os.stat_result) -> FileStat:
-        """Pack ``st``'s size, mtime, inode and ctime."""
-        return super().__new__(cls, _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
-
-    @property
-    def packed(self) -> bytes:
-        """Return the packed fields: the stat cache's record layout after the digest."""
-        return self
-
-    @property
-    def st_size(self) -> int:
-        """Return the size in bytes."""
-        return int(_STAT.unpack(self)[0])
-
-    @property
-    def st_mtime_ns(self) -> int:
-        """Return the modification time in nanoseconds."""
-        return int(_STAT.unpack(self)[1])
-
-    @property
-    def st_ino(self) -> int:
-        """Return the inode number."""
-        return int(_STAT.unpack(self)[2])
-
-    @property
-    def st_ctime_ns(self) -> int:
-        """Return the status change time in nanoseconds."""
-        return int(_STAT.unpack(self)[3])
+# Where callers have long imported them from.
+__all__ = ["BundleFile", "BundleSource", "DirectoryFile", "FileStat", "SourceFile", "open_binary", "walk_directory"]
 
 
 # Slotted records: a 100,000-file bundle holds one of each per file (issue 17: <= 100 MiB).
@@ -73,6 +33,7 @@ class SourceFile:
 class BundleSource:
     """A bundle's files by path; ``name`` is what error messages call the bundle.
 
+    A directory's ``files`` are a :class:`DirectoryListing` (sorted, by position too), a zip's a dict.
     ``junk`` holds the macOS / Windows system files (``.DS_Store``, ``__MACOSX/``…) left
     out of ``files``; ``missing_manifest_hint`` says where a manifest was found instead.
     """
@@ -80,7 +41,7 @@ class BundleSource:
     def __init__(
         self,
         name: str,
-        files: dict[str, BundleFile],
+        files: Mapping[str, BundleFile],
         warnings: list[str],
         junk: dict[str, BundleFile] | None = None,
         missing_manifest_hint: str = "",
@@ -94,9 +55,13 @@ class BundleSource:
 
     def keep_listed(self, paths: Iterable[str]) -> None:
         """Take back any left-out system file that the manifest lists, then warn about the rest."""
-        for path in paths:
-            if path in self.junk:
-                self.files[path] = self.junk.pop(path)
+        if not self.junk:
+            return
+        taken = {path: self.junk.pop(path) for path in paths if path in self.junk}
+        if taken and isinstance(self.files, DirectoryListing):
+            self.files = self.files.plus(item for item in taken.values() if isinstance(item, DirectoryFile))
+        elif taken:
+            self.files = {**self.files, **taken}
         if self.junk:
             self.warnings.append(junk_warning(list(self.junk)))
             self.junk = {}
@@ -146,98 +111,22 @@ def open_source(location: Path) -> BundleSource:
     raise BundleError(f"{location}: no such bundle directory or zip")
 
 
-def open_binary(path: Path | str) -> BinaryIO:
-    """Open ``path`` for reading bytes (the opener a directory's files are read with)."""
-    return open(path, "rb")
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryFile:
-    """A regular file found under a directory: bundle path, the directory (one str shared by all) and its stat."""
-
-    path: str
-    root: str
-    stat: FileStat
-
-    @property
-    def size(self) -> int:
-        """Return the file's size when it was listed."""
-        return self.stat.st_size
-
-    @property
-    def full(self) -> str:
-        """Return the file's real path (made on use: a Path or str per file costs 100-400 bytes)."""
-        return os.path.join(self.root, self.path)
-
-    def open(self) -> BinaryIO:
-        """Open the file for reading bytes."""
-        return open_binary(self.full)
-
-
 BundleFile = SourceFile | DirectoryFile
 """A bundle's file, as a directory or a zip lists it: ``path``, ``size``, ``stat`` (a directory's) and ``open()``."""
 
 
-def walk_directory(root: Path, warnings: list[str] | None = None) -> list[DirectoryFile]:
-    """List a bundle or working directory's files, enforcing the path and symlink rules."""
-    root = root.absolute()
-    real_root = root.resolve()
-    top = str(root)
-    found: list[DirectoryFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        rel_dir = here.relative_to(root)
-        rel_prefix = "" if rel_dir == Path(".") else rel_dir.as_posix() + "/"
-        if rel_dir == Path("."):
-            dirnames[:] = [d for d in dirnames if d not in RESERVED_TOP]
-            filenames = [f for f in filenames if f not in RESERVED_TOP]
-        dirnames.sort()
-        for name in list(dirnames):
-            link = here / name
-            if link.is_symlink():
-                rel = (rel_dir / name).as_posix()
-                _check_link(link, real_root, root.name, rel)
-                raise PathRuleError(f"{root.name}: {rel}: symlinked directories are not allowed in a bundle")
-        dirnames[:] = [d for d in dirnames if not is_temp_beside(d)]
-        for name in sorted(filenames):
-            if is_temp_beside(name):
-                continue  # casstore's own unfinished write (a checkout or export in progress, or killed)
-            full = os.path.join(dirpath, name)
-            rel = rel_prefix + name
-            where = f"{root.name}: {rel}"
-            check_path(rel, where)
-            if os.path.islink(full):
-                _check_link(Path(full), real_root, root.name, rel)
-                if warnings is not None:
-                    warnings.append(f"{rel} is a symlink inside the bundle; its target's content is stored")
-            info = os.stat(full)
-            if not stat.S_ISREG(info.st_mode):
-                raise PathRuleError(f"{where}: not a regular file")
-            found.append(DirectoryFile(sys.intern(rel), top, FileStat(info)))
-    check_unique_paths((item.path for item in found), lambda path: f"{root.name}: {path}")
-    return found
-
-
 def _directory_source(root: Path) -> BundleSource:
     warnings: list[str] = []
-    files: dict[str, BundleFile] = {}
-    junk: dict[str, BundleFile] = {}
-    for item in walk_directory(root, warnings):
-        # The listing's record is the source file: a SourceFile and a bound opener per file
-        # were ~150 bytes a file more (issue 17).
-        (junk if is_junk(item.path) else files)[item.path] = item
+    files = walk_directory(root, warnings)
+    junk: dict[str, BundleFile] = {path: files.at(at) for at, path in enumerate(files.paths) if is_junk(path)}
+    if junk:
+        files = files.without(junk)
     hint = ""
     if MANIFEST_NAME not in files:
         inner = sorted({p.split("/", 1)[0] for p in files if p.endswith(f"/{MANIFEST_NAME}") and p.count("/") == 1})
         if len(inner) == 1:
             hint = f" (there is one in {inner[0] + '/'!r}: import that folder)"
     return BundleSource(root.absolute().name, files, warnings, junk, hint)
-
-
-def _check_link(link: Path, real_root: Path, bundle: str, rel: str) -> None:
-    target = link.resolve()
-    if target != real_root and real_root not in target.parents:
-        raise PathRuleError(f"{bundle}: {rel}: symlink points outside the bundle (to {os.readlink(link)!r})")
 
 
 def _zip_source(archive_path: Path) -> BundleSource:

@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from casstore.bundles.bundle_source import open_binary, walk_directory
+from casstore.bundles.listing import open_binary, walk_directory
 from casstore.bundles.stat_table import RECORD, StatTable, as_table, pack_into
 from casstore.bundles.stat_table import CachedFile as CachedFile  # where callers have long imported it
 from casstore.model.manifest_view import read_manifest_lenient
@@ -96,30 +95,28 @@ def hash_directory(
     root: Path, cache: Mapping[str, CachedFile] | None = None, cached_at_ns: int = 0, verify: bool = False
 ) -> DirectoryHashes:
     """Hash every file under ``root``, trusting cached digests whose size, mtime, inode and ctime match."""
-    listing = walk_directory(root)
-    listing.sort(key=attrgetter("path"))
+    listing = walk_directory(root)  # sorted by path, as the table wants
     table = as_table(cache)
     records = bytearray(len(listing) * RECORD.size)
     to_hash: list[int] = []
-    for index, item in enumerate(listing):
-        known = -1 if verify else table.index(item.path)
-        if known >= 0 and table.vouches(known, item.stat, cached_at_ns):
+    for index, path in enumerate(listing.paths):
+        known = -1 if verify else table.index(path)
+        if known >= 0 and table.vouches(known, listing.stat(index), cached_at_ns):
             start = index * RECORD.size
             records[start : start + RECORD.size] = table.raw(known)
         else:
             to_hash.append(index)
 
     def digest(index: int) -> CachedFile:
-        item = listing[index]
+        item = listing.at(index)
         with open(item.full, "rb") as stream:
             sha, size = hash_stream(stream)
         return CachedFile.of(item.stat, sha, size)
 
     for index, cached in zip(to_hash, parallel_map(digest, to_hash), strict=True):
         pack_into(records, index, cached)
-    paths = [item.path for item in listing]
-    listing.clear()  # the listing's stats are in ``records`` now; free them before the manifest is read
-    return DirectoryHashes(StatTable(paths, records), len(to_hash))
+    # The listing's stats, in ``records`` now, go when this returns, before the manifest is read.
+    return DirectoryHashes(StatTable(listing.paths, records), len(to_hash))
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from casstore.bundles.bundle_source import FileStat
+from casstore.bundles.listing import FileStat
 
 # mtime granularity allowance: a file changed this close to when its stat was cached
 # could change again without its mtime moving, so it is re-hashed ("racy git").
