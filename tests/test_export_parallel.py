@@ -42,3 +42,23 @@ def test_a_call_from_inside_a_worker_runs_inline_instead_of_waiting_for_a_free_t
         return list(parallel_map(lambda m: n + m, range(50)))
 
     assert list(parallel_map(outer, range(40))) == [[n + m for m in range(50)] for n in range(40)]
+
+
+def test_idle_workers_keep_nothing_of_the_last_calls() -> None:
+    """A long-lived process (the viewer) must not keep a whole bundle's records alive in idle threads."""
+    import gc
+    import weakref
+
+    class Records:
+        pass
+
+    records = Records()
+    gone = weakref.ref(records)
+
+    def check(index: int, held: Records = records) -> int:
+        return index + (held is not None)  # the function holds the records, as a closure over them would
+
+    assert list(parallel_map(check, range(50))) == [index + 1 for index in range(50)]
+    del check, records
+    gc.collect()
+    assert gone() is None

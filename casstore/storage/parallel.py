@@ -64,14 +64,19 @@ class _Pool:
         while True:
             batch, index, func, item = self._tasks.get()
             if batch.cancelled:
+                del func, item
                 batch.finish(index, False, None)
+                del batch
                 continue
             try:
                 outcome = (True, func(item))
             except BaseException as exc:  # noqa: BLE001 -- handed to the caller, which raises it
                 outcome = (False, exc)
+            # An idle thread must keep nothing of its last call alive: the function (a closure
+            # over a whole bundle's records) and its item go before the caller is told.
+            del func, item
             batch.finish(index, *outcome)
-            del outcome, item  # a result or an error must not stay alive in an idle thread
+            del outcome, batch  # nor its result or error
 
 
 _pools: dict[bool, _Pool] = {}
