@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
-from casstore.model.objects import ROLES, TREE_VERSION, Tree
+from casstore.model.objects import ROLES, Tree, encode_tree
 from casstore.model.tree_scan import TreeScan
 from casstore.storage.ids import CHUNK_SIZE
 from casstore.storage.object_store import PutResult
@@ -23,25 +22,12 @@ from casstore.storage.store import Store
 
 def table_chunks(table: TreeScan, chunk_size: int = 1 << 16) -> Iterator[bytes]:
     """Yield the canonical encoding of the tree ``table`` holds in pieces of about ``chunk_size``."""
-    text = encode_basestring
-    roles = [text(role) for role in ROLES]
-    buf = bytearray(b'{\n  "entries": [')
-    sep = "\n"
     digests, sizes, codes = table.digests, table.sizes, table.roles
-    for at, path in enumerate(table.paths):
-        buf += (
-            f'{sep}    {{\n      "path": {text(path)},\n      "role": {roles[codes[at]]},\n'
-            f'      "sha256": "{digests[at * 32 : at * 32 + 32].hex()}",\n      "size": {int(sizes[at])!r}\n    }}'
-        ).encode()
-        sep = ",\n"
-        if len(buf) >= chunk_size:
-            yield bytes(buf)
-            buf.clear()
-    buf += b"]" if sep == "\n" else b"\n  ]"
-    manifest = "null" if table.manifest is None else text(table.manifest)
-    project = text(table.project_id)
-    buf += f',\n  "manifest": {manifest},\n  "project_id": {project},\n  "tree_version": {TREE_VERSION}\n}}\n'.encode()
-    yield bytes(buf)
+    entries = (
+        (path, ROLES[codes[at]], digests[at * 32 : at * 32 + 32].hex(), sizes[at])
+        for at, path in enumerate(table.paths)
+    )
+    return encode_tree(entries, table.manifest, table.project_id, chunk_size)
 
 
 def table_tree(table: TreeScan) -> Tree:

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from json.encoder import encode_basestring as _string
@@ -52,32 +52,14 @@ class Tree:
 
     @functools.cached_property
     def _encoded(self) -> bytes:
-        # Encoded once, and by hand: its id, its storing and its comparison all need the bytes,
-        # and json's indented (pure-Python) encoder takes 0.3 s for a 10,000-file tree. The
-        # strings go through json's own C string encoder, so the bytes are canonical.dumps's
-        # exactly (tests/test_tree_encoding.py checks that on random trees).
-        # Entry by entry into one buffer: a list of every entry's text, the joined text and
-        # its bytes alive at once were ~550 bytes a file (issue 17).
+        # Encoded once (its id, its storing and its comparison all need the bytes), piece by
+        # piece into one buffer: a list of every entry's text, the joined text and its bytes
+        # alive at once were ~550 bytes a file (issue 17).
         # A BytesIO hands over its buffer: bytes(bytearray) copied it, and the copy was the
         # peak of an import of 100,000 files (two 17 MiB buffers at once).
-        text = _string
         buf = io.BytesIO()
-        buf.write(b'{\n  "entries": [')
-        sep = "\n"
-        for e in sorted(self.entries, key=lambda e: e.path):
-            buf.write(
-                f'{sep}    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
-                f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'.encode()
-            )
-            sep = ",\n"
-        buf.write(b"]" if sep == "\n" else b"\n  ]")
-        manifest = "null" if self.manifest is None else text(self.manifest)
-        buf.write(
-            (
-                f',\n  "manifest": {manifest},\n  "project_id": {text(self.project_id)},\n'
-                f'  "tree_version": {TREE_VERSION}\n}}\n'
-            ).encode()
-        )
+        for chunk in tree_chunks(self):
+            buf.write(chunk)
         return buf.getvalue()
 
     @property
@@ -145,25 +127,38 @@ def tree_chunks(tree: Tree, chunk_size: int = 1 << 16) -> Iterator[bytes]:
     """Yield :meth:`Tree.encode`'s bytes in pieces of about ``chunk_size``, never the whole at once.
 
     A 100,000-file tree is ~17 MiB encoded: an import hashes and stores it streaming, twice
-    over the entries rather than holding the bytes (issue 17). The bytes are ``encode``'s
-    exactly (tests/test_tree_encoding.py).
+    over the entries rather than holding the bytes (issue 17).
+    """
+    entries = ((e.path, e.role, e.sha256, e.size) for e in sorted(tree.entries, key=lambda e: e.path))
+    return encode_tree(entries, tree.manifest, tree.project_id, chunk_size)
+
+
+def encode_tree(
+    entries: Iterable[tuple[str, str, str, int]], manifest: str | None, project_id: str, chunk_size: int = 1 << 16
+) -> Iterator[bytes]:
+    """Yield a tree's canonical encoding from its (path, role, sha256, size) entries, sorted by path, in pieces.
+
+    The one tree encoder (a Tree's bytes, an import's compact table): by hand, as json's
+    indented (pure-Python) encoder took 0.3 s for a 10,000-file tree; the strings go through
+    json's own C string encoder, so the bytes are canonical.dumps's exactly
+    (tests/test_tree_encoding.py checks that on random trees).
     """
     text = _string
     buf = bytearray(b'{\n  "entries": [')
     sep = "\n"
-    for e in sorted(tree.entries, key=lambda e: e.path):
+    for path, role, sha256, size in entries:
         buf += (
-            f'{sep}    {{\n      "path": {text(e.path)},\n      "role": {text(e.role)},\n'
-            f'      "sha256": {text(e.sha256)},\n      "size": {int(e.size)!r}\n    }}'
+            f'{sep}    {{\n      "path": {text(path)},\n      "role": {text(role)},\n'
+            f'      "sha256": {text(sha256)},\n      "size": {int(size)!r}\n    }}'
         ).encode()
         sep = ",\n"
         if len(buf) >= chunk_size:
             yield bytes(buf)
             buf.clear()
     buf += b"]" if sep == "\n" else b"\n  ]"
-    manifest = "null" if tree.manifest is None else text(tree.manifest)
-    project = text(tree.project_id)
-    buf += f',\n  "manifest": {manifest},\n  "project_id": {project},\n  "tree_version": {TREE_VERSION}\n}}\n'.encode()
+    shown = "null" if manifest is None else text(manifest)
+    project = text(project_id)
+    buf += f',\n  "manifest": {shown},\n  "project_id": {project},\n  "tree_version": {TREE_VERSION}\n}}\n'.encode()
     yield bytes(buf)
 
 
