@@ -144,12 +144,19 @@ def side_from_table(
     store: Store, table: TreeTable, label: str, tree_id: str | None = None, like: DiffSide | None = None
 ) -> DiffSide:
     """View a stored tree held as a :class:`TreeTable`, as :func:`side_from_tree` views a :class:`Tree`."""
+    manifest = manifest_document(_manifest_text(store, table.manifest), like.manifest if like is not None else None)
+    return table_side(store, table, label, tree_id, manifest)
+
+
+def table_side(
+    store: Store, table: TreeTable, label: str, tree_id: str | None, manifest: dict[str, Any] | None
+) -> DiffSide:
+    """View a stored tree held as a :class:`TreeTable` with ``manifest`` as its manifest document."""
     files = TableFiles(table)
 
     def opener(path: str) -> BinaryIO:
         return _ReaderStream(store, files[path].sha256)  # type: ignore[return-value]
 
-    manifest = manifest_document(_manifest_text(store, table.manifest), like.manifest if like is not None else None)
     return DiffSide(
         label, files, opener, manifest, project_id=table.project_id, tree_id=tree_id, manifest_id=table.manifest
     )
