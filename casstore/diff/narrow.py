@@ -3,7 +3,7 @@
 ``recover`` and the viewer's recovery offer diff each recovery point against the project head.
 They held the head's manifest parsed (~40 MiB at 100,000 entries) while each other tree was
 read and diffed: 140 MiB at 100,000 files. Here the head keeps, at the tree-table index of
-the path each entry lists, a 16-byte digest of that entry (its list and its canonical JSON)
+the path each entry lists, a 16-byte digest of that entry (its list and its value)
 and the entry's place in its list. Another manifest is streamed, and an entry equal to the
 head's at the same path, naming a file that is the same on both sides, is dropped: a diff
 says nothing about it. The head's manifest is streamed again for the entries left, and
@@ -20,7 +20,6 @@ whole ones are. Where any of that is not known, both sides are read whole, as be
 from __future__ import annotations
 
 import hashlib
-import json
 from array import array
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -46,12 +45,17 @@ class _Unsure(Exception):
 
 
 def _mark(section: str, item: dict[str, Any]) -> bytes:
-    """The digest of an entry in its list: equal digests, equal entries in the same list."""
+    """The digest of an entry in its list: equal digests, equal entries in the same list.
+
+    An entry's repr names its value exactly (``ast.literal_eval`` reads it back; 1, 1.0 and
+    True differ), in its keys' order: equal entries written in another order differ here,
+    and are then diffed, not dropped. It is 4× faster than canonical JSON.
+    """
     try:
-        text = json.dumps(item, sort_keys=True)
-    except (ValueError, RecursionError):
+        text = repr(item)
+    except RecursionError:
         raise _Unsure from None
-    return hashlib.blake2b(f"{section}{text}".encode(), digest_size=MARK_BYTES).digest()
+    return hashlib.blake2b(f"{section}{text}".encode("utf-8", "surrogatepass"), digest_size=MARK_BYTES).digest()
 
 
 class _Ids:
