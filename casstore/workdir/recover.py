@@ -161,7 +161,10 @@ def head_side(store: Store, project: str) -> MarkedSide | None:
 
 def recovery_head_side(store: Store, tree_id: str) -> MarkedSide:
     """Return the head's tree ``tree_id`` as the side every recovery point is summarised against."""
-    return mark_side(store, read_tree_table(store, tree_id), "head", tree_id)
+    head = mark_side(store, read_tree_table(store, tree_id), "head", tree_id)
+    if head.top is None and head.manifest_id is not None:
+        head.whole()  # not marked: read whole now, so a damaged manifest raises here, as it did
+    return head
 
 
 def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:
