@@ -93,18 +93,31 @@ def project_history(store: Store, project: str) -> list[HistoryEntry]:
 
 
 def recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
-    """The newest autosave when it is newer than the project head (what the launch panel offers)."""
-    from casstore.history.commits import read_commit
-    from casstore.workdir.recover import list_recovery_points
+    """The newest autosave when it is newer than the project head (what the launch panel offers).
 
-    autosaves = [p for p in list_recovery_points(store, project) if p.kind == "autosave"]
+    Only that autosave is diffed against the head: listing every recovery point diffed each
+    tree it holds, ~1 s apiece at 100,000 files, to show one (issue 17).
+    """
+    from casstore.history.autosaves import AutosaveItem, autosave_sort_key, normal_time
+    from casstore.history.commits import read_commit
+    from casstore.workdir.recover import head_side, recovery_point
+
+    autosaves = [(full, oid, read_commit(store, oid)) for full, oid in store.refs.list(project, "autosave").items()]
     if not autosaves:
         return None
-    newest = autosaves[0]
+    # The listing's order (recover.list_recovery_points), newest first: its first autosave.
+    full, oid, commit = max(
+        autosaves, key=lambda a: autosave_sort_key(AutosaveItem(a[0].split("/")[2], normal_time(a[2].created_at)))
+    )
     head = store.refs.read(f"{project}/heads/{BRANCH}")
-    if head is not None and parse_iso(read_commit(store, head).created_at) > parse_iso(newest.created_at):
+    if head is not None and parse_iso(read_commit(store, head).created_at) > parse_iso(commit.created_at):
         return None
-    return newest
+    base = head_side(store, project)
+    try:
+        return recovery_point(store, "autosave", full, oid, commit, base)
+    finally:
+        if base is not None:
+            base.close()
 
 
 @dataclass(frozen=True)

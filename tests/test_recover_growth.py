@@ -100,3 +100,21 @@ def test_a_point_with_the_heads_tree_and_points_sharing_a_tree_cost_no_more_diff
     # Two distinct trees, neither the head's: two diffs of one entry each, not one per point.
     assert cost["diffs"] == 2 and cost["entries diffed"] == 2, cost
     assert [p.summary for p in points if p.kind == "checkpoint"] == ["vs head: pattern p0003 modified"]
+
+
+def test_the_offer_diffs_only_the_autosave_it_offers(tmp_path: Path, counted: Counter[str]) -> None:
+    from casstore import recovery_offer
+
+    store, work = _store(tmp_path, 300)
+    for step in (3, 4, 5):
+        scale_build.edit(work, step)
+        with scale_build.fast_writes():
+            record_autosave(store, work, "p0")
+    points = list_recovery_points(store, "p0")
+    assert len({p.tree for p in points}) == 3
+    counted.clear()
+    offer = recovery_offer(store, "p0")
+    # The listing diffs every tree; the offer shows one autosave, so it diffs one.
+    assert counted["diffs"] == 1
+    assert offer == next(p for p in points if p.kind == "autosave")
+    assert offer is not None and offer.summary.startswith("vs head: pattern p0003 modified; pattern p0004")

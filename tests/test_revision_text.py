@@ -44,6 +44,10 @@ EDITS: dict[str, Edit] = {
     "sections reversed": lambda doc: dict(reversed(list(doc.items()))),
     "odd values": _set(("patterns", 0, "pattern_id"), {"nested": [1.5, None, True, "é\n"]}),
     "lone surrogate": _set(("patterns", 0, "pattern_id"), "\ud800 x"),
+    # Entries are decoded a window at a time up to the last "}" before a "]": these put both
+    # inside strings and nested values, where the window's entries must be read one by one.
+    "brackets in strings": _set(("patterns", 0, "pattern_id"), '}, {"x": 1}] ,"y": [}'),
+    "nested in an entry": _set(("patterns", 0, "grid"), {"rows": [{"a": [1, {"b": "]"}]}, {}]}),
     "astral": _set(("mixer_snapshots", 0, "name"), "🎹" * 30),
     "big numbers": _set(("project", "bpm"), 1.2345678901234567e300),
     "no project": lambda doc: {k: v for k, v in doc.items() if k != "project"},

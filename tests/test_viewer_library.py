@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from datetime import UTC, datetime, timedelta
@@ -172,3 +173,22 @@ def test_the_head_is_read_as_a_diff_side_only_when_an_autosave_is_offered(
     sides.clear()
     assert casstore.safe_recovery_offer(store, "demo-project") is None
     assert sides == []
+
+
+def test_a_damaged_head_manifest_still_lets_the_autosave_be_offered(
+    viewer_store: tuple[casstore.Store, Path],
+) -> None:
+    store, work = viewer_store
+    manifest = json.loads((work / "project_manifest.json").read_text())
+    manifest["project"]["name"] = "renamed"
+    (work / "project_manifest.json").write_text(json.dumps(manifest, indent=2))
+    saved = casstore.record_autosave(store, work, "demo-project", "renamed")
+    head = casstore.show_revision(store, store.refs.read("demo-project/heads/main") or "").tree
+    assert head.manifest is not None
+    damaged = store.objects.path_for(head.manifest)
+    damaged.chmod(0o644)
+    damaged.write_bytes(b"rotten")
+    # The head cannot be read whole, so the offer is summarised as with no head (as before the
+    # head was held as digests: reading it whole is what raises).
+    offer = casstore.safe_recovery_offer(store, "demo-project")
+    assert offer is not None and offer.ref == saved.ref and offer.summary == "the project has no head yet"

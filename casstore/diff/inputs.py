@@ -95,6 +95,8 @@ class TableFiles(Mapping[str, FileFacts]):
 
     def __init__(self, table: TreeTable) -> None:
         self.table = table
+        # The paths differing from another table's, once asked (a diff asks two or three times).
+        self.differing: tuple[TreeTable, set[str]] | None = None
 
     def __getitem__(self, path: str) -> FileFacts:
         index = self.table.index(path)
@@ -115,7 +117,9 @@ class TableFiles(Mapping[str, FileFacts]):
 def differing_paths(old: Mapping[str, FileFacts], new: Mapping[str, FileFacts]) -> set[str]:
     """Return the paths whose facts differ between two sides (held by one side only included)."""
     if isinstance(old, TableFiles) and isinstance(new, TableFiles):
-        return _differing_tables(old.table, new.table)
+        if old.differing is None or old.differing[0] is not new.table:
+            old.differing = (new.table, _differing_tables(old.table, new.table))
+        return set(old.differing[1])
     return {path for path in set(old) | set(new) if old.get(path) != new.get(path)}
 
 
@@ -144,12 +148,24 @@ def side_from_table(
     store: Store, table: TreeTable, label: str, tree_id: str | None = None, like: DiffSide | None = None
 ) -> DiffSide:
     """View a stored tree held as a :class:`TreeTable`, as :func:`side_from_tree` views a :class:`Tree`."""
-    files = TableFiles(table)
+    manifest = manifest_document(_manifest_text(store, table.manifest), like.manifest if like is not None else None)
+    return table_side(store, table, label, tree_id, manifest)
+
+
+def table_side(
+    store: Store,
+    table: TreeTable,
+    label: str,
+    tree_id: str | None,
+    manifest: dict[str, Any] | None,
+    files: TableFiles | None = None,
+) -> DiffSide:
+    """View a stored tree held as a :class:`TreeTable` (its ``files``, if made) with ``manifest`` as its manifest."""
+    files = TableFiles(table) if files is None else files
 
     def opener(path: str) -> BinaryIO:
         return _ReaderStream(store, files[path].sha256)  # type: ignore[return-value]
 
-    manifest = manifest_document(_manifest_text(store, table.manifest), like.manifest if like is not None else None)
     return DiffSide(
         label, files, opener, manifest, project_id=table.project_id, tree_id=tree_id, manifest_id=table.manifest
     )

@@ -151,12 +151,42 @@ def _read_entries(
         return []
     ident, path_key = _KEYS[section]
     while True:
-        item = window.value(decode)
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in (ident, path_key, "sha256")):
-            raise _Unclean
-        entry(section, item)
+        for item in _batch(window, decode) or [window.value(decode)]:
+            if not (
+                isinstance(item, dict)
+                and isinstance(item.get(ident), str)
+                and isinstance(item.get(path_key), str)
+                and isinstance(item.get("sha256"), str)
+            ):
+                raise _Unclean
+            entry(section, item)
         if window.take(",]") == "]":
             return []
+
+
+def _batch(window: _Window, decode: Callable[[str, int], tuple[Any, int]]) -> list[Any] | None:
+    """Decode the entries the window holds whole, from ``pos``, in one call; None when that cannot be done.
+
+    One call per window, not one per entry: read entry by entry, json's own work was a fifth
+    of the time (issue 17: 1.1 s for 100,000 entries). The entries end at a ``}`` before the
+    next ``]``; if that ``}`` is inside a string or a nested object, ``[`` + them + ``]`` is no
+    JSON array, and the caller reads one entry as before. When it is one, it holds exactly the
+    values the text holds there, in order.
+    """
+    text, start = window.text, window.pos
+    limit = text.find("]", start)
+    end = text.rfind("}", start, len(text) if limit < 0 else limit) + 1
+    if end <= start:
+        return None
+    piece = f"[{text[start:end]}]"
+    try:
+        items, stop = decode(piece, 0)
+    except (ValueError, RecursionError):
+        return None
+    if stop != len(piece) or not isinstance(items, list):
+        return None
+    window.pos = end
+    return items
 
 
 def _clean_top(top: dict[str, Any]) -> bool:

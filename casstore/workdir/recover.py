@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casstore.diff.inputs import DiffSide, side_from_table
+from casstore.diff.narrow import MarkedSide, mark_side, narrow_sides
 from casstore.diff.semantic import DiffRecord, diff_sides
 from casstore.errors import RevisionError
 from casstore.history.autosaves import AutosaveItem, autosave_prompt, autosave_sort_key, newest_autosave, normal_time
 from casstore.history.commits import read_commit
-from casstore.model.manifest_view import asset_names
 from casstore.model.objects import Commit
 from casstore.model.tree_table import read_tree_table
 from casstore.storage.refs import DEFAULT_BRANCH, check_component
@@ -86,11 +85,6 @@ def summarize(records: list[DiffRecord]) -> str:
     return "vs head: " + "; ".join(words) + more
 
 
-def sampler_asset_names(manifest: dict[str, Any] | None) -> tuple[str, ...]:
-    """Return a manifest document's sampler asset names, as ``ManifestView.sampler_asset_names`` does."""
-    return tuple(asset_names((manifest or {}).get("sampler_assets", [])))
-
-
 @dataclass(frozen=True)
 class _TreeFacts:
     """What a recovery point takes from its tree: the manifest id, the asset names and the summary."""
@@ -100,19 +94,25 @@ class _TreeFacts:
     summary: str
 
 
-def _tree_facts(store: Store, tree_id: str, name: str, head_side: DiffSide | None) -> _TreeFacts:
-    if head_side is not None and head_side.tree_id == tree_id:
+def _tree_facts(store: Store, tree_id: str, name: str, head: MarkedSide | None) -> _TreeFacts:
+    if head is not None and head.tree_id == tree_id:
         # The head's own tree: nothing to read or diff (an autosave of an unchanged directory).
-        return _TreeFacts(head_side.manifest_id, sampler_asset_names(head_side.manifest), "same as the project head")
-    # A compact table, not a Tree: no object per file while the head's side is held (issue 17).
-    side = side_from_table(store, read_tree_table(store, tree_id), name, tree_id, like=head_side)
+        return _TreeFacts(head.manifest_id, head.asset_names(), "same as the project head")
+    # A compact table, not a Tree: no object per file while the head is held (issue 17).
+    table = read_tree_table(store, tree_id)
+    if head is None:
+        alone = mark_side(store, table, name, tree_id)
+        try:
+            return _TreeFacts(alone.manifest_id, alone.asset_names(), "the project has no head yet")
+        finally:
+            alone.close()
+    # Only the entries that may differ are parsed on either side: the head is held as one
+    # digest per entry, not as its parsed manifest (~40 MiB at 100,000 entries).
+    pair = narrow_sides(head, table, name, tree_id)
     try:
-        summary = "the project has no head yet"
-        if head_side is not None:
-            summary = summarize(diff_sides(head_side, side))
-        return _TreeFacts(side.manifest_id, sampler_asset_names(side.manifest), summary)
+        return _TreeFacts(pair.new.manifest_id, pair.sampler_asset_names, summarize(diff_sides(pair.old, pair.new)))
     finally:
-        side.close()
+        pair.close()
 
 
 def recovery_point(
@@ -121,7 +121,7 @@ def recovery_point(
     full: str,
     oid: str,
     commit: Commit,
-    head_side: DiffSide | None,
+    head_side: MarkedSide | None,
     seen: dict[str, _TreeFacts] | None = None,
 ) -> RecoveryPoint:
     """Describe one autosave or checkpoint ref as a point to go back to, summarised against the head.
@@ -151,23 +151,26 @@ def recovery_point(
     )
 
 
-def head_side(store: Store, project: str) -> DiffSide | None:
-    """Return the project's head as a diff side (None when it has no head yet)."""
+def head_side(store: Store, project: str) -> MarkedSide | None:
+    """Return the project's head as the side recovery points are diffed against (None: no head yet)."""
     head = store.refs.read(f"{project}/heads/{DEFAULT_BRANCH}")
     if head is None:
         return None
     return recovery_head_side(store, read_commit(store, head).tree)
 
 
-def recovery_head_side(store: Store, tree_id: str) -> DiffSide:
+def recovery_head_side(store: Store, tree_id: str) -> MarkedSide:
     """Return the head's tree ``tree_id`` as the side every recovery point is summarised against."""
-    return side_from_table(store, read_tree_table(store, tree_id), "head", tree_id)
+    head = mark_side(store, read_tree_table(store, tree_id), "head", tree_id)
+    if head.top is None and head.manifest_id is not None:
+        head.whole()  # not marked: read whole now, so a damaged manifest raises here, as it did
+    return head
 
 
 def list_recovery_points(store: Store, project: str | None = None) -> list[RecoveryPoint]:
     """Return autosaves and checkpoints, newest first, each with its prompt and head summary."""
     points = []
-    heads: dict[str, DiffSide | None] = {}
+    heads: dict[str, MarkedSide | None] = {}
     seen: dict[str, dict[str, _TreeFacts]] = {}
     for namespace, kind in (("autosave", "autosave"), ("checkpoints", "checkpoint")):
         for full, oid in store.refs.list(project, namespace).items():

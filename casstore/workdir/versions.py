@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casstore.audio.sampler import SamplerManifestIndex
-from casstore.diff.inputs import DiffSide
+from casstore.diff.narrow import MarkedSide
 from casstore.errors import CasstoreError, RefError, UsageError
 from casstore.history.autosaves import AutosaveItem, autosave_sort_key, normal_time
 from casstore.history.commits import read_commit
@@ -139,7 +139,7 @@ def safe_recovery_offer(store: Store, project: str) -> RecoveryPoint | None:
     except CasstoreError:
         head_tree = None
     ordered = sorted(autosaves.items(), key=lambda item: autosave_sort_key(AutosaveItem(item[0].rsplit("/", 1)[-1])))
-    head_side: DiffSide | None = None
+    head_side: MarkedSide | None = None
     for full, oid in reversed(ordered):
         try:
             commit = read_commit(store, oid)
