@@ -15,13 +15,14 @@ from casstore.clock import parse_iso, utc_now
 from casstore.errors import CasstoreError
 from casstore.history.deltas import Planned, plan_deltas
 from casstore.history.inventory import stored_objects
-from casstore.history.reachability import reachable, roots, unmap_big_buffers
+from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import Lease, StoredFileMissing
 from casstore.storage.delta import DELTA_PREFIX, delta_base, make_delta
 from casstore.storage.flac_compact import Compacted, audio_available, compact_many
 from casstore.storage.flac_compact import compact as compact_object
+from casstore.storage.heap import unmap_big_buffers
 from casstore.storage.object_store import ObjectStore
 from casstore.storage.packs import Pack, PackWriter
 from casstore.storage.staging import clear_staging

@@ -9,8 +9,6 @@ per object grew with the length of history and made fsck quadratic in time and m
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from datetime import datetime
@@ -34,7 +32,6 @@ T = TypeVar("T")
 # Trees are read in pieces below glibc's mmap threshold: transient, the same size each
 # time, reused from the heap rather than mapped and unmapped (or left as holes in it).
 TREE_CHUNK = 64 << 10
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 
 
 def _nothing(*_args: object) -> None:
@@ -183,24 +180,6 @@ def stream_trees(store: Store, tick: Callable[[], None] = _nothing) -> Streamer:
         return chunks_of(store.objects.reader(oid))
 
     return stream
-
-
-def unmap_big_buffers() -> None:
-    """Have glibc map each buffer of 128 KiB or more, and unmap it when freed, for the rest of the process.
-
-    glibc raises its mmap threshold (up to 32 MiB) each time a mapped buffer is freed; later
-    buffers then come from the heap and leave holes in it. A walk frees many such buffers (a
-    tree's arrays, dict tables): gc's RSS grew ~30 MiB over its pack write at 100,000 files
-    while it held ~18 MiB more (issue 17). Mapping costs system time where 1 MiB buffers come
-    and go by the thousand (fsck's re-hash: 12 s -> 18 s), so only gc asks for it. Does
-    nothing off Linux.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes  # here: only gc and fsck pay for it
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 128 << 10)
 
 
 def roots(store: Store, reflog_since: datetime | None) -> set[str]:

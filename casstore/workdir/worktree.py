@@ -33,6 +33,7 @@ from casstore.storage.atomic import (
     write_durable,
 )
 from casstore.storage.fileops import ops
+from casstore.storage.heap import unmap_big_buffers
 from casstore.storage.parallel import parallel_map
 from casstore.storage.store import Store
 from casstore.workdir.checkpoints import DEFAULT_KEEP_CHECKPOINTS, record_checkpoint
@@ -136,6 +137,7 @@ def status(store: Store, root: Path, verify: bool = False) -> StatusReport:
     marker = read_marker(root)
     if marker is None:
         raise UsageError(f"{root}: not a casstore working directory (no {MARKER_NAME}); compare with 'casstore diff'")
+    unmap_big_buffers()
     hashes = hash_directory(root, marker.files, marker.written_at_ns, verify)
     files = hashes.files
     # After the directory's listing is freed, and as packed paths and digests: not an object per file.
