@@ -130,13 +130,16 @@ def crowded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 @pytest.fixture()
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Kivy's clock on a hand-moved time: ``advance(seconds)`` moves it and draws two frames."""
+    """Kivy's clock and scroll effects on a hand-moved time: ``advance(seconds)`` moves it and draws two frames."""
     from kivy.clock import Clock
 
     clock = object.__getattribute__(Clock, "_obj")  # Clock is a context proxy; patch the clock behind it
     now = [clock.time()]
     monkeypatch.setattr(clock, "_max_fps", 0)  # no frame pacing: it would wait for a time that never comes
     monkeypatch.setattr(clock, "time", lambda: now[0])
+    # A finger's fling speed is measured on the effects' own wall clock: hand them the same time.
+    monkeypatch.setattr("kivy.effects.kinetic.time", lambda: now[0])
+    monkeypatch.setattr("kivy.effects.scroll.time", lambda: now[0])
 
     def advance(seconds: float) -> None:
         now[0] += seconds
