@@ -7,6 +7,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+import casstore.storage.pack_scan as pack_scan
 from casstore import import_bundle
 from casstore.storage.store import Store
 
@@ -44,3 +47,14 @@ def count_reads(store: Store) -> Counter[str]:
     store.objects.read_bytes = counted_read_bytes  # type: ignore[method-assign]
     store.objects.reader = counted_reader  # type: ignore[method-assign, assignment]
     return reads
+
+
+def count_span_reads(monkeypatch: pytest.MonkeyPatch, reads: Counter[str]) -> None:
+    """Also count into ``reads`` each object fsck re-hashes from a pack a span at a time (by id)."""
+    checked = pack_scan._checked
+
+    def counted(oid: str, stored: object, open_base: object) -> pack_scan.Rehashed:
+        reads[oid] += 1
+        return checked(oid, stored, open_base)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pack_scan, "_checked", counted)

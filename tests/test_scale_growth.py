@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_probes import count_reads
+from store_probes import count_reads, count_span_reads
 
 from casstore.history.fsck import fsck
 from casstore.model.objects import Commit, Tree, TreeEntry
@@ -61,10 +61,11 @@ def _history_store(path: Path, length: int) -> Store:
     return store
 
 
-def _fsck_work(tmp_path: Path, length: int) -> tuple[int, int]:
+def _fsck_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int) -> tuple[int, int]:
     """Objects fsck read (by id, counting repeats) and its peak traced memory, on a history of ``length``."""
     store = Store.open(_history_store(tmp_path / f"store-{length}", length).root)
     reads = count_reads(store)
+    count_span_reads(monkeypatch, reads)
     tracemalloc.start()
     try:
         report = fsck(store)
@@ -81,10 +82,10 @@ def _exponent(small: tuple[int, int], large: tuple[int, int]) -> float:
 
 
 @pytest.mark.slow
-def test_fsck_at_5000_commits_is_linear_and_under_100_mib(tmp_path: Path) -> None:
+def test_fsck_at_5000_commits_is_linear_and_under_100_mib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Before the one walker: 1,000 commits 125 MiB, 5,000 commits 2.4 GiB (exponent 1.85).
-    small_reads, small_peak = _fsck_work(tmp_path, 1_000)
-    large_reads, large_peak = _fsck_work(tmp_path, 5_000)
+    small_reads, small_peak = _fsck_work(tmp_path, monkeypatch, 1_000)
+    large_reads, large_peak = _fsck_work(tmp_path, monkeypatch, 5_000)
     assert large_peak < 100 << 20, f"fsck at 5,000 commits peaked at {large_peak / 2**20:.1f} MiB"
     read_exponent = _exponent((1_000, small_reads), (5_000, large_reads))
     memory_exponent = _exponent((1_000, small_peak), (5_000, large_peak))
@@ -92,8 +93,8 @@ def test_fsck_at_5000_commits_is_linear_and_under_100_mib(tmp_path: Path) -> Non
     assert memory_exponent <= 1.1, (small_peak, large_peak, memory_exponent)
 
 
-def test_fsck_reads_each_commit_and_tree_once_for_the_walk(tmp_path: Path) -> None:
-    reads, _peak = _fsck_work(tmp_path, 200)
+def test_fsck_reads_each_commit_and_tree_once_for_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads, _peak = _fsck_work(tmp_path, monkeypatch, 200)
     objects = 3 * 200 + 1  # commit, tree and pattern per save, plus the one sample
     assert reads == objects + 2 * 200  # each object re-hashed once, each commit and tree read once more
 

@@ -12,6 +12,7 @@ from casstore.history.inventory import IdTable, sizes_array, stored_objects
 from casstore.history.reachability import GraphWalk, chunks_of
 from casstore.model.objects import TreeEntry
 from casstore.storage.backend import StoredFileMissing
+from casstore.storage.pack_scan import Rehashed, Span, check_span, spans
 from casstore.storage.packs import Pack
 from casstore.storage.parallel import parallel_map
 from casstore.storage.staging import staging_leftovers
@@ -74,16 +75,45 @@ class FsckReport:
         }
 
 
-def _rehash(store: Store, oid: str) -> tuple[str, int, str | None]:
+def _rehash(store: Store, oid: str) -> Rehashed:
     try:
         with store.objects.reader(oid) as reader:
             while reader.read():
                 pass
             return oid, reader.size, None
-    except CorruptObject as exc:
+    except (CorruptObject, ObjectMissing) as exc:
         return oid, 0, str(exc).split(": ", 1)[-1]
     except OSError as exc:
         return oid, 0, f"unreadable: {exc.strerror}"
+
+
+LOOSE_BATCH = 64  # loose objects a task re-hashes: one hand-over to a worker each cost as much as a pattern
+
+
+def _rehash_task(store: Store, task: Span | list[str]) -> list[Rehashed]:
+    if isinstance(task, list):
+        return [_rehash(store, oid) for oid in task]
+    try:
+        return check_span(task, store.objects.open_base)
+    except StoredFileMissing:  # a gc replaced the pack meanwhile: find each object wherever it is now
+        return [_rehash(store, oid) for oid, _offset, _length in task.records()]
+
+
+def _rehash_all(
+    store: Store, ids: IdTable, loose: array[int], packs: list[Pack], progress: ProgressFn | None
+) -> Iterator[Rehashed]:
+    """Re-hash every stored copy: loose objects in batches, each pack a span of neighbours per read."""
+    tasks: list[Span | list[str]] = []
+    for first in range(0, len(loose), LOOSE_BATCH):
+        tasks.append([ids.hex(at) for at in loose[first : first + LOOSE_BATCH]])
+    for pack in packs:
+        tasks.extend(spans(pack))
+    total, done = sum(len(task) for task in tasks), 0
+    for outcomes in parallel_map(lambda task: _rehash_task(store, task), tasks):
+        yield from outcomes
+        done += len(outcomes)
+        if progress:
+            progress(done, total)
 
 
 def _delta_bases(pack: Pack, report: FsckReport) -> dict[str, str]:
@@ -149,22 +179,27 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     refs = store.refs.list()
     reflog = list(store.refs.reflog())
     store.objects.reload_packs()
+    packs = list(store.objects.packs)
     # One sorted table of raw ids and an array of sizes beside it: a list, two sets and a
     # dict of hex ids were ~350 bytes an object (issue 17).
-    ids = IdTable.of(stored_objects(store.objects.loose.iter_ids(), store.objects.packs))
+    raw, loose = bytearray(), array("L")
+    for at, (raw_id, _size, _packs, is_loose) in enumerate(stored_objects(store.objects.loose.iter_ids(), packs)):
+        raw += raw_id
+        if is_loose:
+            loose.append(at)
+    ids = IdTable(bytes(raw))
+    del raw
     report.objects = len(ids)
     corrupt: dict[str, str] = {}
     sizes = sizes_array(len(ids))
     if not quick:
-        rehashed = parallel_map(lambda at: (at, *_rehash(store, ids.hex(at))), range(len(ids)))
-        for done, (at, oid, size, problem) in enumerate(rehashed, 1):
+        # An object both loose and packed is re-hashed in each place: either copy may be read.
+        for oid, size, problem in _rehash_all(store, ids, loose, packs, progress):
             if problem:
-                corrupt[oid] = problem
-            else:
-                sizes[at] = size
+                corrupt.setdefault(oid, problem)
+            elif (where := ids.position(oid)) is not None and sizes[where] < 0:
+                sizes[where] = size
                 report.bytes += size
-            if progress:
-                progress(done, len(ids))
     for pack in store.objects.packs:
         for problem in pack.verify_digests():
             report.findings.append(Finding("corrupt", f"{pack.name}.pack", problem))
