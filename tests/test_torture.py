@@ -41,6 +41,9 @@ def _deterministic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """One worker thread and a pinned clock: crash point N is the same operation in every run."""
     monkeypatch.setenv("CASSTORE_THREADS", "1")
     monkeypatch.setenv("CASSTORE_NOW", PINNED)
+    # Checkout and restore make their files durable with one syncfs wherever it is sure (ext4,
+    # XFS...): the model is tried on that path on any machine (test_write_paths tries the other).
+    monkeypatch.setenv("CASSTORE_SYNCFS", "1")
     saved = dict(parallel._pools)
     parallel._pools.clear()
     yield

@@ -148,6 +148,23 @@ class FaultInjector(FileOps):
         with self._lock:
             self.synced_files[info.st_ino] = content
 
+    def sync_filesystem(self, path: Path) -> None:
+        """Syncfs, then remember every file and directory under ``path`` as durable.
+
+        syncfs commits the whole file system; the model takes only ``path``'s part of it,
+        which is all the caller may count on.
+        """
+        super().sync_filesystem(path)
+        for directory, _dirs, files in os.walk(path):
+            with self._lock:
+                self.synced_dirs[os.stat(directory).st_ino] = _listing(Path(directory))
+            for name in files:
+                file = Path(directory, name)
+                if file.is_file() and not file.is_symlink():
+                    content = file.read_bytes()
+                    with self._lock:
+                        self.synced_files[file.stat().st_ino] = content
+
     def fsync_dir(self, directory: Path) -> None:
         """Fsync a directory, then remember its entries as durable."""
         super().fsync_dir(directory)

@@ -69,13 +69,14 @@ class FileOps:
         while view:
             view = view[os.write(fd, view) :]
 
-    def write_new_file(self, path: Path, buffer: mmap.mmap, size: int) -> None:
+    def write_new_file(self, path: Path, buffer: mmap.mmap, size: int, sync: bool = True) -> None:
         """Create (or truncate) ``path`` holding ``buffer[:size]`` (from :func:`page_buffer`) and fsync it.
 
         The write bypasses the page cache (O_DIRECT) where the file system allows it: copying a
         restore's bytes into the cache and writing them back from there was a fifth of its CPU
         (bench/README.md). The fsync after it is still what makes the file's size, its blocks
-        and the device's write cache durable. Elsewhere it is an ordinary write.
+        and the device's write cache durable. Elsewhere it is an ordinary write. With ``sync``
+        False the caller makes it durable with :meth:`sync_filesystem` before reporting it done.
         """
         self.before("create", path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -98,9 +99,26 @@ class FileOps:
                         _write_all(fd, view[:size])
                 except OSError as exc:
                     raise _naming(exc, path) from None
-            self.fsync(fd)
+            if sync:
+                self.fsync(fd)
         finally:
             os.close(fd)
+
+    def can_sync_filesystem(self, path: Path) -> bool:
+        """Tell whether :meth:`sync_filesystem` makes new files under ``path`` as durable as an fsync each."""
+        from casstore.storage import syncfs
+
+        return syncfs.usable(path)
+
+    def sync_filesystem(self, path: Path) -> None:
+        """Make everything written on the file system holding ``path`` durable, with one syncfs."""
+        from casstore.storage import syncfs
+
+        self.before("fsync", path)
+        try:
+            syncfs.sync(path)
+        except OSError as exc:
+            raise _naming(exc, path) from None
 
     def fsync(self, fd: int) -> None:
         """Make a file's data durable."""
