@@ -84,7 +84,10 @@ class Result:
 
 
 def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Sample:
-    """Run ``argv`` under GNU time; fail loudly if it fails."""
+    """Run ``argv`` under GNU time, the disk settled first; fail loudly if it fails."""
+    # Untimed: what earlier steps left dirty in the page cache (the workload just generated,
+    # git's objects, which it never fsyncs) is written back now, not on the next phase's time.
+    os.sync()
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", report.name, *argv]
         done = subprocess.run(full, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
