@@ -50,3 +50,22 @@ def test_a_failed_sync_names_the_folder(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(OSError) as raised:
         syncfs.sync(tmp_path / "gone")
     assert str(tmp_path / "gone") in str(raised.value)
+
+
+@linux
+def test_a_folder_on_another_file_system_gets_an_fsync_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASSTORE_SYNCFS", "1")
+    mounted = tmp_path / "assets"
+    mounted.mkdir()
+    assert syncfs.usable(tmp_path, [str(mounted)]) is syncfs._kernel_reports_errors()
+    real = os.stat
+
+    def another_device(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        found = real(path, *args, **kwargs)  # type: ignore[arg-type]
+        if Path(str(path)) != mounted:
+            return found
+        return os.stat_result((found.st_mode, found.st_ino, found.st_dev + 1, *tuple(found)[3:10]))
+
+    monkeypatch.setattr(syncfs.os, "stat", another_device)
+    assert not syncfs.usable(tmp_path, [str(mounted)])  # a mount inside the folder: syncfs would miss it
+    assert syncfs.usable(tmp_path, []) is syncfs._kernel_reports_errors()

@@ -94,7 +94,7 @@ def write_tree_files(store: Store, tree: Tree, root: Path, progress: ProgressFn 
     for parent in parents:
         ops().mkdir(parent, parents=True)
     free: list[mmap.mmap] = []  # at most one buffer per worker; unmapped when the export ends
-    at_once = ops().can_sync_filesystem(root)
+    at_once = ops().can_sync_filesystem(root, parents)
 
     def write_one(entry: TreeEntry) -> None:
         target = targets[entry.path]

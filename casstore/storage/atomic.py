@@ -49,16 +49,16 @@ def fsync_dirs(directories: Iterable[Path]) -> None:
         fsync_dir(directory)
 
 
-def sync_files(paths: Sequence[Path], root: Path | None = None) -> None:
+def sync_files(paths: Sequence[Path], root: Path | None = None, directories: Iterable[str] = ()) -> None:
     """Make the data of files written without their own fsync durable: one syncfs, or each fsynced from the I/O pool.
 
     Writing every file first and syncing them together lets the file system flush them in
     large batches (one journal commit serves many fsyncs) instead of one file's write waiting
     for the previous one's flush; the caller reports nothing done before this returns. With
-    ``root`` (where all of ``paths`` lie) one syncfs serves them all where it is as sure as
-    an fsync each (storage/syncfs.py).
+    ``root`` and the ``directories`` that hold ``paths``, one syncfs serves them all where it
+    is as sure as an fsync each (storage/syncfs.py).
     """
-    if root is not None and ops().can_sync_filesystem(root):
+    if root is not None and ops().can_sync_filesystem(root, directories):
         ops().sync_filesystem(root)
         return
     # Here, not at the top: every command loads this module, and the pool's imports cost start-up.

@@ -16,7 +16,7 @@ import mmap
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -104,11 +104,11 @@ class FileOps:
         finally:
             os.close(fd)
 
-    def can_sync_filesystem(self, path: Path) -> bool:
-        """Tell whether :meth:`sync_filesystem` makes new files under ``path`` as durable as an fsync each."""
+    def can_sync_filesystem(self, path: Path, directories: Iterable[str | os.PathLike[str]] = ()) -> bool:
+        """Tell whether one :meth:`sync_filesystem` of ``path`` covers new files in ``directories`` as fsyncs would."""
         from casstore.storage import syncfs
 
-        return syncfs.usable(path)
+        return syncfs.usable(path, directories)
 
     def sync_filesystem(self, path: Path) -> None:
         """Make everything written on the file system holding ``path`` durable, with one syncfs."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,22 @@ def _fs_type(path: Path) -> int | None:
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
-def usable(path: Path) -> bool:
-    """Tell whether one syncfs of ``path``'s file system makes new files under it as durable as an fsync each."""
+def usable(path: Path, directories: Iterable[str | os.PathLike[str]] = ()) -> bool:
+    """Tell whether one syncfs of ``path``'s file system makes new files in ``directories`` as durable as an fsync each.
+
+    Each of ``directories`` must be on ``path``'s file system: a folder mounted inside a
+    working directory is another file system, which that syncfs would not reach.
+    """
     setting = os.environ.get("CASSTORE_SYNCFS", "")
     if setting == "0" or sys.platform != "linux" or not _kernel_reports_errors():
         return False
-    return setting == "1" or _fs_type(path) in _TRUSTED
+    if setting != "1" and _fs_type(path) not in _TRUSTED:
+        return False
+    try:
+        device = os.stat(path).st_dev
+        return all(os.stat(directory).st_dev == device for directory in directories)
+    except OSError:
+        return False
 
 
 def sync(path: Path) -> None:

@@ -340,7 +340,7 @@ def _write_entries(store: Store, root: Path, entries: list[TreeEntry]) -> StatTa
 
         for _written in parallel_map(write_one, entries, io_bound=True):
             pass
-        sync_files(_TempPaths(staged), root)
+        sync_files(_TempPaths(staged), root, checked)
         for entry, tmp in staged:
             ops().replace(tmp, target_of(entry))
     except BaseException:
