@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casstore import import_bundle, record_autosave
 from casstore.bundles import snapshot
 from casstore.bundles.snapshot import loads_with_files
-from casstore.bundles.stat_table import CachedFile, StatTable
+from casstore.bundles.stat_table import CachedFile, StatTable, merge
 from casstore.model.objects import Tree, TreeEntry, decode_listing
 from casstore.storage import canonical
 from casstore.storage.refs import ref_name
@@ -129,3 +131,28 @@ def test_status_keeps_its_findings_while_nothing_changes_and_follows_an_edit(bun
     assert [m["path"] for m in report.manifest_mismatches] == ["patterns/verse.json"]
     again = status(store, work)  # cache only covers what matches the tree: the check is made again
     assert again.modified == report.modified and again.manifest_mismatches == report.manifest_mismatches
+
+
+_names = st.text(alphabet="abcAB/._-é", min_size=1, max_size=6)
+_records = st.builds(
+    CachedFile,
+    st.integers(0, 2**40),
+    st.integers(0, 2**62),
+    st.integers(0, 2**40),
+    st.binary(min_size=32, max_size=32).map(bytes.hex),
+    st.integers(0, 2**62),
+)
+
+
+@given(
+    old=st.dictionaries(_names, _records, max_size=30),
+    new=st.dictionaries(_names, _records, max_size=30),
+    dropped=st.sets(_names, max_size=10),
+)
+def test_merging_two_tables_keeps_what_stat_table_of_both_would(
+    old: dict[str, CachedFile], new: dict[str, CachedFile], dropped: set[str]
+) -> None:
+    old_table, new_table = StatTable.of(old.items()), StatTable.of(new.items())
+    merged = merge(old_table, lambda path: path not in dropped, new_table)
+    expected = StatTable.of([*((p, c) for p, c in old.items() if p not in dropped and p not in new), *new.items()])
+    assert merged.paths == expected.paths and bytes(merged.records) == bytes(expected.records)

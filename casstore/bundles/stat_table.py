@@ -11,7 +11,7 @@ import os
 import struct
 import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +155,33 @@ class StatTable(Mapping[str, CachedFile]):
         if isinstance(other, StatTable):
             return self._paths == other._paths
         return other is not None and len(other) == len(self) and all(path in other for path in self._paths)
+
+
+def merge(old: StatTable, keep: Callable[[str], bool], new: StatTable) -> StatTable:
+    """Return every record of ``new`` and those of ``old`` whose path ``keep`` accepts and ``new`` lacks.
+
+    The same table as ``StatTable.of(chain(kept items of old, new.items()))``, merged record by
+    record from the two sorted tables: no record object and no list of every file's pair (a
+    checkout that switches a 100,000-file directory made both, ~20 MiB, issue 17).
+    """
+    paths: list[str] = []
+    records = bytearray()
+    size = RECORD.size
+    old_paths, new_paths = old.paths, new.paths
+    i = j = 0
+    while i < len(old_paths) or j < len(new_paths):
+        if j == len(new_paths) or (i < len(old_paths) and old_paths[i] < new_paths[j]):
+            if keep(old_paths[i]):
+                paths.append(old_paths[i])
+                records += old.records[i * size : (i + 1) * size]
+            i += 1
+            continue
+        if i < len(old_paths) and old_paths[i] == new_paths[j]:
+            i += 1  # ``new`` holds the path: its record is the newer
+        paths.append(new_paths[j])
+        records += new.records[j * size : (j + 1) * size]
+        j += 1
+    return StatTable(paths, records)
 
 
 def pack_into(buffer: bytearray, index: int, cached: CachedFile) -> None:
