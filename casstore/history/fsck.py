@@ -78,9 +78,7 @@ class FsckReport:
 def _rehash(store: Store, oid: str) -> Rehashed:
     try:
         with store.objects.reader(oid) as reader:
-            while reader.read():
-                pass
-            return oid, reader.size, None
+            return oid, reader.read_to_end(), None
     except (CorruptObject, ObjectMissing) as exc:
         return oid, 0, str(exc).split(": ", 1)[-1]
     except OSError as exc:

@@ -135,9 +135,7 @@ def check_pack(remote: Remote, pack: Pack, write: Callable[[bytes], object], has
                 raise RemoteCorrupt(f"{where}: its index does not tile the pack at {offset}; nothing fetched")
             tee = _Tee(stream, length, (keep,))
             try:
-                reader = ObjectReader(oid, tee)  # type: ignore[arg-type]
-                while reader.read():
-                    pass
+                ObjectReader(oid, tee).read_to_end()  # type: ignore[arg-type]
                 tee.drain()
             except (ObjectError, EOFError) as exc:
                 detail = str(exc) if isinstance(exc, ObjectError) else f"object {oid} is cut short"

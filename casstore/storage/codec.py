@@ -178,9 +178,7 @@ def verify_stored(oid: str, stored: bytes | memoryview, open_base: OpenBase | No
         if content is not None:
             return _verified_length(oid, memoryview(content))
     with ObjectReader(oid, io.BytesIO(view), open_base) as reader:
-        while reader.read():
-            pass
-        return reader.size
+        return reader.read_to_end()
 
 
 def decode_into(oid: str, stored: bytes, size: int, out: memoryview, open_base: OpenBase | None = None) -> int:
@@ -284,6 +282,12 @@ class ObjectReader:
         if actual != self.oid:
             raise CorruptObject(self.oid, f"content hashes to {actual}")
         return b""
+
+    def read_to_end(self) -> int:
+        """Read the rest of the content without keeping it, so its id is verified; return the content's length."""
+        while self.read():
+            pass
+        return self.size
 
     def read_all(self) -> bytes:
         """Read the whole content (for small objects: trees and commits)."""

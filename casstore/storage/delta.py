@@ -329,9 +329,7 @@ def make_delta(
             return None
         out.seek(0)
         # The chain behind the base may still be the old packs' (up to MAX_DEPTH) until they go.
-        reader = ObjectReader(oid, _Unclosed(out), open_base, 2 * MAX_DEPTH + 1)  # type: ignore[arg-type]
-        while reader.read():
-            pass
+        ObjectReader(oid, _Unclosed(out), open_base, 2 * MAX_DEPTH + 1).read_to_end()  # type: ignore[arg-type]
     except ObjectError:  # damaged or missing (fsck reports it): stored as it is
         out.close()
         return None

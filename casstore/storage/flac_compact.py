@@ -89,9 +89,7 @@ def compact(open_stored: OpenStored, oid: str, stored_size: int) -> Compacted | 
 
 def _verify(oid: str, stored: BinaryIO) -> None:
     """Decode ``stored`` as a reader would and check it hashes to ``oid`` (raises CorruptObject)."""
-    reader = ObjectReader(oid, _view(stored))
-    while reader.read():
-        pass  # the reader hashes what it yields and raises CorruptObject at the end if it differs
+    ObjectReader(oid, _view(stored)).read_to_end()  # raises CorruptObject at the end if the hash differs
 
 
 def compact_in_memory(oid: str, parts: Sequence[bytes | memoryview]) -> Compacted | None:

@@ -67,9 +67,7 @@ def _checked(oid: str, stored: bytes | memoryview | BinaryIO, open_base: OpenBas
         if isinstance(stored, bytes | memoryview):
             return oid, verify_stored(oid, stored, open_base), None
         with ObjectReader(oid, stored, open_base) as reader:
-            while reader.read():
-                pass
-            return oid, reader.size, None
+            return oid, reader.read_to_end(), None
     except (CorruptObject, ObjectMissing) as exc:  # ObjectMissing: a delta's base is gone
         return oid, 0, str(exc).split(": ", 1)[-1]
 
