@@ -18,11 +18,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from casstore.errors import CasstoreError
 from casstore.storage import sndfile
 from casstore.storage.codec import CODEC_FLAC
+from casstore.storage.ids import Readable, read_exactly
 from casstore.storage.sndfile import DecodeError
 
 _LAYOUT = struct.Struct(">QQQQBB")
@@ -37,14 +38,6 @@ SPOOL_BYTES = 16 << 20
 _PCM_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 _WAVE_FORMAT_PCM = 1
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
-
-
-class Readable(Protocol):
-    """Anything content can be read from in pieces (a file, an ObjectReader)."""
-
-    def read(self, n: int, /) -> bytes:
-        """Return up to ``n`` bytes; b"" at the end."""
-        ...
 
 
 class AudioExtraMissing(CasstoreError):
@@ -118,17 +111,6 @@ def _layout(fmt: bytes, data_start: int, data_length: int) -> PcmLayout | None:
     return PcmLayout(data_start, frames * block_align, channels, bits // 8)
 
 
-def _read_exactly(source: Readable, n: int) -> bytes:
-    parts, left = [], n
-    while left > 0:
-        chunk = source.read(min(left, 1 << 20))
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
-
-
 def _to_samples(raw: bytes, sample_bytes: int, channels: int) -> Any:
     import numpy
 
@@ -160,7 +142,7 @@ def encode_flac(content: Readable, layout: PcmLayout, spool_bytes: int = SPOOL_B
     from casstore.storage.codec import header
 
     soundfile = _soundfile("(being compacted)")
-    prefix = _read_exactly(content, layout.data_start)
+    prefix = read_exactly(content, layout.data_start)
     frame_bytes = layout.channels * layout.sample_bytes
     subtype = "PCM_16" if layout.sample_bytes == 2 else "PCM_24"
     out = tempfile.SpooledTemporaryFile(spool_bytes)  # noqa: SIM115 -- handed to the caller, who closes it
@@ -169,7 +151,7 @@ def encode_flac(content: Readable, layout: PcmLayout, spool_bytes: int = SPOOL_B
             pcm_length = 0
             with soundfile.SoundFile(flac, "w", _FLAC_RATE, layout.channels, subtype, format="FLAC") as sink:
                 while pcm_length < layout.pcm_length:
-                    raw = _read_exactly(content, min(layout.pcm_length - pcm_length, BLOCK_FRAMES * frame_bytes))
+                    raw = read_exactly(content, min(layout.pcm_length - pcm_length, BLOCK_FRAMES * frame_bytes))
                     whole = len(raw) - len(raw) % frame_bytes
                     if whole:
                         sink.write(_to_samples(raw[:whole], layout.sample_bytes, layout.channels))
@@ -283,7 +265,7 @@ class FlacSource:
         prefix, self._pcm, self._flac, self._suffix, self._channels, self._sample_bytes = _LAYOUT.unpack(raw)
         if prefix > SCAN_LIMIT or self._sample_bytes not in (2, 3) or not 1 <= self._channels <= 8:
             raise error("compacted object has an impossible layout")
-        self._pending = _read_exactly(stored, prefix)
+        self._pending = read_exactly(stored, prefix)
         if len(self._pending) != prefix:
             raise error("compacted object is truncated")
         self._stage = 0  # 0: FLAC samples next, 1: suffix, 2: done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: big enough that hashlib drops the GIL, small enough to bound RSS
 HEX_ID = re.compile(r"[0-9a-f]{64}")
@@ -46,6 +46,26 @@ def hash_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
+
+
+class Readable(Protocol):
+    """Anything content can be read from in pieces (a file, an ObjectReader)."""
+
+    def read(self, n: int, /) -> bytes:
+        """Return up to ``n`` bytes; b"" at the end."""
+        ...
+
+
+def read_exactly(source: Readable, n: int) -> bytes:
+    """Read ``n`` bytes from ``source`` in pieces of at most :data:`CHUNK_SIZE`; fewer only at its end."""
+    parts, left = [], n
+    while left > 0:
+        chunk = source.read(min(left, CHUNK_SIZE))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def short(oid: str) -> str:

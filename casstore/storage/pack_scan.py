@@ -15,6 +15,7 @@ from typing import BinaryIO, cast
 from casstore.errors import CorruptObject, ObjectMissing
 from casstore.storage.codec import ObjectReader, verify_stored
 from casstore.storage.delta import OpenBase
+from casstore.storage.ids import read_exactly
 from casstore.storage.pack_views import BoundedReader
 from casstore.storage.packs import Pack
 
@@ -72,14 +73,6 @@ def _checked(oid: str, stored: bytes | memoryview | BinaryIO, open_base: OpenBas
         return oid, 0, str(exc).split(": ", 1)[-1]
 
 
-def _read(stream: BinaryIO, count: int) -> bytes:
-    parts = []
-    while count > 0 and (chunk := stream.read(count)):
-        parts.append(chunk)
-        count -= len(chunk)
-    return b"".join(parts)
-
-
 def check_span(span: Span, open_base: OpenBase) -> list[Rehashed]:
     """Re-hash every object of ``span``; raises StoredFileMissing when the pack is gone (a gc replaced it)."""
     records = span.records()
@@ -90,7 +83,7 @@ def check_span(span: Span, open_base: OpenBase) -> list[Rehashed]:
                 return [_checked(oid, cast(BinaryIO, BoundedReader(stream, offset, length)), open_base)]
             start = records[0][1]
             stream.seek(start)
-            window = memoryview(_read(stream, max(offset + length for _oid, offset, length in records) - start))
+            window = memoryview(read_exactly(stream, max(offset + length for _oid, offset, length in records) - start))
     except OSError as exc:
         return [(oid, 0, f"unreadable: {exc.strerror}") for oid, _offset, _length in records]
     return [_checked(oid, window[at - start : at - start + length], open_base) for oid, at, length in records]
