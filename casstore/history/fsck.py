@@ -180,13 +180,8 @@ def fsck(store: Store, quick: bool = False, progress: ProgressFn | None = None) 
     packs = list(store.objects.packs)
     # One sorted table of raw ids and an array of sizes beside it: a list, two sets and a
     # dict of hex ids were ~350 bytes an object (issue 17).
-    raw, loose = bytearray(), array("L")
-    for at, (raw_id, _size, _packs, is_loose) in enumerate(stored_objects(store.objects.loose.iter_ids(), packs)):
-        raw += raw_id
-        if is_loose:
-            loose.append(at)
-    ids = IdTable(bytes(raw))
-    del raw
+    loose = array("L")
+    ids = IdTable.of(stored_objects(store.objects.loose.iter_ids(), packs), loose)
     report.objects = len(ids)
     corrupt: dict[str, str] = {}
     sizes = sizes_array(len(ids))

@@ -65,11 +65,13 @@ class IdTable:
         self._prefixes = prefixes(raw_ids, ID_BYTES)
 
     @classmethod
-    def of(cls, stored: Iterable[Stored]) -> IdTable:
-        """Build the table of the ids ``stored`` yields (in id order, each once)."""
+    def of(cls, stored: Iterable[Stored], loose: array[int] | None = None) -> IdTable:
+        """Build the table of the ids ``stored`` yields (in id order, each once); ``loose`` gets loose ones' places."""
         raw = bytearray()
-        for oid, _size, _packs, _loose in stored:
+        for at, (oid, _size, _packs, is_loose) in enumerate(stored):
             raw += oid
+            if is_loose and loose is not None:
+                loose.append(at)
         return cls(bytes(raw))
 
     def __len__(self) -> int:
