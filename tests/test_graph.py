@@ -112,3 +112,44 @@ def test_fsck_memory_is_linear_in_history(tmp_path: Path) -> None:
     # Measured before the one walker: 1,000 commits 25 MiB, 3,000 commits 217 MiB (quadratic).
     small, large = _fsck_peak(tmp_path, 500), _fsck_peak(tmp_path, 1_500)
     assert large < 4.5 * small, (small, large)  # 3x the history: ~3x the memory (quadratic: ~9x)
+
+
+def _store_with_two_problems(root: Path) -> tuple[Store, str, str, str]:
+    """A store whose head tree claims a wrong size for a sample and whose older tree is damaged on disk."""
+    store = Store.init(root)
+    take, pattern = b"RIFF a take of 29 bytes.....\n", b'{"steps": []}\n'
+    for content in (take, pattern):
+        store.objects.put_bytes(content)
+    entries = (
+        TreeEntry("assets/take.wav", id_of_bytes(take), len(take) + 3, "sampler_asset"),
+        TreeEntry("patterns/verse.json", id_of_bytes(pattern), len(pattern), "pattern"),
+    )
+    head_tree = Tree("deep", None, entries)
+    old_tree = Tree("deep", None, entries[1:])
+    for tree in (head_tree, old_tree):
+        store.objects.put_bytes(tree.encode())
+    old = Commit(old_tree.id, (), "deep", "import", "rev1", "t", "2026-01-01T00:00:00Z")
+    head = Commit(head_tree.id, (old.id,), "deep", "import", "rev2", "t", "2026-01-02T00:00:00Z")
+    for commit in (old, head):
+        store.objects.put_bytes(commit.encode())
+    store.objects.sync()
+    store.refs.compare_and_swap("deep/heads/main", None, head.id, "test", "2026-01-02T00:00:00Z")
+    stored = store.objects.path_for(old_tree.id)
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    stored.chmod(0o644)
+    stored.write_bytes(bytes(raw))
+    return store, head.id, head_tree.id, old_tree.id
+
+
+def test_fsck_names_the_tree_and_path_that_claim_a_wrong_size(tmp_path: Path) -> None:
+    store, head, head_tree, old_tree = _store_with_two_problems(tmp_path / "store")
+    report = fsck(store)
+    by_kind = {finding.kind: finding for finding in report.findings}
+    assert sorted(by_kind) == ["corrupt", "invalid"] and not report.ok
+    assert by_kind["invalid"].subject == head_tree
+    assert by_kind["invalid"].detail == "assets/take.wav: tree says 32 bytes, object holds 29"
+    assert by_kind["invalid"].reached_from == f"ref deep/heads/main → commit {head[:12]} → deep:assets/take.wav"
+    assert by_kind["corrupt"].subject == old_tree
+    # The quick check does not re-hash: it cannot know the sample's size, and does not guess.
+    assert [f.kind for f in fsck(store, quick=True).findings] == ["corrupt"]
