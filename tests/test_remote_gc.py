@@ -6,6 +6,7 @@ wait. The same race on SeaweedFS is in test_remote_s3.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +73,40 @@ def test_an_unreachable_pack_is_deleted_only_after_its_mark_and_a_full_grace(
     assert fsck_remote(remote).ok
     copy = clone(URL, tmp_path / "copy", connect=remotes).store
     assert fsck(copy, quick=False).ok
+
+
+def test_a_pack_left_without_its_index_is_deleted_a_grace_after_its_mark(ana: Store, remotes: MemoryRemotes) -> None:
+    orphan, _first = orphan_a_pack(ana, remotes)
+    backend = remotes.backend(URL)
+    remote = remote_of(ana, remotes)
+    backend.delete(index_key(orphan))  # as a push killed between its pack and its index leaves it
+    young = gc_remote(remote, GRACE)  # maybe a push still uploading: left alone
+    assert (young.unfinished, young.young, young.marked, young.packs) == (1, 1, [], 1)
+    first = gc_remote(remote, GRACE, now=later(25))
+    assert first.marked == [orphan] and first.deleted == []
+    assert json.loads(backend.get(f"{MARKS_PREFIX}{orphan}.json"))["unfinished"] is True
+    # Unlisted and marked, yet not taken for a gc that died deleting it: a full grace first.
+    waiting = gc_remote(remote, GRACE, now=later(48))
+    assert waiting.waiting == [orphan] and waiting.deleted == [] and backend.has(pack_key(orphan))
+    done = gc_remote(remote, GRACE, now=later(50))
+    assert done.deleted == [orphan] and done.deleted_bytes > 0
+    assert not backend.has(pack_key(orphan)) and backend.list(MARKS_PREFIX) == []
+    assert gc_remote(remote, GRACE, now=later(75)).unfinished == 0
+    assert fsck_remote(remote).ok
+
+
+def test_a_push_that_completes_an_unfinished_marked_pack_takes_the_mark_off(ana: Store, remotes: MemoryRemotes) -> None:
+    orphan, first = orphan_a_pack(ana, remotes)
+    backend = remotes.backend(URL)
+    remote = remote_of(ana, remotes)
+    backend.delete(index_key(orphan))
+    assert gc_remote(remote, GRACE, now=later(25)).marked == [orphan]
+    ana.refs.compare_and_swap("song/heads/old", None, first, "test: keep", LONG_AGO)
+    again = push(ana, remote, ["song/heads/old"])  # the same objects again: the very same pack, now whole
+    assert again.pack == orphan and backend.has(index_key(orphan)) and backend.list(MARKS_PREFIX) == []
+    report = gc_remote(remote, GRACE, now=later(50))
+    assert report.deleted == [] and report.unfinished == 0 and report.reachable_packs == 2
+    assert fsck_remote(remote).ok
 
 
 def test_a_push_does_not_rely_on_a_marked_pack_and_its_ref_unmarks_it(ana: Store, remotes: MemoryRemotes) -> None:

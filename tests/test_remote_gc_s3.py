@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from remote_helpers import make_store, save, unique_text
 
 from casstore.clock import format_iso, utc_now
@@ -22,7 +23,7 @@ from casstore.remote.push import push
 from casstore.remote.remotes import MARKS_PREFIX, Remote, RemoteSpec, add_remote, open_remote
 from casstore.storage.backend import Backend
 from casstore.storage.backend_s3 import S3Backend
-from casstore.storage.packs import pack_key
+from casstore.storage.packs import pack_key, unfinished_packs
 from casstore.storage.store import Store
 from s3_servers import (  # noqa: F401 - fixtures
     S3Server,
@@ -101,6 +102,49 @@ def test_gc_while_a_push_sits_between_its_upload_and_its_swap_on_seaweedfs(
     assert copy.refs.read("song/heads/old") == on_top and fsck(copy, quick=False).ok
     later_run = gc_remote(collector, GRACE, now=later(75))
     assert later_run.deleted == [] and later_run.marked == []  # everything left is reached
+
+
+class Killed(BaseException):
+    """The pushing process dies: nothing after this point of the push runs."""
+
+
+class KilledBeforeTheIndex(S3Backend):
+    """An S3 backend whose process dies right after a pack's bytes are up, before its index."""
+
+    def put_if_absent(self, key: str, content: bytes) -> bool:
+        if key.endswith(".idx"):
+            raise Killed(key)
+        return super().put_if_absent(key, content)
+
+
+def test_gc_collects_the_pack_of_a_push_killed_before_its_index_on_seaweedfs(
+    seaweedfs_server: S3Server, tmp_path: Path
+) -> None:
+    url = seaweedfs_server.url(unique_prefix("gc-killed"))
+    ana = make_store(tmp_path / "ana")
+    add_remote(ana, "origin", url, seaweedfs_server.endpoint, connect=connect)
+    remote = open_remote(ana, None, connect)
+    save(ana, "song", unique_text("a take"))
+    push(ana, remote)
+    head = save(ana, "song", unique_text("the next take"))
+
+    def dying(spec: RemoteSpec) -> Backend:
+        return KilledBeforeTheIndex(spec.url, spec.endpoint, spec.region, sleep=no_wait, retry_backoff=0.001)
+
+    with pytest.raises(Killed):
+        push(ana, open_remote(ana, None, dying))
+    (unfinished,) = unfinished_packs(remote.backend)  # its bytes are up; no reader will ever use them
+    assert remote.refs.read("song/heads/main") != head and len(remote.pack_names()) == 1
+    young = gc_remote(remote, GRACE)  # it may be a push still uploading: left alone
+    assert (young.unfinished, young.young, young.marked) == (1, 1, [])
+    assert gc_remote(remote, GRACE, now=later(25)).marked == [unfinished]
+    done = gc_remote(remote, GRACE, now=later(50))
+    assert done.deleted == [unfinished] and done.deleted_bytes > 0
+    assert unfinished_packs(remote.backend) == [] and remote.backend.list(MARKS_PREFIX) == []
+    assert fsck_remote(remote).ok
+    push(ana, remote)  # the musician pushes again: everything arrives
+    copy = clone(url, tmp_path / "copy", seaweedfs_server.endpoint, connect=connect).store
+    assert copy.refs.read("song/heads/main") == head and fsck(copy, quick=False).ok
 
 
 def test_gc_and_fsck_remote_commands_on_moto(moto_server: S3Server, tmp_path: Path) -> None:

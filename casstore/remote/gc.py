@@ -12,6 +12,11 @@ remote's create-only ``gc`` lease (refreshed while held):
    since its mark (its index first, then the pack, then the mark), and **unmark** each
    marked pack that became reachable again.
 
+A pack uploaded without its index (a push killed between the two) is unfinished: no reader
+or push uses it. One older than the grace is marked (``"unfinished": true``) and deleted a
+grace later, as any unreachable pack; should its index arrive meanwhile (a stalled push
+resuming), the push finds its own pack marked and unmarks it under the lease, as above.
+
 A push never relies on a marked pack, and checks again just before its swap that the packs
 it relied on are neither marked nor gone (re-uploading their objects if they are), so a
 pack is deleted only after a full grace in which no push could have started to rely on it.
@@ -38,7 +43,7 @@ from casstore.remote.remotes import Remote, mark_key
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import StoredFileMissing
-from casstore.storage.packs import Pack, index_key, pack_key
+from casstore.storage.packs import Pack, index_key, pack_key, unfinished_packs
 
 
 @dataclass
@@ -57,6 +62,7 @@ class RemoteGcReport:
     deleted_bytes: int = 0
     waiting: list[str] = field(default_factory=list)  # marked, the grace since the mark not yet over
     young: int = 0  # unreachable but younger than the grace: not marked yet
+    unfinished: int = 0  # packs without their index (a push killed between the two), marked or young
 
     def as_json(self) -> dict[str, Any]:
         """Return the report ``gc --remote --json`` prints."""
@@ -72,6 +78,7 @@ class RemoteGcReport:
             "deleted": {"packs": self.deleted, "bytes": self.deleted_bytes},
             "waiting": self.waiting,
             "unreachable_young": self.young,
+            "unfinished": self.unfinished,
         }
 
 
@@ -143,19 +150,19 @@ def _collect(
     reached = _reached_packs(remote, refs, packs, marks, cutoff, keeper.tick)
     report.reachable_packs = len(reached)
     listed = {pack.name for pack in packs}
+    unfinished = set(unfinished_packs(backend)) - listed
+    report.unfinished = len(unfinished)
     due: list[str] = []
     for name in sorted(marks):
         keeper.tick()
-        marked_at = _marked_at(remote, name)
-        if name in reached:
-            report.unmarked.append(name)
-        elif marked_at is None:
+        marked = _read_mark(remote, name)
+        if name in reached or marked is None:
             report.unmarked.append(name)  # a damaged mark is dropped; the pack is marked again, later
-        elif name not in listed or marked_at <= cutoff:
-            due.append(name)  # not listed: a gc died while deleting it; finish the job
+        elif marked[0] <= cutoff or (name not in listed and not marked[1]):
+            due.append(name)  # unlisted, marked when complete: a gc died while deleting it; finish the job
         else:
             report.waiting.append(name)
-    unreachable = sorted(listed - reached - marks)
+    unreachable = sorted((listed - reached - marks) | (unfinished - marks))
     to_mark = []
     for name in unreachable:
         keeper.tick()
@@ -177,7 +184,9 @@ def _collect(
     stamp = format_iso(now())
     for name in to_mark:
         keeper.tick()
-        mark = {"pack": name, "marked_at": stamp, "by": host_name()}
+        mark: dict[str, Any] = {"pack": name, "marked_at": stamp, "by": host_name()}
+        if name in unfinished:
+            mark["unfinished"] = True
         backend.put_if_absent(mark_key(name), canonical.dumps(mark))
     if due:
         keeper.lease.refresh(keeper.ttl)  # a gc that lost its lease stops here, before deleting
@@ -190,9 +199,10 @@ def _collect(
         backend.delete(mark_key(name))
 
 
-def _marked_at(remote: Remote, name: str) -> datetime | None:
-    """Return when pack ``name`` was marked, or None when its mark is gone or unreadable."""
+def _read_mark(remote: Remote, name: str) -> tuple[datetime, bool] | None:
+    """Return when pack ``name`` was marked and whether it was unfinished then; None: no readable mark."""
     try:
-        return parse_iso(canonical.loads(remote.backend.get(mark_key(name)))["marked_at"])
-    except (StoredFileMissing, ValueError, KeyError, TypeError):
+        mark = canonical.loads(remote.backend.get(mark_key(name)))
+        return parse_iso(mark["marked_at"]), mark.get("unfinished") is True
+    except (StoredFileMissing, ValueError, KeyError, TypeError, AttributeError):
         return None

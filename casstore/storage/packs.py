@@ -397,3 +397,14 @@ def list_packs(backend: Backend) -> list[str]:
         for key in keys
         if key.endswith(".idx") and key[: -len(".idx")] + ".pack" in present
     ]
+
+
+def unfinished_packs(backend: Backend) -> list[str]:
+    """Return the name of every pack whose bytes are there without its index (a writer died or is writing)."""
+    keys = backend.list(PACKS_PREFIX + "pack-")
+    present = set(keys)
+    return [
+        key[len(PACKS_PREFIX) : -len(".pack")]
+        for key in keys
+        if key.endswith(".pack") and key[: -len(".pack")] + ".idx" not in present
+    ]
