@@ -96,17 +96,24 @@ def test_an_old_version_never_matches_again_even_for_the_same_commit(moto_server
         backend.compare_and_swap("demo/heads/main", v1, oid("c"), b"stale\n")
 
 
-def test_replace_log_keeps_the_given_lines_and_drops_the_rest(moto_server: S3Server) -> None:
-    backend = make_backend(moto_server, "replace-log")
+def test_expiring_a_reflog_never_loses_a_move_logged_meanwhile(moto_server: S3Server) -> None:
+    backend = make_backend(moto_server, "expire-log")
     version = None
     for n in range(4):
         version = backend.compare_and_swap("demo/heads/main", version, oid(str(n)), f"line {n}\n".encode())
-    backend.replace_log("demo/heads/main", b"line 2\nline 3\n")
-    assert backend.read_log("demo/heads/main") == b"line 2\nline 3\n"
-    backend.compare_and_swap("demo/heads/main", version, oid("4"), b"line 4\n")
+    pushed: list[str | None] = []
+
+    def expired(line: bytes) -> bool:
+        if not pushed:  # a push moves the ref while gc expires its reflog
+            pushed.append(backend.compare_and_swap("demo/heads/main", version, oid("4"), b"line 4\n"))
+        return line in (b"line 0", b"line 1")
+
+    assert backend.expire_log("demo/heads/main", expired) == 2
     assert backend.read_log("demo/heads/main") == b"line 2\nline 3\nline 4\n"
-    backend.replace_log("demo/heads/main", b"")
+    assert backend.expire_log("demo/heads/main", lambda _line: True) == 3
     assert backend.read_log("demo/heads/main") == b"" and backend.list_logs() == []
+    backend.compare_and_swap("demo/heads/main", pushed[0], oid("5"), b"line 5\n")  # the next entry, as ever
+    assert backend.read_log("demo/heads/main") == b"line 5\n"
 
 
 def test_a_released_lease_stays_as_an_expired_body_the_next_holder_takes_over(moto_server: S3Server) -> None:

@@ -65,3 +65,33 @@ def test_a_torn_reflog_line_is_skipped(refs: RefStore, tmp_path: Path) -> None:
     with open(tmp_path / "logs" / "demo" / "heads" / "main", "ab") as log:
         log.write(b'{"ref": "demo/heads/ma')
     assert len(refs.reflog("demo/heads/main")) == 1
+
+
+def test_gc_expires_a_reflog_under_the_refs_lock_so_no_move_is_lost(refs: RefStore, tmp_path: Path) -> None:
+    # gc reads a reflog, drops old lines and writes the rest back: a move logged in between
+    # would vanish with the old file. The rewrite holds the ref's lock, as a move does.
+    from datetime import UTC, datetime
+
+    from casstore.history.gc import expire_reflogs
+
+    refs.compare_and_swap("demo/heads/main", None, A, "old take", "2026-01-01T00:00:00Z")
+    refs.compare_and_swap("demo/heads/main", A, B, "new take", "2026-03-01T00:00:00Z")
+    writer = RefStore(LocalBackend(tmp_path, lock_timeout=0.0))  # an import in another process
+    tried: list[str] = []
+
+    def expired(line: bytes) -> bool:
+        if not tried:
+            with pytest.raises(RefLocked):  # the import must wait for gc's rewrite
+                writer.compare_and_swap("demo/heads/main", B, C, "import", "2026-03-02T00:00:00Z")
+            tried.append("blocked")
+        return b"old take" in line
+
+    backend = refs.backend
+    assert backend.expire_log("demo/heads/main", expired) == 1 and tried == ["blocked"]
+    writer.compare_and_swap("demo/heads/main", B, C, "import", "2026-03-02T00:00:00Z")
+    assert [e.why for e in refs.reflog("demo/heads/main")] == ["new take", "import"]
+    cutoff = datetime(2026, 3, 2, tzinfo=UTC)
+    assert expire_reflogs(backend, cutoff, dry_run=True) == 1 and len(refs.reflog("demo/heads/main")) == 2
+    assert expire_reflogs(backend, cutoff, dry_run=False) == 1
+    assert [e.why for e in refs.reflog("demo/heads/main")] == ["import"]
+    assert not list((tmp_path / "refs").rglob("*.lock"))

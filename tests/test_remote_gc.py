@@ -109,6 +109,22 @@ def test_a_push_that_completes_an_unfinished_marked_pack_takes_the_mark_off(ana:
     assert fsck_remote(remote).ok
 
 
+def test_remote_gc_expires_the_reflog_entries_older_than_the_grace(ana: Store, remotes: MemoryRemotes) -> None:
+    orphan_a_pack(ana, remotes)  # two pushes dated long ago
+    remote = remote_of(ana, remotes)
+    today = save(ana, "song", unique_text("today's take"))
+    push(ana, remote)
+    logged = remote.refs.reflog()
+    old = [entry for entry in logged if entry.when == LONG_AGO]
+    assert len(old) >= 2 and logged[-1].new == today
+    dry = gc_remote(remote, GRACE, dry_run=True)
+    assert dry.reflog_expired == len(old) and remote.refs.reflog() == logged
+    report = gc_remote(remote, GRACE)
+    assert report.reflog_expired == len(old) and report.as_json()["reflog_expired"] == len(old)
+    assert remote.refs.reflog() == [entry for entry in logged if entry.when != LONG_AGO]
+    assert remote.refs.read("song/heads/main") == today and fsck_remote(remote).ok
+
+
 def test_a_push_does_not_rely_on_a_marked_pack_and_its_ref_unmarks_it(ana: Store, remotes: MemoryRemotes) -> None:
     orphan, first = orphan_a_pack(ana, remotes)
     remote = remote_of(ana, remotes)

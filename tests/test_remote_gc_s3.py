@@ -141,8 +141,10 @@ def test_gc_collects_the_pack_of_a_push_killed_before_its_index_on_seaweedfs(
     done = gc_remote(remote, GRACE, now=later(50))
     assert done.deleted == [unfinished] and done.deleted_bytes > 0
     assert unfinished_packs(remote.backend) == [] and remote.backend.list(MARKS_PREFIX) == []
+    assert remote.refs.reflog() == []  # the first push's entry is older than the grace: expired
     assert fsck_remote(remote).ok
-    push(ana, remote)  # the musician pushes again: everything arrives
+    push(ana, remote)  # the musician pushes again: everything arrives, its move logged as ever
+    assert [entry.new for entry in remote.refs.reflog()] == [head]
     copy = clone(url, tmp_path / "copy", seaweedfs_server.endpoint, connect=connect).store
     assert copy.refs.read("song/heads/main") == head and fsck(copy, quick=False).ok
 

@@ -18,7 +18,7 @@ from casstore.history.inventory import stored_objects
 from casstore.history.reachability import reachable, roots
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
-from casstore.storage.backend import Lease, StoredFileMissing
+from casstore.storage.backend import Backend, Lease, StoredFileMissing
 from casstore.storage.delta import DELTA_PREFIX, delta_base, make_delta
 from casstore.storage.flac_compact import Compacted, audio_available, compact_many
 from casstore.storage.flac_compact import compact as compact_object
@@ -174,7 +174,7 @@ def _collect(
     # Packed: everything that stays, loose or packed, except young unreachable loose objects.
     report.packed = stored - len(removed) - len(stay_loose)
     if dry_run:
-        report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=True)
+        report.reflog_expired = expire_reflogs(store.backend, cutoff, dry_run=True)
         return report
     leaving = removed | stay_loose
     loose_packed = any(oid not in leaving for oid in loose_age)
@@ -208,7 +208,7 @@ def _collect(
             keeper.tick()
             objects.loose.delete(oid)
     objects.reload_packs()
-    report.reflog_expired = _expire_reflogs(store, cutoff, dry_run=False)
+    report.reflog_expired = expire_reflogs(store.backend, cutoff, dry_run=False)
     return report
 
 
@@ -319,21 +319,15 @@ def _stored_size(store: Store, oid: str) -> int:
     return max((pack.stored_size(oid) for pack in store.objects.packs), default=0)
 
 
-def _expire_reflogs(store: Store, cutoff: datetime, dry_run: bool) -> int:
-    """Drop reflog lines older than ``cutoff``; return how many went."""
-    expired = 0
-    for name in store.backend.list_logs():
-        kept: list[bytes] = []
-        lines = store.backend.read_log(name).splitlines()
-        for raw in lines:
-            try:
-                when = parse_iso(canonical.loads(raw)["when"])
-            except (ValueError, KeyError, TypeError):
-                continue  # torn line from a killed writer
-            if when >= cutoff:
-                kept.append(raw + b"\n")
-        expired += len(lines) - len(kept)
-        if dry_run or len(kept) == len(lines):
-            continue
-        store.backend.replace_log(name, b"".join(kept))
-    return expired
+def expire_reflogs(backend: Backend, cutoff: datetime, dry_run: bool) -> int:
+    """Drop the reflog lines of every ref in ``backend`` older than ``cutoff`` (and torn ones); return how many."""
+
+    def expired(raw: bytes) -> bool:
+        try:
+            return bool(parse_iso(canonical.loads(raw)["when"]) < cutoff)
+        except (ValueError, KeyError, TypeError):
+            return True  # a torn line from a killed writer
+
+    if dry_run:
+        return sum(expired(raw) for name in backend.list_logs() for raw in backend.read_log(name).splitlines())
+    return sum(backend.expire_log(name, expired) for name in backend.list_logs())

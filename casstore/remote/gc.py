@@ -20,7 +20,9 @@ resuming), the push finds its own pack marked and unmarks it under the lease, as
 A push never relies on a marked pack, and checks again just before its swap that the packs
 it relied on are neither marked nor gone (re-uploading their objects if they are), so a
 pack is deleted only after a full grace in which no push could have started to rely on it.
-A gc that lost its lease stops before deleting anything.
+A gc that lost its lease stops before deleting anything. Last, the remote's reflog entries
+older than the grace go, as local gc expires its own: they are no longer roots, and the
+remote's reflog would otherwise only grow (and every gc reads all of it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 
 from casstore.clock import format_iso, parse_iso, utc_now
 from casstore.errors import CorruptObject, ObjectMissing, RefLocked
-from casstore.history.gc import GC_LEASE_SECONDS, LeaseKeeper, releasing
+from casstore.history.gc import GC_LEASE_SECONDS, LeaseKeeper, expire_reflogs, releasing
 from casstore.history.reachability import GraphWalk
 from casstore.remote.objects import RemoteObjects
 from casstore.remote.push import GC_LEASE
@@ -63,6 +65,7 @@ class RemoteGcReport:
     waiting: list[str] = field(default_factory=list)  # marked, the grace since the mark not yet over
     young: int = 0  # unreachable but younger than the grace: not marked yet
     unfinished: int = 0  # packs without their index (a push killed between the two), marked or young
+    reflog_expired: int = 0  # reflog entries older than the grace, dropped (no longer gc roots)
 
     def as_json(self) -> dict[str, Any]:
         """Return the report ``gc --remote --json`` prints."""
@@ -79,6 +82,7 @@ class RemoteGcReport:
             "waiting": self.waiting,
             "unreachable_young": self.young,
             "unfinished": self.unfinished,
+            "reflog_expired": self.reflog_expired,
         }
 
 
@@ -177,6 +181,7 @@ def _collect(
         report.deleted.append(name)
     report.marked = to_mark
     if report.dry_run:
+        report.reflog_expired = expire_reflogs(backend, cutoff, dry_run=True)
         return
     for name in report.unmarked:
         keeper.tick()
@@ -197,6 +202,9 @@ def _collect(
         backend.delete(index_key(name))
         backend.delete(pack_key(name))
         backend.delete(mark_key(name))
+    # Last, after the packs: entries older than the grace are no roots (see _reached_packs). On
+    # S3 each is an object of its own, deleted alone, so a push logging a move meanwhile keeps it.
+    report.reflog_expired = expire_reflogs(backend, cutoff, dry_run=False)
 
 
 def _read_mark(remote: Remote, name: str) -> tuple[datetime, bool] | None:

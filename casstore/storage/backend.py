@@ -17,6 +17,7 @@ of docs/format.md, unchanged) and :class:`casstore.storage.backend_memory.Memory
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from typing import BinaryIO, NamedTuple, Protocol
 
 from casstore.errors import CasstoreError
@@ -136,8 +137,12 @@ class Backend(Protocol):
     def list_logs(self) -> builtins.list[str]:
         """Return the names of every ref that has a reflog."""
 
-    def replace_log(self, name: str, content: bytes) -> None:
-        """Replace the reflog of ``name`` (gc's expiry); empty content removes it."""
+    def expire_log(self, name: str, expired: Callable[[bytes], bool]) -> int:
+        """Drop the lines of ``name``'s reflog that ``expired`` picks (gc); return how many went.
+
+        One step against the ref's writers: a move logged meanwhile is never lost with them.
+        ``expired`` is given each line without its newline.
+        """
 
     def ref_locks(self) -> builtins.list[str]:
         """Return the ref locks present now (left by a killed writer, or held by a running one)."""

@@ -272,13 +272,26 @@ class LocalBackend:
             if path.is_file() and not path.name.startswith(".")
         )
 
-    def replace_log(self, name: str, content: bytes) -> None:
-        """Rewrite the reflog file of ``name`` durably, or remove it when ``content`` is empty."""
+    def expire_log(self, name: str, expired: Callable[[bytes], bool]) -> int:
+        """Rewrite the reflog file of ``name`` without the lines ``expired`` picks (removed when none is left).
+
+        Under the ref's lock, as a move and its log line are written: a line appended between
+        the read and the rewrite would otherwise be lost with the old file.
+        """
         path = self.root.joinpath(LOGS_DIR, *name.split("/"))
-        if content:
-            write_durable(path, content)
-        else:
-            ops().unlink(path, missing_ok=True)
+        with LockFile(self._ref_path(name), timeout=self.lock_timeout):
+            try:
+                lines = path.read_bytes().splitlines(keepends=True)
+            except FileNotFoundError:
+                return 0
+            kept = [line for line in lines if not expired(line.rstrip(b"\r\n"))]
+            if len(kept) == len(lines):
+                return 0
+            if kept:
+                write_durable(path, b"".join(kept))
+            else:
+                ops().unlink(path, missing_ok=True)
+        return len(lines) - len(kept)
 
     def ref_locks(self) -> builtins.list[str]:
         """Return the ``refs/**.lock`` files, relative to the store."""

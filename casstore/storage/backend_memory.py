@@ -191,13 +191,16 @@ class MemoryBackend:
         with self._lock:
             return sorted(self._logs)
 
-    def replace_log(self, name: str, content: bytes) -> None:
-        """Replace (or with empty content, drop) the reflog of ``name``."""
+    def expire_log(self, name: str, expired: Callable[[bytes], bool]) -> int:
+        """Drop the lines of ``name``'s reflog that ``expired`` picks (the reflog goes when none is left)."""
         with self._lock:
-            if content:
-                self._logs[name] = bytearray(content)
+            lines = bytes(self._logs.get(name, b"")).splitlines(keepends=True)
+            kept = [line for line in lines if not expired(line.rstrip(b"\r\n"))]
+            if kept:
+                self._logs[name] = bytearray(b"".join(kept))
             else:
                 self._logs.pop(name, None)
+            return len(lines) - len(kept)
 
     def ref_locks(self) -> builtins.list[str]:
         """Ref updates hold an in-process mutex only: nothing is ever left behind."""

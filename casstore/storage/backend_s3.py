@@ -24,6 +24,7 @@ import io
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -265,17 +266,22 @@ class S3Backend(S3Client):
         entries = (key[len(LOGS) :].rsplit("/", 1) for key in self.list(LOGS))
         return sorted({entry[0] for entry in entries if len(entry) == 2 and re.fullmatch(r"\d+", entry[1])})
 
-    def replace_log(self, name: str, content: bytes) -> None:
-        """Replace the reflog of ``name``: write ``content`` over its newest entry, then delete the older ones.
+    def expire_log(self, name: str, expired: Callable[[bytes], bool]) -> int:
+        """Delete each entry of ``name``'s reflog that ``expired`` picks: every entry is an object of its own.
 
-        In that order, a crash in between leaves lines twice, never loses one.
+        Nothing is rewritten, so a move logged meanwhile (a new key) is never touched, and a
+        crash part way leaves only entries that were to go anyway.
         """
-        keys = self._log_keys(name)
-        if content:
-            self._put(keys[-1] if keys else f"{LOGS}{name}/{0:0{_GEN_DIGITS}d}", content)
-            keys = keys[:-1]
-        for key in keys:
-            self.delete(key)
+        dropped = 0
+        for key in self._log_keys(name):
+            try:
+                lines = self.get(key).splitlines()
+            except StoredFileMissing:
+                continue  # another gc took it
+            if lines and all(expired(line) for line in lines):
+                self.delete(key)
+                dropped += len(lines)
+        return dropped
 
     def ref_locks(self) -> builtins.list[str]:
         """Ref updates are conditional writes on the server: no lock is ever left behind."""

@@ -105,5 +105,7 @@ def _gc_remote(ctx: click.Context, name: str, grace: str, dry_run: bool, as_json
         click.echo(f"{len(report.waiting)} marked packs wait for their grace ({grace} after the mark)")
     if report.young:
         click.echo(f"{report.young} unreachable packs are younger than {grace}: not marked yet")
+    if report.reflog_expired:
+        click.echo(f"{would}expire {report.reflog_expired} reflog entries older than {grace}")
     if report.unfinished:
         click.echo(f"{report.unfinished} packs have no index (a push stopped before it): collected as unreachable")
