@@ -187,19 +187,28 @@ def staged(dest: Path, directory: bool) -> Iterator[Path]:
     else:
         fd, staging = ops().create_temp(dest.parent, prefix)
         os.close(fd)
+    was_empty_dir = published = False
     try:
         yield staging
         # mkdtemp/mkstemp make 0700/0600; the result is the user's, like cp's or git checkout's.
         os.chmod(staging, user_mode(directory))
         if dest.is_dir() and not dest.is_symlink():
             ops().rmdir(dest)  # only an empty directory gets here (callers check)
+            was_empty_dir = True
         ops().replace(staging, dest)
+        published = True
         fsync_dir(dest.parent)
     except BaseException:
-        if directory:
-            ops().remove_tree(staging)
-        else:
-            ops().unlink(staging, missing_ok=True)
+        # After the rename, only the directory's fsync can fail: the result is in place but not
+        # known durable, so it is taken back out and the failure leaves ``dest`` as it was.
+        taken_back = dest if published else staging
+        with contextlib.suppress(OSError):
+            if directory:
+                ops().remove_tree(taken_back)
+            else:
+                ops().unlink(taken_back, missing_ok=True)
+            if was_empty_dir:
+                ops().mkdir(dest)
         raise
 
 
