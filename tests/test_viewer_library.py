@@ -80,6 +80,27 @@ def test_the_offer_does_not_come_back_once_the_autosave_is_restored(viewer_store
     assert casstore.safe_recovery_offer(store, "demo-project") is None
 
 
+def test_listing_versions_verifies_each_snapshot_and_opening_one_reads_it_in_full(
+    viewer_store: tuple[casstore.Store, Path],
+) -> None:
+    # Listing reads every version's tree through its SHA-256 (rot shows in the list, as the
+    # next test's damaged checkpoint does) but does not parse it: that was most of opening
+    # the viewer on a 100,000-file project. A sound object that is no tree is found on opening.
+    from casstore.model.objects import Commit
+
+    store, _work = viewer_store
+    head = _imports(store)[0]
+    pattern = casstore.show_revision(store, head.oid).tree.entries[-1].sha256  # sound bytes, not a tree
+    odd = Commit(pattern, (head.oid,), "demo-project", "import", "odd", "t", "2026-06-01T00:00:00Z")
+    store.objects.put_bytes(odd.encode())
+    store.objects.sync()
+    store.refs.compare_and_swap("demo-project/tags/odd", None, odd.id, "test", "2026-06-01T00:00:00Z")
+    listed = {v.oid: v for v in casstore.project_timeline(store, "demo-project", fold=False)}
+    assert listed[odd.id].damaged is None
+    with pytest.raises(casstore.CasstoreError):
+        casstore.revision_text(store, odd.id)
+
+
 def test_a_damaged_checkpoint_marks_its_version_and_everything_else_works(
     viewer_store: tuple[casstore.Store, Path],
 ) -> None:
