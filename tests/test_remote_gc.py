@@ -289,3 +289,36 @@ def test_push_reads_only_the_indexes_of_packs_it_has_not_seen(tmp_path: Path) ->
     before = counting.index_gets
     assert len(remote_of(ana, remotes).packs()) == 4 and counting.index_gets - before == 1
     assert fsck(ana, quick=False).ok  # the cache is no part of the store's objects
+
+
+def test_remote_gc_and_fsck_read_commits_and_trees_from_the_local_store_when_it_has_them(
+    tmp_path: Path, ana: Store, remotes: MemoryRemotes
+) -> None:
+    # Content-addressed: the local copy of an id is the remote's bytes, and both reads verify
+    # them. A clone's walk then makes no request per commit and tree (on S3, 20-50 ms each).
+    for take in range(5):
+        save(ana, "song", unique_text(f"take {take}"))
+        push(ana, remote_of(ana, remotes))
+    backend = remotes.backend(URL)
+    ranged: list[str] = []
+    get_range = backend.get_range
+
+    def counted(key: str, offset: int, length: int) -> bytes:
+        ranged.append(key)
+        return get_range(key, offset, length)
+
+    backend.get_range = counted  # type: ignore[method-assign]
+    reports = [gc_remote(remote_of(ana, remotes), GRACE, dry_run=True), fsck_remote(remote_of(ana, remotes))]
+    assert ranged == [] and reports[1].ok and reports[1].commits == 5
+    # A store that has none of it (only the remote added) walks the same history with GETs.
+    bare = make_store(tmp_path / "bare")
+    add_remote(bare, "origin", URL, connect=remotes)
+    again = [gc_remote(remote_of(bare, remotes), GRACE, dry_run=True), fsck_remote(remote_of(bare, remotes))]
+    assert len(ranged) >= 2 * 10  # 5 commits and their trees, for each of the two walks
+    assert again[0].as_json() == reports[0].as_json() and again[1].as_json() == reports[1].as_json()
+    # A damaged local copy is not the remote's problem: its bytes are read there instead.
+    head_tree = json.loads(ana.objects.read_bytes(ana.refs.read("song/heads/main") or ""))["tree"]
+    stored = ana.objects.path_for(head_tree)
+    stored.chmod(0o644)
+    stored.write_bytes(b"rotten")
+    assert fsck_remote(remote_of(ana, remotes)).ok and not fsck(ana).ok

@@ -65,7 +65,7 @@ def fsck_remote(remote: Remote, progress: ProgressFn | None = None) -> FsckRepor
             good.append(pack)
         if progress is not None:
             progress(done, len(names))
-    objects = RemoteObjects(good)
+    objects = RemoteObjects(good, remote.local)
     for name in set(names) - {pack.name for pack in good}:
         damaged.update(_ids_if_readable(remote, name))
     report.refs = len(refs)

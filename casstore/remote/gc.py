@@ -118,7 +118,7 @@ def _reached_packs(
             if parse_iso(entry.when) < cutoff:
                 continue
         roots.update(oid for oid in (entry.old, entry.new) if oid)
-    objects = RemoteObjects(packs)
+    objects = RemoteObjects(packs, remote.local)
 
     def load(oid: str, _what: str) -> bytes | None:
         tick()

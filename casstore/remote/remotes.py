@@ -213,11 +213,14 @@ class Remote:
     a push or fetch reads only the indexes of packs it has not seen before.
     """
 
-    def __init__(self, name: str, url: str, backend: Backend, cache: Backend | None = None) -> None:
+    def __init__(
+        self, name: str, url: str, backend: Backend, cache: Backend | None = None, local: ObjectStore | None = None
+    ) -> None:
         self.name = name
         self.url = url
         self.backend = backend
         self.cache = cache
+        self.local = local  # the local store's objects: a walk over the remote reads commits and trees there
         self.refs = RefStore(backend)
         self.objects = ObjectStore(backend)
 
@@ -303,7 +306,7 @@ def _namespace(ref: str) -> str:
 def open_remote(store: Store, name: str | None = None, connect: Connector | None = None) -> Remote:
     """Open remote ``name`` of ``store`` (default: ``origin`` or the only one)."""
     spec = get_remote(store, name)
-    return Remote(spec.name, spec.url, (connect or connect_s3)(spec), cache=store.backend)
+    return Remote(spec.name, spec.url, (connect or connect_s3)(spec), cache=store.backend, local=store.objects)
 
 
 def ls_remote(remote: Remote) -> dict[str, str]:
