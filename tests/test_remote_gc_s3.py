@@ -42,11 +42,18 @@ def no_wait(_seconds: float) -> None:
 
 
 class PausingBackend(S3Backend):
-    """An S3 backend that runs ``pause`` once, right after a pack's index is up: before the push's swap."""
+    """An S3 backend that runs ``pause`` once right after a pack's index is up, ``kill`` once right before.
+
+    ``pause`` runs before the push's swap; ``kill`` after the pack's bytes, before its index.
+    """
 
     pause: Callable[[], None] | None = None
+    kill: Callable[[], None] | None = None
 
     def put_if_absent(self, key: str, content: bytes) -> bool:
+        if key.endswith(".idx") and self.kill is not None:
+            kill, self.kill = self.kill, None
+            kill()
         done = super().put_if_absent(key, content)
         if key.endswith(".idx") and self.pause is not None:
             pause, self.pause = self.pause, None
@@ -56,6 +63,14 @@ class PausingBackend(S3Backend):
 
 def connect(spec: RemoteSpec) -> Backend:
     return PausingBackend(spec.url, spec.endpoint, spec.region, sleep=no_wait, retry_backoff=0.001)
+
+
+def store_with_remote(server: S3Server, tmp_path: Path, prefix: str) -> tuple[Store, Remote, str]:
+    """A new store ``ana`` whose remote ``origin`` is a fresh prefix on ``server``; its URL."""
+    url = server.url(unique_prefix(prefix))
+    ana = make_store(tmp_path / "ana")
+    add_remote(ana, "origin", url, server.endpoint, connect=connect)
+    return ana, open_remote(ana, None, connect), url
 
 
 def later(hours: float) -> Callable[[], datetime]:
@@ -77,10 +92,7 @@ def orphan_a_pack(store: Store, remote: Remote) -> tuple[str, str]:
 def test_gc_while_a_push_sits_between_its_upload_and_its_swap_on_seaweedfs(
     seaweedfs_server: S3Server, tmp_path: Path
 ) -> None:
-    url = seaweedfs_server.url(unique_prefix("gc-race"))
-    ana = make_store(tmp_path / "ana")
-    add_remote(ana, "origin", url, seaweedfs_server.endpoint, connect=connect)
-    remote = open_remote(ana, None, connect)
+    ana, remote, url = store_with_remote(seaweedfs_server, tmp_path, "gc-race")
     orphan, first = orphan_a_pack(ana, remote)
     ana.refs.compare_and_swap("song/heads/old", None, first, "test: keep", LONG_AGO)
     on_top = save(ana, "song", unique_text("on top of the first take"), branch="old")
@@ -108,31 +120,24 @@ class Killed(BaseException):
     """The pushing process dies: nothing after this point of the push runs."""
 
 
-class KilledBeforeTheIndex(S3Backend):
-    """An S3 backend whose process dies right after a pack's bytes are up, before its index."""
-
-    def put_if_absent(self, key: str, content: bytes) -> bool:
-        if key.endswith(".idx"):
-            raise Killed(key)
-        return super().put_if_absent(key, content)
+def die() -> None:
+    """Kill the pushing process here."""
+    raise Killed
 
 
 def test_gc_collects_the_pack_of_a_push_killed_before_its_index_on_seaweedfs(
     seaweedfs_server: S3Server, tmp_path: Path
 ) -> None:
-    url = seaweedfs_server.url(unique_prefix("gc-killed"))
-    ana = make_store(tmp_path / "ana")
-    add_remote(ana, "origin", url, seaweedfs_server.endpoint, connect=connect)
-    remote = open_remote(ana, None, connect)
+    ana, remote, url = store_with_remote(seaweedfs_server, tmp_path, "gc-killed")
     save(ana, "song", unique_text("a take"))
     push(ana, remote)
     head = save(ana, "song", unique_text("the next take"))
 
-    def dying(spec: RemoteSpec) -> Backend:
-        return KilledBeforeTheIndex(spec.url, spec.endpoint, spec.region, sleep=no_wait, retry_backoff=0.001)
-
+    dying = open_remote(ana, None, connect)
+    assert isinstance(dying.backend, PausingBackend)
+    dying.backend.kill = die  # right after the pack's bytes are up, before its index
     with pytest.raises(Killed):
-        push(ana, open_remote(ana, None, dying))
+        push(ana, dying)
     (unfinished,) = unfinished_packs(remote.backend)  # its bytes are up; no reader will ever use them
     assert remote.refs.read("song/heads/main") != head and len(remote.pack_names()) == 1
     young = gc_remote(remote, GRACE)  # it may be a push still uploading: left alone
@@ -152,10 +157,7 @@ def test_gc_collects_the_pack_of_a_push_killed_before_its_index_on_seaweedfs(
 def test_gc_and_fsck_remote_commands_on_moto(moto_server: S3Server, tmp_path: Path) -> None:
     from conftest import Cli
 
-    url = moto_server.url(unique_prefix("gc-cli"))
-    store = make_store(tmp_path / "ana")
-    add_remote(store, "origin", url, moto_server.endpoint, connect=connect)
-    remote = open_remote(store, None, connect)
+    store, remote, _url = store_with_remote(moto_server, tmp_path, "gc-cli")
     orphan, _first = orphan_a_pack(store, remote)
     cli = Cli(tmp_path / "ana", tmp_path)
     day = {"CASSTORE_NOW": format_iso(utc_now() + timedelta(hours=25))}

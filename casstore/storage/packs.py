@@ -388,23 +388,22 @@ def write_pack(oids: Iterable[str], open_stored: Callable[[str], BinaryIO], back
         raise
 
 
-def list_packs(backend: Backend) -> list[str]:
-    """Return the name of every pack that has both its bytes and its index (others are unfinished)."""
+def pack_files(backend: Backend) -> dict[str, bool]:
+    """Map every pack whose bytes are there to whether its index is too (one listing, by name)."""
     keys = backend.list(PACKS_PREFIX + "pack-")
     present = set(keys)
-    return [
-        key[len(PACKS_PREFIX) : -len(".idx")]
+    return {
+        key[len(PACKS_PREFIX) : -len(".pack")]: key[: -len(".pack")] + ".idx" in present
         for key in keys
-        if key.endswith(".idx") and key[: -len(".idx")] + ".pack" in present
-    ]
+        if key.endswith(".pack")
+    }
+
+
+def list_packs(backend: Backend) -> list[str]:
+    """Return the name of every pack that has both its bytes and its index (others are unfinished)."""
+    return [name for name, indexed in pack_files(backend).items() if indexed]
 
 
 def unfinished_packs(backend: Backend) -> list[str]:
     """Return the name of every pack whose bytes are there without its index (a writer died or is writing)."""
-    keys = backend.list(PACKS_PREFIX + "pack-")
-    present = set(keys)
-    return [
-        key[len(PACKS_PREFIX) : -len(".pack")]
-        for key in keys
-        if key.endswith(".pack") and key[: -len(".pack")] + ".idx" not in present
-    ]
+    return [name for name, indexed in pack_files(backend).items() if not indexed]
