@@ -168,6 +168,9 @@ def test_gc_and_fsck_remote_commands_on_moto(moto_server: S3Server, tmp_path: Pa
     assert dry["marked"] == [orphan] and remote.backend.list(MARKS_PREFIX) == []
     marked = cli("gc", "--remote", "origin", env=day)
     assert marked.code == 0 and "2 packs, 1 reachable; mark 1, unmark 0, delete 0" in marked.out
+    # The two pushes' reflog entries are older than the grace: gone, last.
+    assert dry["reflog_expired"] == 2 and "expire 2 reflog entries older than 24h" in marked.out
+    assert remote.refs.reflog() == []
 
     lease = remote.backend.acquire("gc", 300, "casstore gc --remote (pid 7 on nas)")
     refused = cli("gc", "--remote", "origin", env=two_days)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from casstore.errors import ObjectError, ObjectMissing
+from casstore.errors import CasstoreError, ObjectMissing
 from casstore.storage.codec import decode_bytes
 from casstore.storage.packs import Pack
 
@@ -45,7 +45,7 @@ class RemoteObjects:
         if self.local is not None:
             try:
                 return self.local.read_bytes(oid)
-            except (ObjectError, OSError):
+            except (CasstoreError, OSError):
                 pass  # not here, or a damaged local copy (local fsck's to report): read the remote's
         pack, at = found
         stored = pack.backend.get_range(pack.pack_key, pack.offsets[at], pack.lengths[at])
