@@ -60,11 +60,14 @@ def test_invalid_names_are_refused(bad: str) -> None:
         check_component(bad, "branch name")
 
 
-def test_a_torn_reflog_line_is_skipped(refs: RefStore, tmp_path: Path) -> None:
+def test_a_torn_reflog_line_is_skipped_and_the_next_move_is_logged_whole(refs: RefStore, tmp_path: Path) -> None:
     refs.compare_and_swap("demo/heads/main", None, A, "first", "t")
     with open(tmp_path / "logs" / "demo" / "heads" / "main", "ab") as log:
-        log.write(b'{"ref": "demo/heads/ma')
+        log.write(b'{"ref": "demo/heads/ma')  # a writer killed part way through its line
     assert len(refs.reflog("demo/heads/main")) == 1
+    # The next move's line must not be glued onto the torn one (both would then be skipped).
+    refs.compare_and_swap("demo/heads/main", A, B, "second", "t")
+    assert [e.why for e in refs.reflog("demo/heads/main")] == ["first", "second"]
 
 
 def test_gc_expires_a_reflog_under_the_refs_lock_so_no_move_is_lost(refs: RefStore, tmp_path: Path) -> None:

@@ -304,17 +304,34 @@ def write_durable(target: Path, content: bytes | bytearray, *, sync_dir: bool = 
 
 
 def append_durable(target: Path, line: bytes) -> None:
-    """Append one line to ``target`` and fsync it (reflogs are append-only)."""
+    """Append one line to ``target`` and fsync it (reflogs are append-only; the caller holds the ref's lock)."""
     ensure_dir(target.parent)
     created = not target.exists()
     fd = ops().open_append(target)
     try:
+        size = os.fstat(fd).st_size
+        if size and _last_byte(target, size) != b"\n":
+            # A writer killed part way left a torn line: end it, or this line would be glued
+            # onto it and both be unreadable.
+            line = b"\n" + line
         ops().write_fd(fd, line, target)
         ops().fsync(fd)
     finally:
         os.close(fd)
     if created:
         fsync_dir(target.parent)
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    """Return the last byte of a file of ``size`` bytes (b"" when it cannot be read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, 1, size - 1)
+    finally:
+        os.close(fd)
 
 
 def pid_alive(pid: int) -> bool:
