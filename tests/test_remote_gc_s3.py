@@ -23,7 +23,7 @@ from casstore.remote.push import push
 from casstore.remote.remotes import MARKS_PREFIX, Remote, RemoteSpec, add_remote, open_remote
 from casstore.storage.backend import Backend
 from casstore.storage.backend_s3 import S3Backend
-from casstore.storage.packs import pack_key, unfinished_packs
+from casstore.storage.packs import pack_files, pack_key
 from casstore.storage.store import Store
 from s3_servers import (  # noqa: F401 - fixtures
     S3Server,
@@ -138,14 +138,14 @@ def test_gc_collects_the_pack_of_a_push_killed_before_its_index_on_seaweedfs(
     dying.backend.kill = die  # right after the pack's bytes are up, before its index
     with pytest.raises(Killed):
         push(ana, dying)
-    (unfinished,) = unfinished_packs(remote.backend)  # its bytes are up; no reader will ever use them
+    (unfinished,) = [name for name, indexed in pack_files(remote.backend).items() if not indexed]  # never read
     assert remote.refs.read("song/heads/main") != head and len(remote.pack_names()) == 1
     young = gc_remote(remote, GRACE)  # it may be a push still uploading: left alone
     assert (young.unfinished, young.young, young.marked) == (1, 1, [])
     assert gc_remote(remote, GRACE, now=later(25)).marked == [unfinished]
     done = gc_remote(remote, GRACE, now=later(50))
     assert done.deleted == [unfinished] and done.deleted_bytes > 0
-    assert unfinished_packs(remote.backend) == [] and remote.backend.list(MARKS_PREFIX) == []
+    assert all(pack_files(remote.backend).values()) and remote.backend.list(MARKS_PREFIX) == []
     assert remote.refs.reflog() == []  # the first push's entry is older than the grace: expired
     assert fsck_remote(remote).ok
     push(ana, remote)  # the musician pushes again: everything arrives, its move logged as ever

@@ -45,7 +45,7 @@ from casstore.remote.remotes import Remote, mark_key
 from casstore.storage import canonical
 from casstore.storage.atomic import host_name
 from casstore.storage.backend import StoredFileMissing
-from casstore.storage.packs import Pack, index_key, pack_key, unfinished_packs
+from casstore.storage.packs import Pack, index_key, pack_files, pack_key
 
 
 @dataclass
@@ -148,13 +148,14 @@ def _collect(
     # The refs before the packs, as fetch does: a pusher uploads its pack before it swaps a
     # ref, so every ref value read has its pack in the listing that follows.
     refs = remote.refs.list()
-    packs = remote.packs()
+    files = pack_files(backend)  # one listing: the complete packs and those without their index
+    packs = remote.packs([name for name, indexed in files.items() if indexed])
     marks = remote.marked_packs()
     report.packs = len(packs)
     reached = _reached_packs(remote, refs, packs, marks, cutoff, keeper.tick)
     report.reachable_packs = len(reached)
     listed = {pack.name for pack in packs}
-    unfinished = set(unfinished_packs(backend)) - listed
+    unfinished = {name for name, indexed in files.items() if not indexed}
     report.unfinished = len(unfinished)
     due: list[str] = []
     for name in sorted(marks):

@@ -259,9 +259,9 @@ class Remote:
         """Load the indexes of packs ``names``: from the cache, else two requests each, several in flight."""
         return list(parallel_map(self._load_pack, names, io_bound=True))
 
-    def packs(self) -> builtins.list[Pack]:
-        """Load the index of every pack on the remote (and forget cached indexes of packs no longer there)."""
-        names = self.pack_names()
+    def packs(self, names: builtins.list[str] | None = None) -> builtins.list[Pack]:
+        """Load the index of every pack on the remote (or of ``names``, listed already); forget cached gone ones."""
+        names = self.pack_names() if names is None else names
         if self.cache is not None:
             keep = {self._cache_key(name) for name in names}
             for key in self.cache.list(self._cache_prefix()):

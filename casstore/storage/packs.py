@@ -402,8 +402,3 @@ def pack_files(backend: Backend) -> dict[str, bool]:
 def list_packs(backend: Backend) -> list[str]:
     """Return the name of every pack that has both its bytes and its index (others are unfinished)."""
     return [name for name, indexed in pack_files(backend).items() if indexed]
-
-
-def unfinished_packs(backend: Backend) -> list[str]:
-    """Return the name of every pack whose bytes are there without its index (a writer died or is writing)."""
-    return [name for name, indexed in pack_files(backend).items() if not indexed]
