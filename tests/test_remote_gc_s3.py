@@ -190,3 +190,18 @@ def test_gc_and_fsck_remote_commands_on_moto(moto_server: S3Server, tmp_path: Pa
     remote.backend.put(pack_key(kept), bytes(raw))
     damaged = cli("fsck", "--remote", "origin")
     assert damaged.code == 1 and f"error: corrupt {kept}.pack" in damaged.out and "fsck: 1 problem(s)" in damaged.out
+
+
+def test_gc_remote_says_how_many_packs_lack_their_index_on_moto(moto_server: S3Server, tmp_path: Path) -> None:
+    from conftest import Cli
+
+    store, remote, _url = store_with_remote(moto_server, tmp_path, "gc-unfinished")
+    save(store, "song", unique_text("a take"))
+    push(store, remote)
+    half = "pack-" + "ab" * 32
+    remote.backend.put_if_absent(pack_key(half), b"the first half of a pack")  # its push was killed here
+    day = {"CASSTORE_NOW": format_iso(utc_now() + timedelta(hours=25))}
+    ran = Cli(tmp_path / "ana", tmp_path)("gc", "--remote", "origin", env=day)
+    assert ran.code == 0 and "1 packs, 1 reachable; mark 1, unmark 0, delete 0" in ran.out
+    assert "1 packs have no index (a push stopped before it): collected as unreachable" in ran.out
+    assert json.loads(remote.backend.get(f"{MARKS_PREFIX}{half}.json"))["unfinished"] is True
