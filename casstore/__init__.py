@@ -100,6 +100,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "RevisionView": ("bundles.inspect", None),
     "revision_lines": ("api", None),
     "revision_text": ("api", None),
+    "version_details": ("api", None),
     "project_timeline": ("workdir.timeline", None),
     "Version": ("workdir.timeline", None),
     "local_time_text": ("workdir.timeline", None),
@@ -331,6 +332,7 @@ __all__ = [
     "stress_autosave",
     "tag_version",
     "undo_restore",
+    "version_details",
     "version_samples",
     "waveform_envelope",
     "write_crash_report",
@@ -369,6 +371,7 @@ if TYPE_CHECKING:
         revision_history,
         revision_lines,
         revision_text,
+        version_details,
     )
     from casstore.audio.loudness import AudioFormatError, AudioUnavailable, Loudness
     from casstore.audio.loudness import measure as measure_loudness

@@ -36,8 +36,7 @@ class DetailsModel:
         self.current = commit
         self.current_title = self.title_of(commit)
         try:
-            lines = casstore.revision_text(self.store, commit)
-            samples = casstore.version_samples(self.store, commit)
+            lines, samples = casstore.version_details(self.store, commit)
         except CasstoreError as exc:
             self.revision_rows = [{"text": "This version is damaged and cannot be shown.", "heading": True}]
             self.revision_rows = [*self.revision_rows, {"text": str(exc), "heading": False}]

@@ -187,3 +187,37 @@ def test_last_import_reads_the_same_streamed(tmp_path: Path, demo_data: Path, mo
     assert streamed is not None and streamed.sampler_assets
     monkeypatch.setattr(manifest_stream, "clean_sampler_assets", lambda _store, _oid: None)
     assert casstore.last_import(store, "demo-project") == streamed
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_the_version_pane_reads_the_tree_once_and_shows_the_same(
+    tmp_path: Path, demo_data: Path, demo_manifest: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casstore.model import tree_table
+
+    store = Store.init(tmp_path / "store")
+    commit = autosave(store, _write(tmp_path, demo_data, _raw(demo_manifest, name)), "demo-project", "m1").commit
+    expected = (revision_text(store, commit), casstore.version_samples(store, commit))
+    reads: list[str] = []
+    real = tree_table.read_tree_table
+
+    def counted(store_: Store, oid: str, **kwargs: Any) -> Any:
+        reads.append(oid)
+        return real(store_, oid, **kwargs)
+
+    for module_name in ("casstore.model.tree_table", "casstore.workdir.revision_text", "casstore.diff.compare"):
+        monkeypatch.setattr(f"{module_name}.read_tree_table", counted)
+    assert casstore.version_details(store, commit) == expected and len(reads) == 1  # each alone reads it
+
+
+def test_the_version_pane_of_a_damaged_version_fails_as_before(tmp_path: Path, demo_data: Path) -> None:
+    store = Store.init(tmp_path / "store")
+    clean = autosave(store, _write(tmp_path, demo_data, (demo_data / "demo_bundle/project_manifest.json").read_bytes()))
+    tree = store.objects.path_for(casstore.show_revision(store, clean.commit).tree.id)
+    tree.chmod(0o644)
+    tree.write_bytes(b"rotten")
+    with pytest.raises(casstore.CasstoreError) as old:
+        revision_text(store, clean.commit)
+    with pytest.raises(casstore.CasstoreError) as new:
+        casstore.version_details(store, clean.commit)
+    assert type(new.value) is type(old.value) and str(new.value) == str(old.value)

@@ -20,7 +20,7 @@ from casstore.history.commits import read_commit, read_tree
 from casstore.history.revisions import resolve
 from casstore.model.manifest_stream import clean_sampler_assets
 from casstore.model.manifest_view import LEFT_OUT, read_sampler_assets
-from casstore.model.tree_table import read_object, read_tree_table
+from casstore.model.tree_table import TreeTable, read_object, read_tree_table
 from casstore.storage.store import Store
 
 
@@ -274,11 +274,15 @@ class SampleInfo:
         return "." + self.path.rsplit(".", 1)[-1].lower() if "." in self.path else ""
 
 
-def version_samples(store: Store, rev: str) -> list[SampleInfo]:
-    """Return a version's sampler assets in manifest order, with the blobs to draw and play them."""
+def version_samples(store: Store, rev: str, table: TreeTable | None = None) -> list[SampleInfo]:
+    """Return a version's sampler assets in manifest order, with the blobs to draw and play them.
+
+    ``table`` is the version's tree, when the caller has read it already.
+    """
     # The tree as a table and the manifest's assets only: a version of 100,000 patterns read
     # as a diff side held every file and every manifest entry (~90 MiB, issue 17).
-    table = read_tree_table(store, read_commit(store, resolve(store, rev)).tree)
+    if table is None:
+        table = read_tree_table(store, read_commit(store, resolve(store, rev)).tree)
     items = None
     if table.manifest:
         # Streamed when it reads cleanly (the manifest's bytes and text, ~40 MB at 100,000

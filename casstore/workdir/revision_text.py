@@ -26,21 +26,22 @@ from casstore.units import human_bytes
 _FILE_ROLE = ROLES.index("file")
 
 
-def table_lines(store: Store, commit: str) -> LineTable | None:
+def table_lines(store: Store, commit: str, table: TreeTable | None = None) -> LineTable | None:
     """Return ``revision_lines(store, commit)`` read from the tree table and a streamed manifest.
 
-    None when the manifest has any problem, or anything cannot be read: ``revision_lines``
-    then names the problem or raises the error, as it always did.
+    ``table`` is the commit's tree, when the caller has read it already. None when the
+    manifest has any problem, or anything cannot be read: ``revision_lines`` then names the
+    problem or raises the error, as it always did.
     """
     try:
-        return _from_table(store, commit)
+        return _from_table(store, commit, table)
     except CasstoreError:
         return None
 
 
-def _from_table(store: Store, commit: str) -> LineTable | None:
+def _from_table(store: Store, commit: str, table: TreeTable | None) -> LineTable | None:
     record = read_commit(store, commit)
-    table = read_tree_table(store, record.tree)
+    table = read_tree_table(store, record.tree) if table is None else table
     lines = LineTable([(f"{record.kind} {commit[:12]} — {record.created_at}", True)])
     if table.manifest is None:
         lines.append(f"Project {table.project_id} — this {record.kind} has no {MANIFEST_NAME}", True)
