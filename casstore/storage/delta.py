@@ -23,6 +23,8 @@ import struct
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol
 
+from casstore.storage.ids import read_exactly
+
 CODEC_DELTA = b"d"
 KIND_PATCH = b"p"
 KIND_SPLICE = b"s"
@@ -232,17 +234,6 @@ def _base_error(error: Callable[[str], Exception], base: str, exc: Exception) ->
 OpenContent = Callable[[str], ContentReader]
 
 
-def _read_exactly(reader: ContentReader, n: int) -> bytes:
-    parts, left = [], n
-    while left > 0:
-        chunk = reader.read(min(left, _PIECE))
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
-
-
 def make_patch(base_id: str, base: bytes, content: bytes) -> bytes:
     """Return the stored form of ``content`` as a patch against ``base`` (both at most :data:`PATCH_LIMIT`)."""
     from casstore.storage.codec import header
@@ -274,14 +265,14 @@ def make_splice(base_id: str, base: ContentReader, content: ContentReader, spool
     """
     from casstore.storage.codec import header
 
-    head_t = _read_exactly(content, SPLICE_HEAD_LIMIT)
-    head_b = _read_exactly(base, SPLICE_HEAD_LIMIT)
+    head_t = read_exactly(content, SPLICE_HEAD_LIMIT)
+    head_b = read_exactly(base, SPLICE_HEAD_LIMIT)
     if len(head_t) < SPLICE_HEAD_LIMIT or len(head_b) < SPLICE_HEAD_LIMIT:
         return None
     start = _last_mismatch(head_t, head_b) + 1
     position, copied_to, rest = SPLICE_HEAD_LIMIT, None, b""
     while copied_to is None:
-        piece_t, piece_b = _read_exactly(content, _PIECE), _read_exactly(base, _PIECE)
+        piece_t, piece_b = read_exactly(content, _PIECE), read_exactly(base, _PIECE)
         at = _first_mismatch(piece_t, piece_b)
         if at < len(piece_t) or at < len(piece_b) or not piece_t:
             copied_to, rest = position + at, piece_t[at:]
