@@ -310,7 +310,7 @@ def append_durable(target: Path, line: bytes) -> None:
     fd = ops().open_append(target)
     try:
         size = os.fstat(fd).st_size
-        if size and _last_byte(target, size) != b"\n":
+        if size and os.pread(fd, 1, size - 1) != b"\n":
             # A writer killed part way left a torn line: end it, or this line would be glued
             # onto it and both be unreadable.
             line = b"\n" + line
@@ -320,18 +320,6 @@ def append_durable(target: Path, line: bytes) -> None:
         os.close(fd)
     if created:
         fsync_dir(target.parent)
-
-
-def _last_byte(path: Path, size: int) -> bytes:
-    """Return the last byte of a file of ``size`` bytes (b"" when it cannot be read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return b""
-    try:
-        return os.pread(fd, 1, size - 1)
-    finally:
-        os.close(fd)
 
 
 def pid_alive(pid: int) -> bool:

@@ -58,9 +58,9 @@ class FileOps:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
 
     def open_append(self, path: Path, mode: int = 0o644) -> int:
-        """Open ``path`` for appending, creating it if needed; return the fd."""
+        """Open ``path`` for appending (and reading its tail), creating it if needed; return the fd."""
         self.before("create", path)
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+        return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, mode)
 
     def write_fd(self, fd: int, data: bytes, target: str | os.PathLike[str]) -> None:
         """Write all of ``data`` to ``fd``."""
